@@ -1,0 +1,220 @@
+"""Airtight bundles: the file format, writing it safely, and checking it before a load.
+
+A bundle is one gzip file that plain `docker load` reads. It is two gzip
+members back to back (gzip readers, docker's included, read them as one
+stream): the first holds a tar entry `polyarch-bundle.json` with the
+bundle's manifest and no end-of-archive marker; the second is `docker save`
+of every image. Decompressed, the two make one tar archive whose first entry
+is the manifest, so the manifest can be read without unpacking the rest.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from polyarch.errors import BundleError
+
+MANIFEST_NAME = "polyarch-bundle.json"
+FORMAT_VERSION = 1
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class BundleManifest:
+    """What a bundle holds, readable without unpacking it."""
+
+    stack: str
+    version: str
+    platform: str
+    images: dict[str, str]  # tag -> image id
+    polyarch_version: str
+    format: int = FORMAT_VERSION
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), indent=2, sort_keys=True).encode()
+
+
+def bundle_name(stack: str, version: str, arch: str) -> str:
+    return f"{stack}-airtight-{version}-{arch}.tar.gz"
+
+
+def manifest_member(manifest: BundleManifest) -> bytes:
+    """A tar entry holding the manifest, without the end-of-archive blocks."""
+    data = manifest.to_json()
+    info = tarfile.TarInfo(MANIFEST_NAME)
+    info.size = len(data)
+    info.mode = 0o644
+    padding = b"\0" * ((512 - len(data) % 512) % 512)
+    return info.tobuf(format=tarfile.USTAR_FORMAT) + data + padding
+
+
+def read_manifest(path: Path) -> BundleManifest | None:
+    """The manifest at the head of a bundle; None for a gzip'd tar without one.
+
+    Raises BundleError when the file is not a gzip'd tar at all.
+    """
+    try:
+        with gzip.open(path, "rb") as stream:
+            header = stream.read(512)
+            if len(header) < 512:
+                raise BundleError(f"{path} is too short to be an image bundle.")
+            try:
+                info = tarfile.TarInfo.frombuf(header, "utf-8", "surrogateescape")
+            except tarfile.HeaderError:
+                raise BundleError(f"{path} is gzip data but not an image archive (no tar header inside).") from None
+            if info.name != MANIFEST_NAME:
+                return None
+            data = stream.read(info.size)
+    except (OSError, EOFError, zlib.error) as exc:
+        if isinstance(exc, BundleError):
+            raise
+        raise BundleError(
+            f"{path} is not a gzip'd image bundle ({exc}).",
+            tip="Give the .tar.gz that `invoke package-airtight` wrote; download it again if it came over a network.",
+        ) from None
+    try:
+        fields = json.loads(data)
+        return BundleManifest(**fields)
+    except (ValueError, TypeError) as exc:
+        raise BundleError(f"{path} has an unreadable {MANIFEST_NAME}: {exc}.") from None
+
+
+def sha256_of(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            if on_bytes:
+                on_bytes(len(chunk))
+    return digest.hexdigest()
+
+
+def checksum_line(digest: str, bundle: Path) -> str:
+    """One line in `sha256sum` format."""
+    return f"{digest}  {bundle.name}\n"
+
+
+def expected_checksum(sha_file: Path, bundle: Path) -> str:
+    """The digest a `.sha256` file gives for `bundle`."""
+    for line in sha_file.read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = line.strip().split()
+        if len(parts) == 2 and parts[1].lstrip("*") == bundle.name and len(parts[0]) == 64:
+            return parts[0].lower()
+        if len(parts) == 1 and len(parts[0]) == 64:
+            return parts[0].lower()
+    raise BundleError(f"{sha_file} does not hold a sha256 for {bundle.name}.")
+
+
+def check_gzip_complete(path: Path, on_bytes: Callable[[int], None] | None = None) -> None:
+    """Read the whole gzip stream; a truncated or damaged file raises BundleError."""
+    try:
+        with gzip.open(path, "rb") as stream:
+            while chunk := stream.read(_CHUNK * 4):
+                if on_bytes:
+                    on_bytes(len(chunk))
+    except EOFError:
+        raise BundleError(f"{path} ends early: the file is truncated.",
+                          tip="Copy or download the bundle again, completely.") from None
+    except (OSError, zlib.error) as exc:
+        raise BundleError(f"{path} is damaged ({exc}).", tip="Copy or download the bundle again.") from None
+
+
+def compressor(level: int) -> list[str] | None:
+    """The parallel gzip command to use, or None to compress in Python."""
+    pigz = shutil.which("pigz")
+    if pigz:
+        return [pigz, f"-{level}", "-p", str(os.cpu_count() or 1), "-c"]
+    return None
+
+
+def compress_stream(source: BinaryIO, sink: BinaryIO, level: int, on_raw: Callable[[int], None] | None = None) -> None:
+    """gzip `source` into `sink` with all cores (pigz) or, without pigz, in Python.
+
+    `on_raw` is told how many uncompressed bytes went through, chunk by chunk.
+    """
+    command = compressor(level)
+    if command is None:
+        with gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=level, mtime=0) as out:
+            while chunk := source.read(_CHUNK):
+                out.write(chunk)
+                if on_raw:
+                    on_raw(len(chunk))
+        return
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=sink, stderr=errors)
+        try:
+            while chunk := source.read(_CHUNK):
+                process.stdin.write(chunk)
+                if on_raw:
+                    on_raw(len(chunk))
+        except BrokenPipeError:
+            pass
+        except BaseException:
+            process.kill()
+            raise
+        finally:
+            try:
+                process.stdin.close()
+            except BrokenPipeError:
+                pass
+            code = process.wait()
+        if code != 0:
+            errors.seek(0)
+            raise BundleError(f"pigz failed (exit {code}): {errors.read().decode(errors='replace').strip()}")
+
+
+@dataclass
+class PendingFiles:
+    """Temporary files that become the bundle and its checksum only when complete."""
+
+    bundle: Path
+    checksum: Path
+
+    @property
+    def tmp_bundle(self) -> Path:
+        return self.bundle.with_name(f".{self.bundle.name}.partial")
+
+    @property
+    def tmp_checksum(self) -> Path:
+        return self.checksum.with_name(f".{self.checksum.name}.partial")
+
+    def discard(self) -> None:
+        for path in (self.tmp_bundle, self.tmp_checksum):
+            path.unlink(missing_ok=True)
+
+    def publish(self) -> None:
+        """Rename both into place: checksum first, so a bundle never appears without it."""
+        os.replace(self.tmp_checksum, self.checksum)
+        try:
+            os.replace(self.tmp_bundle, self.bundle)
+        except BaseException:
+            self.checksum.unlink(missing_ok=True)
+            raise
+
+
+def expand_user_path(text: str, env: dict[str, str] | None = None) -> Path:
+    """Expand a leading `~/` to the invoking user's home, also under sudo."""
+    env = dict(os.environ) if env is None else env
+    if text.startswith("~/") or text == "~":
+        sudo_user = env.get("SUDO_USER")
+        if sudo_user and os.geteuid() == 0:
+            import pwd
+
+            try:
+                home = pwd.getpwnam(sudo_user).pw_dir
+                return Path(home) / text[2:]
+            except KeyError:
+                pass
+        return Path(os.path.expanduser(text))
+    return Path(text)

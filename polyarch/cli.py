@@ -1,0 +1,115 @@
+"""What every task shares: error handling, the stack, the engine, the host platform.
+
+`polyarch_task` wraps `invoke.task` so that every polyarch error, docker
+failure and Ctrl-C becomes one printed message (ERROR + TIP) and an exit code,
+with a traceback only under `invoke --debug` or POLYARCH_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from invoke import Exit, task
+
+from polyarch import console
+from polyarch.errors import Interrupted, PolyarchError
+from polyarch.platforms import HostPlatform, choose_host_platform
+from polyarch.stack import Stack, load_stack
+
+if TYPE_CHECKING:
+    from polyarch.engine import Engine
+
+# Help texts shared by many tasks.
+HELP = {
+    "stack": "Stack description to use (default: stack.toml here or above, or $POLYARCH_STACK).",
+    "platform": "Build or run for this platform instead of the host's (e.g. linux/arm64, runs under emulation).",
+    "dry_run": "Print the plan and change nothing.",
+    "no_cache": "Build without the build cache.",
+}
+
+
+def debugging() -> bool:
+    return os.environ.get("POLYARCH_DEBUG") == "1" or logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+def polyarch_task(*args, **kwargs) -> Callable:
+    """`@task` with polyarch's error handling. Use exactly like invoke's `@task(...)`."""
+
+    def decorate(body: Callable) -> Callable:
+        @functools.wraps(body)
+        def wrapper(c, *a, **kw):
+            try:
+                return body(c, *a, **kw)
+            except KeyboardInterrupt:
+                exc = Interrupted("Interrupted; nothing was left half-written.")
+                console.error(exc.message)
+                raise Exit(code=exc.exit_code) from None
+            except PolyarchError as exc:
+                if debugging():
+                    raise
+                console.error(exc.message, exc.tip)
+                raise Exit(code=exc.exit_code) from None
+            except Exception as exc:
+                # A DockerException that no engine method converted: still no traceback.
+                if type(exc).__name__.endswith("DockerException") and not debugging():
+                    from polyarch.engine import _explain
+
+                    converted = _explain(exc, "run a docker command")
+                    console.error(converted.message, converted.tip)
+                    raise Exit(code=1) from None
+                raise
+
+        return task(*args, **kwargs)(wrapper)
+
+    if len(args) == 1 and callable(args[0]) and not kwargs:
+        body, args = args[0], ()
+        return decorate(body)
+    return decorate
+
+
+@dataclass
+class Session:
+    """One task run: the stack description, a lazily created engine, the chosen platform."""
+
+    stack: Stack
+    dry_run: bool = False
+    _engine: "Engine | None" = field(default=None, repr=False)
+    _host: HostPlatform | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, stack_path: str | None = None, dry_run: bool = False) -> "Session":
+        return cls(load_stack(stack_path), dry_run)
+
+    def engine(self) -> "Engine":
+        if self._engine is None:
+            from polyarch.engine import Engine
+
+            self._engine = Engine()
+        return self._engine
+
+    def native_platform(self) -> str:
+        """The platform containers run natively on (the engine's, else this machine's)."""
+        return self._native().platform
+
+    def _native(self) -> HostPlatform:
+        if self._host is None:
+            engine_arch = None
+            try:
+                engine_arch = self.engine().info().arch
+            except PolyarchError:
+                if not self.dry_run:
+                    raise
+            self._host = choose_host_platform(engine_arch=engine_arch)
+        return self._host
+
+    def host_platform(self, forced: str | None = None) -> str:
+        """The platform host-scoped tasks use; says which and why."""
+        chosen = choose_host_platform(forced=forced) if forced else self._native()
+        if chosen.warning:
+            console.warn(chosen.warning)
+        console.info(f"Platform: [bold]{chosen.platform}[/] ({chosen.reason})")
+        return chosen.platform

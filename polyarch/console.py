@@ -1,0 +1,109 @@
+"""The one place that writes for people: rich on stderr.
+
+Machine-readable results (digests, JSON) go to stdout through `emit`. Rich
+honours NO_COLOR and FORCE_COLOR by itself. rich is imported on first use so
+that `invoke --list` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from polyarch.plans import Plan
+
+
+@lru_cache(maxsize=1)
+def err() -> "Console":
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def info(message: str) -> None:
+    err().print(message)
+
+
+def step(message: str) -> None:
+    err().print(f"[bold cyan]>[/] {message}")
+
+
+def done(message: str) -> None:
+    err().print(f"[bold green]ok[/] {message}")
+
+
+def warn(message: str) -> None:
+    err().print(f"[bold yellow]warning:[/] {message}")
+
+
+def error(message: str, tip: str | None = None) -> None:
+    console = err()
+    console.print(f"[bold red]ERROR[/] {message}")
+    if tip:
+        console.print(f"[bold]TIP[/] {tip}")
+
+
+def faint(line: str) -> None:
+    """Pass-through output of a docker command, shown dimmed."""
+    from rich.text import Text
+
+    err().print(Text(line.rstrip("\n"), style="dim"))
+
+
+def emit(text: str) -> None:
+    """Machine-readable output on stdout."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+def status(message: str):
+    """A spinner for a step with no output of its own."""
+    return err().status(message)
+
+
+@contextmanager
+def progress_bytes(label: str):
+    """A live line 'label: N MB read, M MB written'; yields advance(read, written)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err(), transient=True) as progress:
+        task = progress.add_task(label)
+
+        def advance(read: int, written: int) -> None:
+            progress.update(task, description=f"{label}: {read / 1e6:.1f} MB in, {written / 1e6:.1f} MB out")
+
+        yield advance
+
+
+def table(title: str, columns: Iterable[str], rows: Iterable[Iterable[str]]) -> None:
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left")
+    for column in columns:
+        t.add_column(column)
+    for row in rows:
+        t.add_row(*[str(c) for c in row])
+    err().print(t)
+
+
+def show_plan(plan: "Plan", dry_run: bool) -> None:
+    """Print a plan: one numbered line per step, the bake definition in full."""
+    from rich.syntax import Syntax
+
+    from polyarch.plans import Build
+
+    console = err()
+    heading = "Dry run, nothing will change:" if dry_run else "Plan:"
+    console.print(f"[bold]{heading}[/] {plan.title}")
+    for note in plan.notes:
+        console.print(f"  [dim]{note}[/]")
+    for number, item in enumerate(plan.steps, 1):
+        console.print(f"  {number}. {item.summary()}")
+        if isinstance(item, Build) and dry_run:
+            console.print("     [dim]" + " ".join(item.command()) + "[/]")
+            console.print(Syntax(item.definition_json(), "json", theme="ansi_dark", background_color="default"))

@@ -1,0 +1,67 @@
+"""Digest files written by publish-build and read by publish-merge: DIR/<image>/<arch>."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from polyarch.errors import UsageError
+from polyarch.platforms import arch_name
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def digest_path(folder: Path, image: str, platform: str) -> Path:
+    return folder / image / arch_name(platform)
+
+
+def write_digest(folder: Path, image: str, platform: str, digest: str) -> Path:
+    """Write one digest file atomically."""
+    if not _DIGEST.match(digest):
+        raise UsageError(f"buildx reported '{digest}' as the digest of {image} for {platform}, which is not a sha256 digest.")
+    path = digest_path(folder, image, platform)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".digest.")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(digest + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_digests(folder: Path, images: tuple[str, ...], platforms: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """Every expected digest, or one error naming everything missing or malformed.
+
+    Nothing is returned unless every image has a well-formed digest for every
+    platform, so a merge never starts half-done.
+    """
+    if not folder.is_dir():
+        raise UsageError(f"The digest folder {folder} does not exist.", tip="Run `invoke publish-build` for each platform first.")
+    known = set(images)
+    unknown = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in known)
+    if unknown:
+        raise UsageError(
+            f"{folder} holds digests for {', '.join(unknown)}, which the stack does not describe "
+            f"(its images: {', '.join(images)}).",
+            tip="Point --digest-dir at the folder publish-build wrote for this stack.",
+        )
+    problems: list[str] = []
+    found: dict[str, dict[str, str]] = {}
+    for image in images:
+        for platform in platforms:
+            path = digest_path(folder, image, platform)
+            if not path.is_file():
+                problems.append(f"{image} for {platform}: {path} is missing")
+                continue
+            text = path.read_text(errors="replace").strip()
+            if not _DIGEST.match(text):
+                problems.append(f"{image} for {platform}: {path} holds '{text[:80]}', not sha256:<64 hex>")
+                continue
+            found.setdefault(image, {})[platform] = text
+    if problems:
+        raise UsageError(
+            "Not merging, nothing was pushed: " + "; ".join(problems) + ".",
+            tip="Run `invoke publish-build --platform P` for each missing platform (or fix the file), then merge again.",
+        )
+    return found

@@ -1,0 +1,416 @@
+"""The only module that talks to docker, buildx and compose (through python-on-whales).
+
+Every method turns python-on-whales' `DockerException` into an `EngineError`
+that names what failed and how to fix it. python-on-whales is imported when an
+`Engine` is created, never at module import, to keep `invoke --list` fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from polyarch.errors import EngineError, PlatformError
+from polyarch.plans import Build, Compose
+
+NO_ENGINE_TIP = (
+    "Start Docker (Docker Desktop, or `dockerd`), or on a Debian machine without one run "
+    "`bash scripts/provision-engine.sh` as root. Check DOCKER_HOST if you point at a remote engine."
+)
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What the engine says about itself."""
+
+    arch: str
+    os_type: str
+    version: str
+    containerd_store: bool
+
+
+@dataclass(frozen=True)
+class BuilderInfo:
+    """The current buildx builder: its driver and the platforms its nodes can build."""
+
+    name: str
+    driver: str
+    platforms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ImageIndex:
+    """A tag in a registry: its digest and the platforms it serves (attestations left out)."""
+
+    ref: str
+    digest: str | None
+    platforms: tuple[str, ...]
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+def _platform_name(os_name: str, arch: str, variant: str | None) -> str:
+    """'linux/arm64', or 'linux/arm/v7' with a variant."""
+    return f"{os_name}/{arch}" + (f"/{variant}" if variant else "")
+
+
+def _explain(exc: Exception, doing: str) -> EngineError:
+    """Turn a DockerException into an EngineError with the tail of its output."""
+    stderr = getattr(exc, "stderr", None) or ""
+    stdout = getattr(exc, "stdout", None) or ""
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode(errors="replace")
+    if isinstance(stdout, bytes):
+        stdout = stdout.decode(errors="replace")
+    text = (stderr or stdout).strip()
+    code = getattr(exc, "return_code", "?")
+    tip = None
+    lowered = text.lower()
+    if "cannot connect to the docker daemon" in lowered or "error during connect" in lowered:
+        return EngineError(f"The Docker engine does not answer while trying to {doing}.", NO_ENGINE_TIP)
+    if "port is already allocated" in lowered or "address already in use" in lowered:
+        port = re.search(r"(?:127\.0\.0\.1|0\.0\.0\.0)?:(\d+)", text)
+        which = f"Port {port.group(1)}" if port else "A port the stack publishes"
+        return EngineError(
+            f"{which} is already taken on this machine, so the stack cannot publish it.",
+            "Stop whatever holds the port (`invoke down` if it is an older run of this stack), "
+            "or set API_PORT / FRONTEND_PORT in .env to free ports.",
+        )
+    if "is not a docker command" in lowered and "compose" in lowered:
+        tip = "Install the compose v2 plugin (`docker compose version` must answer)."
+    elif "is not a docker command" in lowered and "buildx" in lowered:
+        tip = "Install the buildx plugin (`docker buildx version` must answer)."
+    elif "exec format error" in lowered:
+        tip = "Register QEMU for the foreign architecture (see `invoke doctor`)."
+    detail = "\n".join(text.splitlines()[-25:])
+    message = f"Could not {doing} (docker exited with {code})."
+    if detail:
+        message += f"\n{detail}"
+    return EngineError(message, tip)
+
+
+@contextlib.contextmanager
+def _environment(variables: tuple[tuple[str, str], ...]) -> Iterator[None]:
+    """Set variables for the docker commands run inside the block, then restore."""
+    saved = {k: os.environ.get(k) for k, _ in variables}
+    os.environ.update(dict(variables))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class Engine:
+    """A Docker engine reached through python-on-whales."""
+
+    def __init__(self, config_dir: str | None = None) -> None:
+        from python_on_whales import DockerClient
+        from python_on_whales.exceptions import DockerException
+
+        self._client_cls = DockerClient
+        self._config_dir = config_dir
+        self.DockerException = DockerException
+        self.docker = DockerClient(config=config_dir) if config_dir else DockerClient()
+
+    # -- the engine itself -------------------------------------------------
+
+    def info(self) -> EngineInfo:
+        try:
+            info = self.docker.system.info()
+        except self.DockerException as exc:
+            raise _explain(exc, "reach the Docker engine") from None
+        if not info.server_version:
+            raise EngineError("The Docker engine does not answer.", NO_ENGINE_TIP)
+        status = dict((pair[0], pair[1]) for pair in (info.driver_status or []) if len(pair) == 2)
+        containerd = "containerd" in status.get("driver-type", "") or (info.driver or "").startswith("overlayfs")
+        return EngineInfo(info.architecture or "", info.os_type or "", info.server_version or "", containerd)
+
+    def plugin_version(self, name: str) -> str | None:
+        """The version a CLI plugin reports, or None when it is missing."""
+        try:
+            if name == "buildx":
+                version = self.docker.buildx.version()
+                return version.get("version") if isinstance(version, dict) else str(version).strip()
+            if name == "compose":
+                return self.docker.compose.version()
+        except self.DockerException:
+            return None
+        except Exception:  # noqa: BLE001 - a plugin that prints nonsense counts as missing
+            return None
+        raise ValueError(name)
+
+    def builder(self, name: str | None = None) -> BuilderInfo:
+        try:
+            result = self.docker.buildx.inspect(name, bootstrap=True)
+        except self.DockerException as exc:
+            raise _explain(exc, f"inspect the buildx builder{' ' + name if name else ''}") from None
+        platforms: list[str] = []
+        for node in result.nodes:
+            for p in node.platforms or []:
+                text = str(p)
+                if text not in platforms:
+                    platforms.append(text)
+        return BuilderInfo(result.name, result.driver, tuple(platforms))
+
+    def ensure_container_builder(self, name: str) -> BuilderInfo:
+        """Create (once) a docker-container builder named `name` and return it."""
+        if not self.builder_exists(name):
+            try:
+                self.docker.buildx.create(name=name, driver="docker-container")
+            except self.DockerException as exc:
+                raise _explain(exc, f"create the buildx builder {name}") from None
+        return self.builder(name)
+
+    def builder_exists(self, name: str) -> bool:
+        try:
+            return name in [b.name for b in self.docker.buildx.list()]
+        except self.DockerException as exc:
+            raise _explain(exc, "list buildx builders") from None
+
+    def remove_builder(self, name: str) -> None:
+        try:
+            self.docker.buildx.remove(name)
+        except self.DockerException as exc:
+            raise _explain(exc, f"remove the builder {name}") from None
+
+    def add_builder_node(self, name: str, platform: str, endpoint: str, append: bool) -> None:
+        try:
+            self.docker.buildx.create(endpoint, name=name, driver="docker-container", platforms=[platform], append=append)
+        except self.DockerException as exc:
+            raise _explain(exc, f"add a {platform} node at {endpoint} to the builder {name}") from None
+
+    # -- images -------------------------------------------------------------
+
+    def bake(self, build: Build, metadata: bool = False, on_line: Callable[[str], None] | None = None) -> dict:
+        """Run one bake call for the plan's targets. Returns buildx' metadata when asked."""
+        with tempfile.TemporaryDirectory(prefix="polyarch-bake-") as tmp:
+            bake_file = Path(tmp) / "bake.json"
+            bake_file.write_text(build.definition_json())
+            metadata_file = Path(tmp) / "metadata.json"
+            try:
+                self.docker.buildx.bake(
+                    [t.name for t in build.targets],
+                    builder=build.builder,
+                    files=[str(bake_file)],
+                    load=build.load,
+                    push=build.push,
+                    cache=not build.no_cache,
+                    metadata_file=str(metadata_file) if metadata else None,
+                )
+            except self.DockerException as exc:
+                raise _explain(exc, f"build {', '.join(t.name for t in build.targets)}") from None
+            if metadata and metadata_file.exists():
+                return json.loads(metadata_file.read_text())
+            return {}
+
+    def tag(self, source: str, target: str) -> None:
+        try:
+            self.docker.image.tag(source, target)
+        except self.DockerException as exc:
+            raise _explain(exc, f"tag {source} as {target}") from None
+
+    def pull(self, ref: str, platform: str) -> None:
+        try:
+            self.docker.image.pull(ref, platform=platform, quiet=True)
+        except self.DockerException as exc:
+            raise _explain(exc, f"pull {ref} for {platform}") from None
+
+    def platform_available(self, ref: str, platform: str) -> bool:
+        """Can the engine create a container of `ref` for `platform` from what it holds?
+
+        With the containerd image store one name may hold several platforms and
+        `image inspect` reports just one, so ask the engine to create (not start)
+        a container for the platform, which fails when that variant is absent.
+        """
+        if not self.image_exists(ref):
+            return False
+        try:
+            container = self.docker.container.create(ref, ["/polyarch-platform-probe"], platform=platform, pull="never")
+        except self.DockerException:
+            return False
+        container.remove(force=True)
+        return True
+
+    def image_exists(self, ref: str) -> bool:
+        return self.docker.image.exists(ref)
+
+    def image_id(self, ref: str) -> str:
+        return self.docker.image.inspect(ref).id
+
+    def remove_images(self, refs: tuple[str, ...], prune_dangling: bool) -> list[str]:
+        """Remove the images that exist; returns the ones removed."""
+        present = [r for r in refs if self.image_exists(r)]
+        if present:
+            try:
+                self.docker.image.remove(present, force=True)
+            except self.DockerException as exc:
+                raise _explain(exc, f"remove images {', '.join(present)}") from None
+        if prune_dangling:
+            try:
+                self.docker.image.prune()
+            except self.DockerException as exc:
+                raise _explain(exc, "prune dangling images") from None
+        return present
+
+    @contextlib.contextmanager
+    def save_stream(self, refs: tuple[str, ...]) -> Iterator:
+        """`docker save` of every ref, as a stream of bytes.
+
+        python-on-whales can save to a file or yield newline-split chunks; for
+        gigabytes we pipe its own docker command straight into the compressor.
+        """
+        import subprocess
+
+        command = [str(part) for part in self.docker.client_config.docker_cmd] + ["save", *refs]
+        with tempfile.TemporaryFile() as errors:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
+            try:
+                yield process.stdout
+            except BaseException:
+                process.kill()
+                raise
+            finally:
+                process.stdout.close()
+                code = process.wait()
+            if code != 0:
+                errors.seek(0)
+                detail = errors.read().decode(errors="replace").strip()
+                raise EngineError(f"docker save failed (exit {code}): {detail}")
+
+    def load(self, bundle: Path) -> list[str]:
+        try:
+            return list(self.docker.image.load(str(bundle), quiet=True) or [])
+        except self.DockerException as exc:
+            raise _explain(exc, f"load {bundle}") from None
+
+    # -- registry -----------------------------------------------------------
+
+    def inspect_index(self, ref: str, missing_ok: bool = False) -> ImageIndex | None:
+        """Platforms of a tag in a registry, attestation entries left out.
+
+        With `missing_ok`, a tag that does not exist gives None instead of an error.
+        """
+        try:
+            manifest = self.docker.buildx.imagetools.inspect(ref)
+            raw = self._run(["buildx", "imagetools", "inspect", ref, "--format", "{{json .Manifest}}"])
+        except self.DockerException as exc:
+            if missing_ok and "not found" in str(getattr(exc, "stderr", "") or "").lower():
+                return None
+            raise _explain(exc, f"inspect {ref} in its registry") from None
+        digest = json.loads(raw).get("digest") if raw.strip() else None
+        platforms: list[str] = []
+        for entry in manifest.manifests or []:
+            p = entry.platform
+            if p is None or p.os in (None, "unknown"):
+                continue
+            name = _platform_name(p.os, p.architecture, p.variant)
+            if name not in platforms:
+                platforms.append(name)
+        if not manifest.manifests and manifest.config is not None:
+            platforms.append("single-platform image (no manifest list)")
+        return ImageIndex(ref, digest, tuple(platforms), dict(manifest.annotations or {}))
+
+    def create_manifest(self, tags: tuple[str, ...], sources: tuple[str, ...]) -> None:
+        try:
+            self.docker.buildx.imagetools.create(sources=list(sources), tags=list(tags))
+        except self.DockerException as exc:
+            raise _explain(exc, f"create the manifest list {', '.join(tags)}") from None
+
+    def _run(self, args: list[str]) -> str:
+        from python_on_whales.utils import run
+
+        return run(self.docker.client_config.docker_cmd + args)
+
+    # -- compose ------------------------------------------------------------
+
+    def _compose(self, compose: Compose):
+        return self._client_cls(
+            config=self._config_dir,
+            compose_files=[str(f) for f in compose.files],
+            compose_project_name=compose.project,
+            compose_env_files=[str(f) for f in compose.env_files],
+        )
+
+    def compose_up(self, compose: Compose, pull: str, on_line: Callable[[str], None]) -> None:
+        client = self._compose(compose)
+        with _environment(compose.variables):
+            try:
+                for _source, line in client.compose.up(detach=True, wait=True, pull=pull, remove_orphans=True, stream_logs=True):
+                    on_line(line.decode(errors="replace"))
+            except self.DockerException as exc:
+                raise _explain(exc, f"start the {compose.project} stack") from None
+
+    def compose_down(self, compose: Compose, volumes: bool) -> None:
+        client = self._compose(compose)
+        with _environment(compose.variables):
+            try:
+                client.compose.down(remove_orphans=True, volumes=volumes, quiet=True)
+            except self.DockerException as exc:
+                raise _explain(exc, f"stop the {compose.project} stack") from None
+
+    def compose_logs(self, compose: Compose, services: list[str], follow: bool, tail: int) -> Iterator[str]:
+        client = self._compose(compose)
+        try:
+            for _source, line in client.compose.logs(services=services, follow=follow, tail=str(tail), stream=True):
+                yield line.decode(errors="replace")
+        except self.DockerException as exc:
+            raise _explain(exc, f"read logs of the {compose.project} stack") from None
+
+    def compose_services_running(self, compose: Compose) -> list[str]:
+        """Names of the project's running services."""
+        client = self._compose(compose)
+        try:
+            return sorted({c.config.labels.get("com.docker.compose.service", c.name) for c in client.compose.ps()})
+        except self.DockerException as exc:
+            raise _explain(exc, f"list the {compose.project} stack's containers") from None
+
+    # -- project resources, for checks -------------------------------------
+
+    def project_config_files(self, project: str) -> list[str]:
+        """The compose files the project's running containers were created from."""
+        label = f"com.docker.compose.project={project}"
+        try:
+            containers = self.docker.container.list(filters={"label": label})
+        except self.DockerException as exc:
+            raise _explain(exc, f"list the {project} stack's containers") from None
+        for container in containers:
+            files = container.config.labels.get("com.docker.compose.project.config_files")
+            if files:
+                return files.split(",")
+        return []
+
+    def project_resources(self, project: str) -> dict[str, list[str]]:
+        """Containers, networks, volumes labelled with a compose project."""
+        label = f"com.docker.compose.project={project}"
+        try:
+            return {
+                "containers": [c.name for c in self.docker.container.list(all=True, filters={"label": label})],
+                "networks": [n.name for n in self.docker.network.list(filters={"label": label})],
+                "volumes": [v.name for v in self.docker.volume.list(filters={"label": label})],
+            }
+        except self.DockerException as exc:
+            raise _explain(exc, f"list resources of the {project} project") from None
+
+
+def require_platform_runs(engine: Engine, platform: str, native: str) -> None:
+    """Fail before building when a foreign platform has no emulator."""
+    if platform == native:
+        return
+    builder = engine.builder()
+    if platform not in builder.platforms:
+        raise PlatformError(
+            f"This machine cannot build or run {platform}: the builder '{builder.name}' only lists "
+            f"{', '.join(builder.platforms) or 'no platforms'}.",
+            tip="Register QEMU user emulation (Debian: `apt-get install qemu-user-static binfmt-support`, "
+            "or `docker run --privileged --rm tonistiigi/binfmt --install all` where a registry is reachable); "
+            "`invoke doctor` checks it.",
+        )

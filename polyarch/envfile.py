@@ -1,0 +1,127 @@
+"""The stack's `.env` file: read it, fill secrets, write it back safely.
+
+Writes go to a temporary file in the same folder with mode 0600 and are
+renamed over the old file only when complete, so an interrupted run leaves
+the previous `.env` as it was. Secret values are never returned in messages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets as _secrets
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
+
+
+def _unquote(raw: str) -> str:
+    value = raw.strip()
+    if len(value) >= 2 and value[0] in "'\"":
+        # A quoted value followed by a comment: KEY="value" # note
+        end = value.find(value[0], 1)
+        if end != -1 and value[end + 1:].lstrip().startswith("#"):
+            return value[1:end]
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    if " #" in value:
+        value = value.split(" #", 1)[0].rstrip()
+    return value
+
+
+def parse_env(text: str) -> dict[str, str]:
+    """Parse KEY=value lines; comments and blank lines are ignored, the last value wins."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        match = _LINE.match(line)
+        if match:
+            values[match.group(1)] = _unquote(match.group(2))
+    return values
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """Values in an env file; an absent file reads as empty."""
+    if not path.is_file():
+        return {}
+    return parse_env(path.read_text(encoding="utf-8"))
+
+
+def set_values(text: str, updates: dict[str, str]) -> str:
+    """Replace each KEY=... line named in `updates`, appending keys not present.
+
+    Comments, order and every other line are kept as they are.
+    """
+    remaining = dict(updates)
+    lines = text.splitlines()
+    out = []
+    for line in lines:
+        match = None if line.lstrip().startswith("#") else _LINE.match(line)
+        if match and match.group(1) in updates:
+            # Every line for the key changes: parse_env lets the last one win.
+            key = match.group(1)
+            out.append(f"{key}={updates[key]}")
+            remaining.pop(key, None)
+        else:
+            out.append(line)
+    out.extend(f"{key}={value}" for key, value in remaining.items())
+    return "\n".join(out) + "\n"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` with mode 0600, atomically."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def new_secret() -> str:
+    """A fresh 32-byte random secret, hex encoded."""
+    return _secrets.token_hex(32)
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What `init_env` did, without any secret value."""
+
+    created: bool
+    copied_from: Path | None
+    filled: tuple[str, ...]
+    kept: tuple[str, ...]
+
+
+def init_env(env_file: Path, example: Path, secret_keys: tuple[str, ...], force: bool = False) -> InitResult:
+    """Create `.env` from the example when missing and fill empty secret keys.
+
+    Keys the user already set are kept unless `force` is true.
+    """
+    created = not env_file.exists()
+    copied_from = None
+    if created:
+        text = example.read_text(encoding="utf-8") if example.is_file() else ""
+        copied_from = example if example.is_file() else None
+    else:
+        text = env_file.read_text(encoding="utf-8")
+    current = parse_env(text)
+    to_fill = tuple(k for k in secret_keys if force or not current.get(k))
+    kept = tuple(k for k in secret_keys if k not in to_fill)
+    if to_fill or created or (env_file.stat().st_mode & 0o777) != 0o600:
+        write_private(env_file, set_values(text, {k: new_secret() for k in to_fill}))
+    return InitResult(created, copied_from, to_fill, kept)
+
+
+def missing_required(env_file: Path, required: tuple[str, ...]) -> tuple[str, ...]:
+    """Required keys that are absent or empty in the env file."""
+    values = read_env(env_file)
+    return tuple(k for k in required if not values.get(k))

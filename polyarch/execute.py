@@ -1,0 +1,183 @@
+"""Walk a Plan step by step against the engine, checking each result.
+
+This is the only place plans turn into actions, so a dry run (which prints the
+plan instead) can never describe something other than what a real run does.
+"""
+
+from __future__ import annotations
+
+from polyarch import console
+from polyarch.engine import Engine
+from polyarch.errors import EngineError, VerificationError
+from polyarch.plans import (
+    AddBuilderNode,
+    RecordDigests,
+    RemoveBuilder,
+    Build,
+    CheckImages,
+    ComposeDown,
+    ComposeUp,
+    CreateManifest,
+    LoadBundle,
+    Plan,
+    Pull,
+    RemoveImages,
+    SaveBundle,
+    Step,
+    Tag,
+    UpdateValues,
+    Verify,
+)
+
+
+def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
+    """Execute every step in order; returns each step's result by index."""
+    results: dict[int, object] = {}
+    for number, item in enumerate(plan.steps, 1):
+        console.step(f"[{number}/{len(plan.steps)}] {item.summary()}")
+        results[number] = run_step(engine, item, results)
+    return results
+
+
+def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
+    if isinstance(item, Build):
+        skipped = unchanged_targets(engine, item) if item.skip_unchanged else {}
+        remaining = item.without(set(skipped))
+        metadata = engine.bake(remaining, metadata=item.push) if remaining.targets else {}
+        metadata.update(skipped)
+        if item.load:
+            _check_loaded(engine, item)
+        return metadata
+    if isinstance(item, Tag):
+        for target in item.targets:
+            engine.tag(item.source, target)
+        return None
+    if isinstance(item, Pull):
+        if item.only_if_missing and engine.platform_available(item.ref, item.platform):
+            console.info(f"  {item.ref}: the engine already holds {item.platform}")
+            return item.platform
+        engine.pull(item.ref, item.platform)
+        if not engine.platform_available(item.ref, item.platform):
+            raise VerificationError(f"Pulled {item.ref}, but the engine holds no {item.platform} variant of it.",
+                                    tip=f"Check that {item.ref} is published for {item.platform} (invoke verify).")
+        console.info(f"  {item.ref}: got {item.platform}")
+        return item.platform
+    if isinstance(item, ComposeUp):
+        engine.compose_up(item.compose, item.pull, console.faint)
+        return None
+    if isinstance(item, ComposeDown):
+        engine.compose_down(item.compose, item.volumes)
+        return None
+    if isinstance(item, RemoveImages):
+        return engine.remove_images(item.refs, item.prune_dangling)
+    if isinstance(item, CheckImages):
+        missing = [r for r in item.refs if not engine.image_exists(r)]
+        if missing:
+            raise EngineError(f"These images are missing from the engine: {', '.join(missing)}.", item.tip or None)
+        return None
+    if isinstance(item, Verify):
+        return verify_index(engine, item.ref, item.platforms)
+    if isinstance(item, CreateManifest):
+        engine.create_manifest(item.tags, item.sources)
+        return None
+    if isinstance(item, RecordDigests):
+        from polyarch.digests import write_digest
+
+        metadata = next(r for r in reversed(list(results.values())) if isinstance(r, dict))
+        written = []
+        for image in item.images:
+            digest = (metadata.get(image) or {}).get("containerimage.digest", "")
+            path = write_digest(item.folder, image, item.platform, digest)
+            console.info(f"  {image} {item.platform}: {digest} -> {path}")
+            written.append(path)
+        return written
+    if isinstance(item, RemoveBuilder):
+        engine.remove_builder(item.name)
+        return None
+    if isinstance(item, AddBuilderNode):
+        engine.add_builder_node(item.name, item.platform, item.endpoint, item.append)
+        return None
+    if isinstance(item, SaveBundle):
+        return save_bundle(engine, item)
+    if isinstance(item, LoadBundle):
+        loaded = engine.load(item.bundle)
+        console.info(f"  loaded {len(loaded)} images")
+        return loaded
+    if isinstance(item, UpdateValues):
+        from polyarch.values import write_tag
+
+        write_tag(item.path, item.tag)
+        return None
+    raise TypeError(f"no executor for {type(item).__name__}")
+
+
+def unchanged_targets(engine: Engine, build: Build) -> dict[str, dict]:
+    """Targets whose tag already carries the same input fingerprint, with their digests."""
+    from polyarch.fingerprint import ANNOTATION
+
+    skipped = {}
+    for target in build.targets:
+        if not target.fingerprint or not target.tags:
+            continue
+        index = engine.inspect_index(target.tags[0], missing_ok=True)
+        if index is not None and index.annotations.get(ANNOTATION) == target.fingerprint \
+                and all(p in index.platforms for p in target.platforms):
+            console.info(f"  {target.name}: {target.tags[0]} already holds these inputs; not rebuilt, not pushed")
+            skipped[target.name] = {"containerimage.digest": index.digest, "skipped": True}
+    return skipped
+
+
+def _check_loaded(engine: Engine, build: Build) -> None:
+    """After a --load build, every tag must hold the platform asked for."""
+    for target in build.targets:
+        (wanted,) = target.platforms
+        for tag in target.tags:
+            if not engine.platform_available(tag, wanted):
+                raise VerificationError(f"{tag} was built for {wanted}, but the engine holds no {wanted} variant of it.")
+
+
+def verify_index(engine: Engine, ref: str, platforms: tuple[str, ...]):
+    """Fail unless the tag in the registry serves every platform asked for."""
+    index = engine.inspect_index(ref)
+    missing = [p for p in platforms if p not in index.platforms]
+    if missing:
+        raise VerificationError(
+            f"{ref} does not serve {', '.join(missing)}; it lists {', '.join(index.platforms) or 'no platforms'}.",
+            tip="Rebuild and push it for every platform (invoke deploy-build), or ask for fewer with --platforms.",
+        )
+    return index
+
+
+def save_bundle(engine: Engine, item: SaveBundle) -> dict:
+    """Write the bundle to a temporary name and rename it into place only when complete."""
+    import gzip
+    import time
+
+    from polyarch import __version__
+    from polyarch.bundle import BundleManifest, PendingFiles, checksum_line, compress_stream, manifest_member, sha256_of
+
+    manifest = BundleManifest(item.stack, item.version, item.platform,
+                              {ref: engine.image_id(ref) for ref in item.refs}, __version__)
+    pending = PendingFiles(item.bundle, item.checksum)
+    pending.discard()
+    counted = {"raw": 0}
+    started = time.monotonic()
+    try:
+        with pending.tmp_bundle.open("wb") as sink:
+            sink.write(gzip.compress(manifest_member(manifest), compresslevel=item.level, mtime=0))
+            sink.flush()
+            with engine.save_stream(item.refs) as stream, console.progress_bytes("docker save + gzip") as advance:
+                def count(n: int) -> None:
+                    counted["raw"] += n
+                    advance(counted["raw"], sink.tell())
+
+                compress_stream(stream, sink, item.level, on_raw=count)
+        seconds = time.monotonic() - started
+        digest = sha256_of(pending.tmp_bundle)
+        pending.tmp_checksum.write_text(checksum_line(digest, item.bundle))
+        pending.publish()
+    except BaseException:
+        pending.discard()
+        console.warn(f"no bundle was written: {item.bundle.name} and its checksum were not created")
+        raise
+    return {"raw_bytes": counted["raw"], "seconds": seconds, "sha256": digest}

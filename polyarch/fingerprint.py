@@ -1,0 +1,63 @@
+"""Fingerprints of an image's build inputs, so an unchanged image is neither rebuilt nor pushed.
+
+deploy-build stamps each pushed manifest list with an annotation holding the
+fingerprint; the next run compares it with the tag already in the registry.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+from pathlib import Path
+
+ANNOTATION = "dev.polyarch.inputs"
+_SCHEME = "1"
+_ALWAYS_SKIPPED = {"__pycache__", ".git", ".pytest_cache"}
+
+
+def _ignore_patterns(context: Path) -> list[str]:
+    ignore = context / ".dockerignore"
+    if not ignore.is_file():
+        return []
+    lines = (line.strip() for line in ignore.read_text(errors="replace").splitlines())
+    return [line.rstrip("/") for line in lines if line and not line.startswith("#") and not line.startswith("!")]
+
+
+def _ignored(relative: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(relative, p + "/*") for p in patterns)
+
+
+def context_files(context: Path) -> list[Path]:
+    """Files in the build context, sorted, without what .dockerignore leaves out."""
+    patterns = _ignore_patterns(context)
+    found = []
+    for folder, dirs, files in os.walk(context):
+        dirs[:] = sorted(d for d in dirs if d not in _ALWAYS_SKIPPED)
+        for name in sorted(files):
+            path = Path(folder) / name
+            relative = path.relative_to(context).as_posix()
+            if not _ignored(relative, patterns) and not name.endswith(".pyc"):
+                found.append(path)
+    return found
+
+
+def fingerprint(context: Path, dockerfile: Path, stage: str, platforms: tuple[str, ...],
+                args: tuple[tuple[str, str], ...]) -> str:
+    """sha256 over everything that decides what the build produces."""
+    digest = hashlib.sha256()
+
+    def feed(label: str, value: bytes) -> None:
+        digest.update(label.encode() + b"\0" + str(len(value)).encode() + b"\0" + value)
+
+    feed("scheme", _SCHEME.encode())
+    feed("stage", stage.encode())
+    feed("platforms", ",".join(platforms).encode())
+    for key, value in args:
+        feed("arg", f"{key}={value}".encode())
+    feed("dockerfile", dockerfile.read_bytes())
+    for path in context_files(context):
+        feed("path", path.relative_to(context).as_posix().encode())
+        feed("mode", oct(path.stat().st_mode & 0o111).encode())
+        feed("data", path.read_bytes())
+    return digest.hexdigest()

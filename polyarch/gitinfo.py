@@ -1,0 +1,34 @@
+"""Read the git state a tag is derived from (short SHA, dirty or not)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from polyarch.release import GitState
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def git_state(root: Path) -> GitState:
+    """Short SHA of HEAD (None outside git or before the first commit) and dirtiness."""
+    sha = _git(root, "rev-parse", "--short=7", "HEAD")
+    if not sha:
+        return GitState(None, False)
+    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    return GitState(sha, bool(status))
+
+
+def current_ref(root: Path) -> str:
+    """The checked-out ref: refs/tags/<tag> on an exact tag, else refs/heads/<branch>."""
+    tag = _git(root, "describe", "--tags", "--exact-match", "HEAD")
+    if tag:
+        return f"refs/tags/{tag}"
+    branch = _git(root, "symbolic-ref", "-q", "HEAD")
+    return branch or "HEAD"

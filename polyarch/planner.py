@@ -1,0 +1,241 @@
+"""Pure planning for the developer loop: from stack + options to a Plan.
+
+No docker and no file writes here; the only inputs are the stack description
+and values the task already worked out (platform, whether `.env` exists).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from polyarch.plans import (
+    AddBuilderNode,
+    CreateManifest,
+    RecordDigests,
+    RemoveBuilder,
+    BakeTarget,
+    Build,
+    CheckImages,
+    Compose,
+    ComposeDown,
+    ComposeUp,
+    LoadBundle,
+    Plan,
+    Pull,
+    RemoveImages,
+    SaveBundle,
+    Tag,
+    UpdateValues,
+    Verify,
+)
+from polyarch.stack import Image, Mode, Stack
+
+
+def compose_for(stack: Stack, mode: Mode | None, platform: str | None, env_present: bool) -> Compose:
+    """The compose project for a mode; with `mode=None`, every mode's files at once."""
+    # Compose files name local images "${POLYARCH_PROJECT}-<service>:${POLYARCH_TAG}".
+    variables: tuple[tuple[str, str], ...] = (("POLYARCH_PROJECT", stack.name),)
+    if mode is None:
+        files = tuple(dict.fromkeys(f for m in stack.modes.values() for f in m.files))
+    else:
+        files = mode.files
+        variables += (("POLYARCH_TAG", mode.tag),)
+        if platform:
+            # Makes compose create containers (and pull third-party images)
+            # for the chosen platform, native or emulated.
+            variables += (("DOCKER_DEFAULT_PLATFORM", platform),)
+    env_files = (stack.env_file,) if env_present else ()
+    return Compose(stack.name, files, env_files, variables)
+
+
+def host_build(stack: Stack, mode: Mode, platform: str, no_cache: bool = False) -> Build:
+    """Build every first-party image's stage for `mode`, for one platform, and load it."""
+    targets = tuple(
+        BakeTarget(
+            name=image.name,
+            context=image.context,
+            dockerfile=image.dockerfile,
+            stage=image.stage(mode.stage),
+            platforms=(platform,),
+            tags=stack.local_tags(image, mode.tag),
+            args=tuple(sorted(image.build_args.items())),
+        )
+        for image in stack.images
+    )
+    return Build(targets=targets, load=True, no_cache=no_cache)
+
+
+def build_plan(stack: Stack, mode: Mode, platform: str, no_cache: bool = False) -> Plan:
+    """`build`: images only."""
+    return Plan(f"build the {mode.name} images for {platform}", (host_build(stack, mode, platform, no_cache),))
+
+
+def up_plan(stack: Stack, mode: Mode, platform: str, env_present: bool, build: bool = True, no_cache: bool = False) -> Plan:
+    """`dev`, `prod-build`: build for the host, then start the mode's compose files."""
+    steps: list = []
+    if build:
+        steps.append(host_build(stack, mode, platform, no_cache))
+    # Compose pulls a missing image by name only, not by platform: fetch the
+    # third-party images for the chosen platform first.
+    steps += [Pull(t.image, platform, only_if_missing=True) for t in stack.third_party]
+    steps.append(ComposeUp(compose_for(stack, mode, platform, env_present)))
+    return Plan(f"start the {mode.name} stack for {platform}", tuple(steps))
+
+
+def down_plan(stack: Stack, env_present: bool, volumes: bool = False, images: bool = False) -> Plan:
+    """`down`, `clean`, `nuke`: whatever mode started the stack."""
+    steps: list = [ComposeDown(compose_for(stack, None, None, env_present), volumes=volumes)]
+    if images:
+        tags = tuple(dict.fromkeys(t for m in stack.modes.values() for t in stack.all_local_tags(m.tag)))
+        steps.append(RemoveImages(tags, prune_dangling=True))
+    what = "stop the stack" + (", remove its volumes" if volumes else "") + (" and its images" if images else "")
+    return Plan(what, tuple(steps))
+
+
+def cache_settings(kind: str | None, registry: str, image: Image, cache_root: Path) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """Cache import/export for one image: (cache-from, cache-to, description)."""
+    if not kind or kind == "none":
+        return (), (), "the builder's own cache"
+    if kind == "registry":
+        ref = f"{registry}/{image.repository}:buildcache"
+        return (f"type=registry,ref={ref}",), (f"type=registry,ref={ref},mode=max",), f"registry cache {ref}"
+    if kind == "local":
+        folder = cache_root / image.name
+        return (f"type=local,src={folder}",), (f"type=local,dest={folder},mode=max",), f"local cache {folder}"
+    return (f"type=registry,ref={kind}-{image.name}",), (f"type=registry,ref={kind}-{image.name},mode=max",), f"registry cache {kind}-{image.name}"
+
+
+def deploy_plan(
+    stack: Stack,
+    platforms: tuple[str, ...],
+    registry: str,
+    tag: str,
+    builder: str | None = None,
+    cache: str | None = None,
+    cache_root: Path | None = None,
+    verify: bool = True,
+    notes: tuple[str, ...] = (),
+    fingerprints: dict[str, str] | None = None,
+) -> Plan:
+    """`deploy-build`: every image's prod stage for every platform, pushed in one bake call.
+
+    With `fingerprints` (image -> input hash), an image whose tag already
+    carries its fingerprint is skipped when the plan runs.
+    """
+    targets = []
+    cache_notes = []
+    for image in stack.images:
+        cache_from, cache_to, described = cache_settings(cache, registry, image, cache_root or Path("."))
+        cache_notes.append(f"{image.name}: {described}")
+        targets.append(BakeTarget(
+            name=image.name,
+            context=image.context,
+            dockerfile=image.dockerfile,
+            stage=image.stage("prod"),
+            platforms=platforms,
+            tags=(stack.published_ref(image, registry, tag),),
+            args=tuple(sorted(image.build_args.items())),
+            cache_from=cache_from,
+            cache_to=cache_to,
+            fingerprint=(fingerprints or {}).get(image.name),
+        ))
+    steps: list = [Build(tuple(targets), push=True, builder=builder, skip_unchanged=bool(fingerprints))]
+    if verify:
+        steps += [Verify(t.tags[0], platforms) for t in targets]
+    if stack.values_file is not None:
+        steps.append(UpdateValues(stack.values_file, tag))
+    title = f"build and push {', '.join(i.name for i in stack.images)}:{tag} for {', '.join(platforms)} to {registry}"
+    return Plan(title, tuple(steps), notes + ("cache: " + "; ".join(cache_notes),))
+
+
+def prod_plan(stack: Stack, registry: str, version: str, platform: str, env_present: bool) -> Plan:
+    """`prod`: pull the published images for one platform, tag them locally, restart prod."""
+    mode = stack.mode("prod")
+    steps: list = []
+    for image in stack.images:
+        ref = stack.published_ref(image, registry, version)
+        steps.append(Pull(ref, platform))
+        steps.append(Tag(ref, stack.local_tags(image, mode.tag)))
+    steps += [Pull(t.image, platform, only_if_missing=True) for t in stack.third_party]
+    steps.append(ComposeDown(compose_for(stack, None, None, env_present)))
+    steps.append(ComposeUp(compose_for(stack, mode, platform, env_present)))
+    return Plan(f"run {registry} images at {version} for {platform}", tuple(steps))
+
+
+def airtight_refs(stack: Stack) -> tuple[str, ...]:
+    """Every image the airtight mode runs: local first-party tags and third-party images."""
+    mode = stack.mode("airtight")
+    return stack.all_local_tags(mode.tag) + tuple(t.image for t in stack.third_party)
+
+
+def airtight_package_plan(stack: Stack, platform: str, version: str, folder: Path, level: int) -> Plan:
+    """`package-airtight`: build and pull for one platform, then one save into a bundle."""
+    from polyarch.bundle import bundle_name
+    from polyarch.platforms import arch_name
+
+    mode = stack.mode("airtight")
+    bundle = folder / bundle_name(stack.name, version, arch_name(platform))
+    steps: list = [host_build(stack, mode, platform)]
+    steps += [Pull(t.image, platform) for t in stack.third_party]
+    steps.append(SaveBundle(airtight_refs(stack), bundle, bundle.with_name(bundle.name + ".sha256"),
+                            stack.name, version, platform, level))
+    return Plan(f"package {stack.name} {version} for {platform}", tuple(steps))
+
+
+def airtight_run_plan(stack: Stack, bundle: Path | None, platform: str, env_present: bool) -> Plan:
+    """`prod-airtight`: load (optionally), check every image is there, restart without pulling."""
+    mode = stack.mode("airtight")
+    steps: list = []
+    if bundle is not None:
+        steps.append(LoadBundle(bundle))
+    steps.append(CheckImages(airtight_refs(stack), tip="Pass --bundle PATH (or set AIRTIGHT_BUNDLE) to load them from an airtight bundle."))
+    steps.append(ComposeDown(compose_for(stack, None, None, env_present)))
+    steps.append(ComposeUp(compose_for(stack, mode, platform, env_present), pull="never"))
+    return Plan(f"run {stack.name} offline for {platform}", tuple(steps))
+
+
+def publish_build_plan(stack: Stack, platform: str, registry: str, folder: Path) -> Plan:
+    """`publish-build`: one platform, pushed by digest only (no tag), digests recorded."""
+    targets = tuple(
+        BakeTarget(
+            name=image.name,
+            context=image.context,
+            dockerfile=image.dockerfile,
+            stage=image.stage("prod"),
+            platforms=(platform,),
+            tags=(),
+            args=tuple(sorted(image.build_args.items())),
+            outputs=(f"type=image,name={registry}/{image.repository},push-by-digest=true,name-canonical=true,push=true",),
+            # Without an attestation the pushed digest is the platform's own
+            # manifest, which is exactly what the merged list will reference.
+            provenance=False,
+        )
+        for image in stack.images
+    )
+    steps = (Build(targets), RecordDigests(folder, platform, tuple(i.name for i in stack.images)))
+    return Plan(f"build {', '.join(i.name for i in stack.images)} for {platform} and push by digest to {registry}", steps)
+
+
+def publish_merge_plan(stack: Stack, registry: str, digests: dict[str, dict[str, str]],
+                       tags: tuple[str, ...], platforms: tuple[str, ...]) -> Plan:
+    """`publish-merge`: check every source, then one manifest list per image under every tag."""
+    checks: list = []
+    creates: list = []
+    verifies: list = []
+    for image in stack.images:
+        repo = f"{registry}/{image.repository}"
+        sources = tuple(f"{repo}@{digests[image.name][p]}" for p in platforms)
+        checks += [Verify(src, (p,)) for src, p in zip(sources, platforms)]
+        refs = tuple(f"{repo}:{t}" for t in tags)
+        creates.append(CreateManifest(refs, sources))
+        verifies += [Verify(ref, platforms) for ref in refs]
+    title = f"merge {', '.join(platforms)} into {', '.join(tags)} for {', '.join(i.name for i in stack.images)}"
+    return Plan(title, tuple(checks + creates + verifies),
+                ("every source digest is checked in the registry before any tag is created",))
+
+
+def builder_plan(name: str, nodes: tuple[tuple[str, str], ...], exists: bool) -> Plan:
+    """`builder`: one docker-container node per platform, replacing a builder of the same name."""
+    steps: list = [RemoveBuilder(name)] if exists else []
+    steps += [AddBuilderNode(name, platform, endpoint, append=i > 0) for i, (platform, endpoint) in enumerate(nodes)]
+    return Plan(f"builder {name} with native nodes for {', '.join(p for p, _ in nodes)}", tuple(steps))

@@ -1,0 +1,296 @@
+"""Plans: frozen descriptions of what a task will do to the outside world.
+
+A planner (pure, in `polyarch.planner`) turns a stack, a mode and options into a
+`Plan`; `--dry-run` prints it; `polyarch.execute` walks the same plan step by
+step. Nothing here touches docker, the network or the file system.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+
+@dataclass(frozen=True)
+class BakeTarget:
+    """One image in a bake definition."""
+
+    name: str
+    context: Path
+    dockerfile: Path
+    stage: str
+    platforms: tuple[str, ...]
+    tags: tuple[str, ...]
+    args: tuple[tuple[str, str], ...] = ()
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    provenance: bool = True
+    fingerprint: str | None = None
+
+    def definition(self) -> dict[str, object]:
+        entry: dict[str, object] = {
+            "context": str(self.context),
+            "dockerfile": str(self.dockerfile),
+            "target": self.stage,
+            "platforms": list(self.platforms),
+            "tags": list(self.tags),
+        }
+        if self.args:
+            entry["args"] = dict(self.args)
+        if self.cache_from:
+            entry["cache-from"] = list(self.cache_from)
+        if self.cache_to:
+            entry["cache-to"] = list(self.cache_to)
+        if self.outputs:
+            entry["output"] = list(self.outputs)
+        if not self.provenance:
+            entry["attest"] = ["type=provenance,disabled=true"]
+        if self.fingerprint:
+            from polyarch.fingerprint import ANNOTATION
+
+            entry["annotations"] = [f"index:{ANNOTATION}={self.fingerprint}"]
+        return entry
+
+
+@dataclass(frozen=True)
+class Build:
+    """Build every target in one `docker buildx bake` call, in parallel."""
+
+    targets: tuple[BakeTarget, ...]
+    load: bool = False
+    push: bool = False
+    no_cache: bool = False
+    builder: str | None = None
+    # Skip a target whose tag in the registry already carries its fingerprint.
+    skip_unchanged: bool = False
+
+    def definition(self) -> dict[str, object]:
+        """The bake file polyarch writes and hands to buildx (JSON form)."""
+        return {
+            "group": {"default": {"targets": [t.name for t in self.targets]}},
+            "target": {t.name: t.definition() for t in self.targets},
+        }
+
+    def definition_json(self) -> str:
+        return json.dumps(self.definition(), indent=2, sort_keys=True)
+
+    def command(self, bake_file: str = "<bake.json>") -> list[str]:
+        """The buildx command line this step runs."""
+        cmd = ["docker", "buildx", "bake", "--file", bake_file]
+        if self.builder:
+            cmd += ["--builder", self.builder]
+        if self.load:
+            cmd.append("--load")
+        if self.push:
+            cmd.append("--push")
+        if self.no_cache:
+            cmd.append("--no-cache")
+        return cmd + [t.name for t in self.targets]
+
+    def summary(self) -> str:
+        platforms = sorted({p for t in self.targets for p in t.platforms})
+        where = "push to the registry" if self.push else ("load into the engine" if self.load else "build only")
+        text = f"build {', '.join(t.name for t in self.targets)} for {', '.join(platforms)} in one bake call, then {where}"
+        if self.skip_unchanged:
+            text += " (an image whose tag already holds the same inputs is skipped: no build, no push)"
+        return text
+
+    def without(self, names: set[str]) -> "Build":
+        """The same build minus some targets."""
+        from dataclasses import replace
+
+        return replace(self, targets=tuple(t for t in self.targets if t.name not in names))
+
+
+@dataclass(frozen=True)
+class Tag:
+    """Give an image in the engine more names."""
+
+    source: str
+    targets: tuple[str, ...]
+
+    def summary(self) -> str:
+        return f"tag {self.source} as {', '.join(self.targets)}"
+
+
+@dataclass(frozen=True)
+class Pull:
+    """Pull one image for one platform and check the architecture it got."""
+
+    ref: str
+    platform: str
+    only_if_missing: bool = False
+
+    def summary(self) -> str:
+        return f"pull {self.ref} for {self.platform}" + (" unless the engine already holds it" if self.only_if_missing else "")
+
+
+@dataclass(frozen=True)
+class Compose:
+    """The compose project a step acts on: files, project name, variables."""
+
+    project: str
+    files: tuple[Path, ...]
+    env_files: tuple[Path, ...] = ()
+    variables: tuple[tuple[str, str], ...] = ()
+
+    def describe(self) -> str:
+        names = " ".join(f"-f {f}" for f in self.files)
+        return f"-p {self.project} {names}"
+
+
+@dataclass(frozen=True)
+class ComposeUp:
+    """Start the stack detached and wait until health checks pass."""
+
+    compose: Compose
+    pull: str = "missing"
+
+    def summary(self) -> str:
+        extra = ", ".join(f"{k}={v}" for k, v in self.compose.variables)
+        return f"compose {self.compose.describe()} up --detach --wait --pull {self.pull}" + (f" (with {extra})" if extra else "")
+
+
+@dataclass(frozen=True)
+class ComposeDown:
+    """Stop and remove the stack's containers and networks (and volumes, if asked)."""
+
+    compose: Compose
+    volumes: bool = False
+
+    def summary(self) -> str:
+        return f"compose {self.compose.describe()} down --remove-orphans" + (" --volumes" if self.volumes else "")
+
+
+@dataclass(frozen=True)
+class RemoveImages:
+    """Remove the named local images (absent ones are fine), then dangling ones."""
+
+    refs: tuple[str, ...]
+    prune_dangling: bool = True
+
+    def summary(self) -> str:
+        text = f"remove images {', '.join(self.refs)}"
+        return text + (", then prune dangling images" if self.prune_dangling else "")
+
+
+@dataclass(frozen=True)
+class CheckImages:
+    """Fail unless every named image is present in the engine."""
+
+    refs: tuple[str, ...]
+    tip: str = ""
+
+    def summary(self) -> str:
+        return f"check that {len(self.refs)} images are present: {', '.join(self.refs)}"
+
+
+@dataclass(frozen=True)
+class Verify:
+    """Inspect a pushed tag and fail unless it lists every platform."""
+
+    ref: str
+    platforms: tuple[str, ...]
+
+    def summary(self) -> str:
+        return f"verify {self.ref} lists {', '.join(self.platforms)}"
+
+
+@dataclass(frozen=True)
+class CreateManifest:
+    """Create a manifest list under each tag from per-platform digests."""
+
+    tags: tuple[str, ...]
+    sources: tuple[str, ...]
+
+    def summary(self) -> str:
+        return f"create manifest list {', '.join(self.tags)} from {', '.join(self.sources)}"
+
+
+@dataclass(frozen=True)
+class UpdateValues:
+    """Write the published tag into the Helm values file (`image.tag`)."""
+
+    path: Path
+    tag: str
+
+    def summary(self) -> str:
+        return f"write image.tag = {self.tag} into {self.path}"
+
+
+@dataclass(frozen=True)
+class SaveBundle:
+    """`docker save` every image in one call, gzip it with all cores, write checksum and manifest."""
+
+    refs: tuple[str, ...]
+    bundle: Path
+    checksum: Path
+    stack: str
+    version: str
+    platform: str
+    level: int
+
+    def summary(self) -> str:
+        return (f"save {len(self.refs)} images in one docker save, gzip -{self.level} on all cores into "
+                f"{self.bundle} (+ {self.checksum.name})")
+
+
+@dataclass(frozen=True)
+class LoadBundle:
+    """`docker load` a bundle that was checked beforehand."""
+
+    bundle: Path
+
+    def summary(self) -> str:
+        return f"docker load < {self.bundle}"
+
+
+@dataclass(frozen=True)
+class RecordDigests:
+    """Write the digest the preceding build pushed, one file per image: DIR/<image>/<arch>."""
+
+    folder: Path
+    platform: str
+    images: tuple[str, ...]
+
+    def summary(self) -> str:
+        return f"write {', '.join(self.images)} digests for {self.platform} under {self.folder}"
+
+
+@dataclass(frozen=True)
+class RemoveBuilder:
+    """Remove a buildx builder so it can be made again from scratch."""
+
+    name: str
+
+    def summary(self) -> str:
+        return f"remove the existing builder {self.name}"
+
+
+@dataclass(frozen=True)
+class AddBuilderNode:
+    """Create a builder, or append a node to it, for one platform at one endpoint."""
+
+    name: str
+    platform: str
+    endpoint: str
+    append: bool
+
+    def summary(self) -> str:
+        verb = "append to" if self.append else "create"
+        return f"{verb} builder {self.name}: node for {self.platform} at {self.endpoint} (docker-container driver)"
+
+
+Step = Union[RecordDigests, RemoveBuilder, AddBuilderNode, SaveBundle, LoadBundle, Build, Tag, Pull, ComposeUp, ComposeDown, RemoveImages, CheckImages, Verify, CreateManifest, UpdateValues]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An ordered list of steps, with a title and notes for the reader."""
+
+    title: str
+    steps: tuple[Step, ...]
+    notes: tuple[str, ...] = field(default=())

@@ -1,0 +1,148 @@
+"""Offline installs: package-airtight writes a checked bundle, prod-airtight loads and runs it."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from invoke import Collection
+
+from polyarch import console
+from polyarch.cli import HELP, Session, polyarch_task
+from polyarch.errors import BundleError
+
+
+@polyarch_task(help={
+    "platform": "Platform to package for (default: $PLATFORM, else this host's).",
+    "version": "Version in the bundle's name (default: $VERSION, else the short git SHA, 'dev' outside git).",
+    "output": "Folder to write the bundle into (default: the stack's folder).",
+    "dry_run": HELP["dry_run"],
+    "stack": HELP["stack"],
+})
+def package_airtight(c, platform=None, version=None, output=None, dry_run=False, stack=None):
+    """Write an offline bundle of every image for one platform."""
+    from pathlib import Path
+
+    from polyarch.gitinfo import git_state
+    from polyarch.planner import airtight_package_plan
+    from polyarch.release import check_tag
+
+    session = Session.open(stack, dry_run)
+    s = session.stack
+    chosen = session.host_platform(platform or os.environ.get("PLATFORM") or None)
+    wanted = version or os.environ.get("VERSION") or git_state(s.root).short_sha or "dev"
+    check_tag(wanted)
+    folder = Path(output).expanduser().resolve() if output else s.root
+    if not folder.is_dir():
+        raise BundleError(f"The output folder {folder} does not exist.", tip="Create it, or pass another --output.")
+    # With the containerd image store `docker save` writes layers that are
+    # already compressed; a fast gzip level then costs little size and much time.
+    compressed_layers = True if dry_run else session.engine().info().containerd_store
+    plan = airtight_package_plan(s, chosen, wanted, folder, level=1 if compressed_layers else 6)
+    console.show_plan(plan, dry_run)
+    if dry_run:
+        return
+    from polyarch.engine import require_platform_runs
+    from polyarch.execute import run_plan
+    from polyarch.plans import SaveBundle
+
+    require_platform_runs(session.engine(), chosen, session.native_platform())
+    started = time.monotonic()
+    results = run_plan(session.engine(), plan)
+    save = next(st for st in plan.steps if isinstance(st, SaveBundle))
+    stats = results[plan.steps.index(save) + 1]
+    size = save.bundle.stat().st_size
+    ratio = stats["raw_bytes"] / size if size else 0
+    console.table("Airtight bundle", ("", ""), [
+        ("bundle", str(save.bundle)),
+        ("checksum", str(save.checksum)),
+        ("platform", chosen),
+        ("images", str(len(save.refs))),
+        ("size", f"{size / 1e6:.1f} MB (docker save wrote {stats['raw_bytes'] / 1e6:.1f} MB; ratio {ratio:.2f})"),
+        ("time", f"{time.monotonic() - started:.1f}s (save + compress {stats['seconds']:.1f}s)"),
+        ("on the target", f"invoke prod-airtight --bundle {save.bundle.name}"),
+    ])
+    console.emit(str(save.bundle))
+
+
+def check_bundle(path, host_platform: str, insist: str | None):
+    """Everything prod-airtight checks before it loads anything. Returns the manifest (or None)."""
+    from polyarch.bundle import bundle_name, check_gzip_complete, expected_checksum, read_manifest, sha256_of
+    from polyarch.platforms import arch_name
+
+    if not path.exists():
+        raise BundleError(f"The bundle {path} does not exist.", tip="Check the path (AIRTIGHT_BUNDLE or --bundle).")
+    if not path.is_file():
+        raise BundleError(f"{path} is not a file.")
+    sha_file = path.with_name(path.name + ".sha256")
+    if sha_file.is_file():
+        want = expected_checksum(sha_file, path)
+        with console.status(f"checking the sha256 of {path.name}"):
+            got = sha256_of(path)
+        if got != want:
+            raise BundleError(
+                f"{path.name} does not match {sha_file.name} (sha256 {got[:16]}..., expected {want[:16]}...): "
+                "the download is corrupt or incomplete.",
+                tip="Download or copy the bundle again; nothing was loaded.",
+            )
+        console.done(f"sha256 matches {sha_file.name}")
+    else:
+        console.warn(f"no {sha_file.name} beside the bundle; checking that the gzip stream is complete instead")
+    manifest = read_manifest(path)
+    if not sha_file.is_file():
+        with console.status(f"reading {path.name} to its end"):
+            check_gzip_complete(path)
+    if manifest is None:
+        console.warn(f"{path.name} carries no polyarch manifest, so its platform cannot be checked before loading")
+        return None
+    if manifest.platform != host_platform:
+        if insist != manifest.platform:
+            right = bundle_name(manifest.stack, manifest.version, arch_name(host_platform))
+            raise BundleError(
+                f"{path.name} holds {manifest.platform} images, but this host runs {host_platform}.",
+                tip=f"Use {right} instead (package it with `invoke package-airtight --platform {host_platform}`), "
+                    f"or pass --platform {manifest.platform} to load it anyway and run it under emulation.",
+            )
+        console.warn(f"loading {manifest.platform} images on a {host_platform} host (--platform): they run under emulation")
+    console.done(f"bundle: {manifest.stack} {manifest.version} for {manifest.platform}, {len(manifest.images)} images")
+    return manifest
+
+
+@polyarch_task(help={
+    "bundle": "Bundle to load first (default: $AIRTIGHT_BUNDLE; without one, the images must already be in the engine).",
+    "platform": "Run a bundle made for this platform even if the host's differs (emulated).",
+    "dry_run": HELP["dry_run"],
+    "stack": HELP["stack"],
+})
+def prod_airtight(c, bundle=None, platform=None, dry_run=False, stack=None):
+    """Check and load an offline bundle, then run it."""
+    from polyarch.bundle import expand_user_path
+    from polyarch.planner import airtight_run_plan
+    from polyarch.platforms import parse_platform
+    from polyarch.tasks.devloop import print_urls, require_env
+
+    session = Session.open(stack, dry_run)
+    s = session.stack
+    if not dry_run:
+        require_env(s)
+    given = bundle or os.environ.get("AIRTIGHT_BUNDLE") or None
+    path = expand_user_path(given).resolve() if given else None
+    insist = parse_platform(platform, "--platform") if platform else None
+    run_platform = session.host_platform(None)
+    if path is not None and not dry_run:
+        manifest = check_bundle(path, session.native_platform(), insist)
+        if manifest is not None:
+            run_platform = manifest.platform
+    elif path is None:
+        console.info("No bundle given: the images must already be in the engine.")
+    plan = airtight_run_plan(s, path, run_platform, env_present=s.env_file.is_file())
+    console.show_plan(plan, dry_run)
+    if dry_run:
+        return
+    from polyarch.execute import run_plan
+
+    run_plan(session.engine(), plan)
+    print_urls(s)
+
+
+ns = Collection("airtight", package_airtight, prod_airtight)

@@ -1,0 +1,50 @@
+"""Diagnostics: `doctor` says whether this machine can do what polyarch asks of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke import Collection
+
+from polyarch import console
+from polyarch.cli import HELP, Session, polyarch_task
+from polyarch.errors import PolyarchError
+
+
+@polyarch_task(help={
+    "platforms": "Platforms to check (default: the stack's deploy platforms).",
+    "binfmt_dir": "Where binfmt_misc handlers are listed (default /proc/sys/fs/binfmt_misc).",
+    "stack": HELP["stack"],
+})
+def doctor(c, platforms=None, binfmt_dir=None, stack=None):
+    """Check engine, buildx, compose, builder and QEMU; name fixes."""
+    from polyarch.doctor import BINFMT_DIR, run_checks
+    from polyarch.platforms import parse_platforms
+
+    try:
+        wanted = Session.open(stack).stack.platforms
+    except PolyarchError:
+        wanted = ("linux/amd64", "linux/arm64")
+    if platforms:
+        wanted = parse_platforms(platforms, "--platforms")
+
+    def engine_factory():
+        from polyarch.engine import Engine
+
+        return Engine()
+
+    checks = run_checks(engine_factory, wanted, Path(binfmt_dir) if binfmt_dir else BINFMT_DIR)
+    console.table(
+        "polyarch doctor",
+        ("check", "verdict", "detail"),
+        [(ch.name, "[green]ok[/]" if ch.ok else "[red]FAIL[/]", ch.detail) for ch in checks],
+    )
+    failed = [ch for ch in checks if not ch.ok]
+    for ch in failed:
+        console.error(f"{ch.name}: {ch.detail}", ch.fix or None)
+    if failed:
+        raise PolyarchError(f"{len(failed)} of {len(checks)} checks failed.", "Apply the fixes above and run `invoke doctor` again.")
+    console.done("everything polyarch needs is in place")
+
+
+ns = Collection("diagnostics", doctor)

@@ -1,0 +1,124 @@
+"""Release publishing the way CI does it: per-platform builds pushed by digest, then a guarded merge."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from invoke import Collection
+
+from polyarch import console
+from polyarch.cli import HELP, Session, polyarch_task
+
+DIGEST_DIR = "digests"
+
+
+@polyarch_task(help={
+    "platform": "The one platform to build (native on a CI runner of that arch).",
+    "registry": "Registry and namespace to push to, e.g. 127.0.0.1:5000/polyarch.",
+    "digest_dir": f"Where to write DIR/<image>/<arch> digest files (default: ./{DIGEST_DIR}).",
+    "dry_run": HELP["dry_run"],
+    "stack": HELP["stack"],
+})
+def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, dry_run=False, stack=None):
+    """Build one platform, push by digest, record the digests."""
+    from polyarch.planner import publish_build_plan
+    from polyarch.platforms import parse_platform
+    from polyarch.tasks.release import registry_for
+
+    session = Session.open(stack, dry_run)
+    chosen = parse_platform(platform, "--platform")
+    target = registry_for(session.stack, registry)
+    plan = publish_build_plan(session.stack, chosen, target, Path(digest_dir).resolve())
+    console.show_plan(plan, dry_run)
+    if dry_run:
+        return
+    from polyarch.engine import require_platform_runs
+    from polyarch.execute import run_plan
+
+    require_platform_runs(session.engine(), chosen, session.native_platform())
+    results = run_plan(session.engine(), plan)
+    for path in results[len(plan.steps)]:
+        console.emit(f"{path}: {path.read_text().strip()}")
+
+
+@polyarch_task(help={
+    "registry": "Registry and namespace the digests were pushed to.",
+    "digest_dir": f"Folder publish-build wrote (default: ./{DIGEST_DIR}).",
+    "ref": "Git ref the release is for (default: $GITHUB_REF, else the current branch).",
+    "sha": "Commit the release is for (default: $GITHUB_SHA, else HEAD).",
+    "platforms": "Platforms every manifest list must hold (default: the stack's).",
+    "dry_run": "Print the tags and sources and push nothing.",
+    "stack": HELP["stack"],
+})
+def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, platforms=None, dry_run=False, stack=None):
+    """Merge per-platform digests into tagged manifest lists."""
+    from polyarch.digests import read_digests
+    from polyarch.gitinfo import current_ref, git_state
+    from polyarch.planner import publish_merge_plan
+    from polyarch.platforms import parse_platforms
+    from polyarch.release import release_tags
+    from polyarch.tasks.release import registry_for
+
+    session = Session.open(stack, dry_run)
+    s = session.stack
+    wanted = parse_platforms(platforms, "--platforms") if platforms else s.platforms
+    target = registry_for(s, registry)
+    git_ref = ref or os.environ.get("GITHUB_REF") or current_ref(s.root)
+    commit = sha or os.environ.get("GITHUB_SHA") or git_state(s.root).short_sha or ""
+    tags = release_tags(git_ref, commit)
+    digests = read_digests(Path(digest_dir), tuple(i.name for i in s.images), wanted)
+    plan = publish_merge_plan(s, target, digests, tags, wanted)
+    console.info(f"ref {git_ref} -> tags {', '.join(tags)}")
+    console.show_plan(plan, dry_run)
+    if dry_run:
+        return
+    from polyarch.execute import run_plan
+    from polyarch.plans import Verify
+
+    results = run_plan(session.engine(), plan)
+    rows = []
+    for number, item in enumerate(plan.steps, 1):
+        if isinstance(item, Verify) and ":" in item.ref.rsplit("/", 1)[-1] and "@" not in item.ref:
+            index = results[number]
+            rows.append((item.ref, ", ".join(index.platforms), index.digest or "?"))
+            console.emit(f"{item.ref}@{index.digest}")
+    console.table("Published manifest lists", ("tag", "platforms", "digest"), rows)
+
+
+@polyarch_task(iterable=["node"], help={
+    "node": "PLATFORM=ENDPOINT, e.g. linux/arm64=ssh://me@arm-box (repeatable; one per platform).",
+    "name": "Builder name (default: <stack>-native).",
+    "dry_run": HELP["dry_run"],
+    "stack": HELP["stack"],
+})
+def builder(c, node=None, name=None, dry_run=False, stack=None):
+    """Make a buildx builder with a native node per platform."""
+    from polyarch.errors import UsageError
+    from polyarch.planner import builder_plan
+    from polyarch.platforms import parse_platform
+
+    session = Session.open(stack, dry_run)
+    nodes = []
+    for entry in node or []:
+        platform, sep, endpoint = entry.partition("=")
+        if not sep or not endpoint.strip():
+            raise UsageError(f"--node '{entry}' must be PLATFORM=ENDPOINT, e.g. linux/arm64=ssh://me@arm-box.")
+        nodes.append((parse_platform(platform, "--node"), endpoint.strip()))
+    if not nodes:
+        raise UsageError("Give at least one --node PLATFORM=ENDPOINT.")
+    if len({p for p, _ in nodes}) != len(nodes):
+        raise UsageError("Each platform may have one --node only.")
+    builder_name = name or f"{session.stack.name}-native"
+    exists = False if dry_run else session.engine().builder_exists(builder_name)
+    plan = builder_plan(builder_name, tuple(nodes), exists)
+    console.show_plan(plan, dry_run)
+    if dry_run:
+        return
+    from polyarch.execute import run_plan
+
+    run_plan(session.engine(), plan)
+    console.done(f"builder {builder_name} is ready: invoke deploy-build --builder {builder_name}")
+
+
+ns = Collection("publish", publish_build, publish_merge, builder)

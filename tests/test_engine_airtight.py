@@ -1,0 +1,201 @@
+"""package-airtight and prod-airtight against the real engine."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import REPO, run_invoke
+from test_engine_devloop import API, copy_stack, get_json, wait_for
+
+from polyarch.bundle import read_manifest
+
+PROJECT = "polyarch-airtest"
+HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64", "AMD64": "amd64"}[os.uname().machine]
+FOREIGN = "arm64" if HOST_ARCH == "amd64" else "amd64"
+FIRST_PARTY = [f"{PROJECT}-{s}:latest" for s in ("api", "worker", "scheduler", "frontend")]
+
+
+@pytest.fixture(scope="module")
+def stack_file(engine, tmp_path_factory):
+    path = copy_stack(tmp_path_factory.mktemp("airtight"), PROJECT)
+    run_invoke(["init", "--stack", str(path)])
+    yield path
+    run_invoke(["nuke", "--stack", str(path)], check=False)
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("bundles")
+
+
+@pytest.fixture(scope="module")
+def host_bundle(stack_file, out_dir):
+    run_invoke(["package-airtight", "--version", "1.0.0", "--output", str(out_dir), "--stack", str(stack_file)], timeout=1800)
+    return out_dir / f"{PROJECT}-airtight-1.0.0-{HOST_ARCH}.tar.gz"
+
+
+@pytest.fixture(scope="module")
+def foreign_bundle(stack_file, out_dir):
+    run_invoke(["package-airtight", "--platform", f"linux/{FOREIGN}", "--version", "1.0.0", "--output", str(out_dir),
+                "--stack", str(stack_file)], timeout=1800)
+    return out_dir / f"{PROJECT}-airtight-1.0.0-{FOREIGN}.tar.gz"
+
+
+def stack_containers(engine) -> list[str]:
+    return [c.name for c in engine.container.list(all=True, filters={"label": f"com.docker.compose.project={PROJECT}"})]
+
+
+def remove_stack_images(engine) -> None:
+    for ref in FIRST_PARTY:
+        if engine.image.exists(ref):
+            engine.image.remove(ref, force=True)
+
+
+def test_host_bundle_and_checksum_verify_with_sha256sum(host_bundle):
+    assert host_bundle.is_file()
+    assert (host_bundle.parent / (host_bundle.name + ".sha256")).is_file()
+    check = subprocess.run(["sha256sum", "-c", host_bundle.name + ".sha256"], cwd=host_bundle.parent,
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert not list(host_bundle.parent.glob(".*partial"))
+
+
+def test_bundle_manifest_lists_exactly_the_stack_images(host_bundle):
+    manifest = read_manifest(host_bundle)
+    assert manifest is not None
+    assert manifest.platform == f"linux/{HOST_ARCH}"
+    assert manifest.stack == PROJECT and manifest.version == "1.0.0"
+    assert sorted(manifest.images) == sorted(FIRST_PARTY + ["busybox:1.36.1"])
+    assert all(v.startswith("sha256:") for v in manifest.images.values())
+
+
+def test_plain_docker_load_restores_every_tag(engine, host_bundle):
+    remove_stack_images(engine)
+    loaded = engine.image.load(str(host_bundle), quiet=True)
+    for ref in FIRST_PARTY:
+        assert engine.image.exists(ref), f"{ref} missing after load; loaded: {loaded}"
+
+
+def test_foreign_bundle_holds_foreign_images(engine, foreign_bundle):
+    manifest = read_manifest(foreign_bundle)
+    assert manifest.platform == f"linux/{FOREIGN}"
+    remove_stack_images(engine)
+    engine.image.load(str(foreign_bundle), quiet=True)
+    assert engine.image.inspect(f"{PROJECT}-api:latest").architecture == FOREIGN
+    remove_stack_images(engine)
+
+
+@pytest.fixture
+def registry_stopped(registry):
+    """Stop the local registry (the engine's only source of pulls) for one test, then restart it."""
+    found = subprocess.run(["pgrep", "-f", "docker-registry serve"], capture_output=True, text=True).stdout.split()
+    if not found:
+        pytest.skip("the registry is not a process this test can stop (not provisioned by scripts/provision-engine.sh)")
+    for pid in found:
+        os.kill(int(pid), signal.SIGTERM)
+    time.sleep(1)
+    yield
+    subprocess.run(["bash", str(REPO / "scripts" / "provision-engine.sh")], check=True, capture_output=True)
+
+
+def test_round_trip_with_nothing_to_pull_from(engine, stack_file, host_bundle, registry_stopped):
+    run_invoke(["down", "--stack", str(stack_file)])
+    remove_stack_images(engine)
+    if engine.image.exists("busybox:1.36.1"):
+        engine.image.remove("busybox:1.36.1", force=True)
+    result = run_invoke(["prod-airtight", "--bundle", str(host_bundle), "--stack", str(stack_file)], timeout=600)
+    assert "sha256 matches" in result.stderr
+    health = wait_for(lambda: get_json(API), 60)
+    assert health["stage"] == "prod" and health["service"] == "api"
+    run_invoke(["down", "--stack", str(stack_file)])
+
+
+def test_no_bundle_and_no_images_says_which_are_missing(engine, stack_file):
+    remove_stack_images(engine)
+    result = run_invoke(["prod-airtight", "--stack", str(stack_file)], check=False, env={"AIRTIGHT_BUNDLE": ""})
+    assert result.returncode != 0
+    assert "These images are missing" in result.stderr and f"{PROJECT}-api:latest" in result.stderr
+    assert "--bundle" in result.stderr
+    assert stack_containers(engine) == []
+
+
+def refused(engine, stack_file, bundle, message, extra=()):
+    remove_stack_images(engine)
+    result = run_invoke(["prod-airtight", "--bundle", str(bundle), *extra, "--stack", str(stack_file)], check=False)
+    assert result.returncode != 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr, result.stderr
+    assert not engine.image.exists(f"{PROJECT}-api:latest"), "a refused bundle must not be loaded"
+    assert stack_containers(engine) == []
+
+
+def test_truncated_bundle_without_checksum_is_refused(engine, stack_file, host_bundle, tmp_path):
+    bad = tmp_path / host_bundle.name
+    data = host_bundle.read_bytes()
+    bad.write_bytes(data[: len(data) // 2])
+    refused(engine, stack_file, bad, "ends early: the file is truncated")
+
+
+def test_truncated_bundle_with_its_checksum_is_refused_as_corrupt(engine, stack_file, host_bundle, tmp_path):
+    bad = tmp_path / host_bundle.name
+    data = host_bundle.read_bytes()
+    bad.write_bytes(data[: len(data) - 1000])
+    shutil.copy(host_bundle.parent / (host_bundle.name + ".sha256"), tmp_path)
+    refused(engine, stack_file, bad, "the download is corrupt or incomplete")
+
+
+def test_checksum_file_that_disagrees_is_refused(engine, stack_file, host_bundle, tmp_path):
+    copy = tmp_path / host_bundle.name
+    shutil.copy(host_bundle, copy)
+    (tmp_path / (copy.name + ".sha256")).write_text("0" * 64 + "  " + copy.name + "\n")
+    refused(engine, stack_file, copy, "does not match")
+
+
+def test_bundle_for_another_arch_is_refused_naming_the_right_file(engine, stack_file, foreign_bundle):
+    refused(engine, stack_file, foreign_bundle, f"holds linux/{FOREIGN} images, but this host runs linux/{HOST_ARCH}")
+    result = run_invoke(["prod-airtight", "--bundle", str(foreign_bundle), "--stack", str(stack_file)], check=False)
+    assert f"{PROJECT}-airtight-1.0.0-{HOST_ARCH}.tar.gz" in result.stderr
+
+
+def test_missing_bundle_path_is_refused(engine, stack_file, tmp_path):
+    refused(engine, stack_file, tmp_path / "nope.tar.gz", "does not exist")
+
+
+def test_random_file_named_tar_gz_is_refused(engine, stack_file, tmp_path):
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(os.urandom(4096))
+    refused(engine, stack_file, junk, "is not a gzip'd image bundle")
+    gz = tmp_path / "text.tar.gz"
+    gz.write_bytes(gzip.compress(b"hello, not a tar archive" * 100))
+    refused(engine, stack_file, gz, "not an image archive")
+
+
+def test_sigint_during_packaging_leaves_no_bundle(stack_file, tmp_path):
+    env = dict(os.environ, NO_COLOR="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "package-airtight", "--version", "int", "--output", str(tmp_path),
+         "--stack", str(stack_file)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and not list(tmp_path.glob(".*.partial")) and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "packaging ended before it could be interrupted"
+    os.kill(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], stderr
+    assert "no bundle was written" in stderr
+
+
+def test_dry_run_packages_nothing(stack_file, tmp_path):
+    result = run_invoke(["package-airtight", "--dry-run", "--version", "dry", "--output", str(tmp_path),
+                         "--stack", str(stack_file)])
+    assert "docker save" in result.stderr and f"{PROJECT}-airtight-dry-{HOST_ARCH}.tar.gz" in result.stderr
+    assert list(tmp_path.iterdir()) == []
