@@ -17,11 +17,14 @@ from invoke import Exit, task
 
 from polyarch import console
 from polyarch.errors import Interrupted, PolyarchError
-from polyarch.platforms import HostPlatform, choose_host_platform
-from polyarch.stack import Stack, load_stack
 
 if TYPE_CHECKING:
     from polyarch.engine import Engine
+    from polyarch.platforms import HostPlatform
+    from polyarch.stack import Stack
+
+# Task modules import only this module, console and errors at load time, so
+# that `invoke --list` stays close to invoke's own start-up cost.
 
 # Help texts shared by many tasks.
 HELP = {
@@ -75,13 +78,15 @@ def polyarch_task(*args, **kwargs) -> Callable:
 class Session:
     """One task run: the stack description, a lazily created engine, the chosen platform."""
 
-    stack: Stack
+    stack: "Stack"
     dry_run: bool = False
     _engine: "Engine | None" = field(default=None, repr=False)
-    _host: HostPlatform | None = field(default=None, repr=False)
+    _host: "HostPlatform | None" = field(default=None, repr=False)
 
     @classmethod
     def open(cls, stack_path: str | None = None, dry_run: bool = False) -> "Session":
+        from polyarch.stack import load_stack
+
         return cls(load_stack(stack_path), dry_run)
 
     def engine(self) -> "Engine":
@@ -95,7 +100,9 @@ class Session:
         """The platform containers run natively on (the engine's, else this machine's)."""
         return self._native().platform
 
-    def _native(self) -> HostPlatform:
+    def _native(self) -> "HostPlatform":
+        from polyarch.platforms import choose_host_platform
+
         if self._host is None:
             engine_arch = None
             try:
@@ -108,6 +115,8 @@ class Session:
 
     def host_platform(self, forced: str | None = None) -> str:
         """The platform host-scoped tasks use; says which and why."""
+        from polyarch.platforms import choose_host_platform
+
         chosen = choose_host_platform(forced=forced) if forced else self._native()
         if chosen.warning:
             console.warn(chosen.warning)

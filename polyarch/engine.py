@@ -94,6 +94,13 @@ def _explain(exc: Exception, doing: str) -> EngineError:
     return EngineError(message, tip)
 
 
+def _registry_hiccup(exc: Exception) -> bool:
+    """Did a push fail on a registry's 5xx answer (worth one more try)?"""
+    stderr = getattr(exc, "stderr", None) or b""
+    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else str(stderr)
+    return bool(re.search(r"\b5\d\d (Internal Server Error|Bad Gateway|Service Unavailable)", text))
+
+
 @contextlib.contextmanager
 def _environment(variables: tuple[tuple[str, str], ...]) -> Iterator[None]:
     """Set variables for the docker commands run inside the block, then restore."""
@@ -191,13 +198,17 @@ class Engine:
     # -- images -------------------------------------------------------------
 
     def bake(self, build: Build, metadata: bool = False, on_line: Callable[[str], None] | None = None) -> dict:
-        """Run one bake call for the plan's targets. Returns buildx' metadata when asked."""
+        """Run one bake call for the plan's targets. Returns buildx' metadata when asked.
+
+        buildx' output is streamed to `on_line` as it comes, so a failing step's
+        output is on screen; its tail also goes into the error.
+        """
         with tempfile.TemporaryDirectory(prefix="polyarch-bake-") as tmp:
             bake_file = Path(tmp) / "bake.json"
             bake_file.write_text(build.definition_json())
             metadata_file = Path(tmp) / "metadata.json"
             try:
-                self.docker.buildx.bake(
+                for line in self.docker.buildx.bake(
                     [t.name for t in build.targets],
                     builder=build.builder,
                     files=[str(bake_file)],
@@ -205,9 +216,14 @@ class Engine:
                     push=build.push,
                     cache=not build.no_cache,
                     metadata_file=str(metadata_file) if metadata else None,
-                )
+                    stream_logs=True,
+                ):
+                    if on_line:
+                        on_line(line)
             except self.DockerException as exc:
-                raise _explain(exc, f"build {', '.join(t.name for t in build.targets)}") from None
+                error = _explain(exc, f"build {', '.join(t.name for t in build.targets)}")
+                error.transient = _registry_hiccup(exc)
+                raise error from None
             if metadata and metadata_file.exists():
                 return json.loads(metadata_file.read_text())
             return {}

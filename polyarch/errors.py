@@ -41,7 +41,12 @@ class EnvFileError(PolyarchError):
 
 
 class EngineError(PolyarchError):
-    """The Docker engine, buildx or compose failed or is not reachable."""
+    """The Docker engine, buildx or compose failed or is not reachable.
+
+    `transient` marks a failure worth one more try (a registry's 5xx answer).
+    """
+
+    transient = False
 
 
 class VerificationError(PolyarchError):

@@ -15,6 +15,7 @@ from polyarch.plans import (
     RemoveBuilder,
     Build,
     CheckImages,
+    CopyByDigest,
     ComposeDown,
     ComposeUp,
     CreateManifest,
@@ -43,7 +44,7 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
     if isinstance(item, Build):
         skipped = unchanged_targets(engine, item) if item.skip_unchanged else {}
         remaining = item.without(set(skipped))
-        metadata = engine.bake(remaining, metadata=item.push) if remaining.targets else {}
+        metadata = _bake_with_retry(engine, remaining) if remaining.targets else {}
         metadata.update(skipped)
         if item.load:
             _check_loaded(engine, item)
@@ -83,7 +84,7 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
     if isinstance(item, RecordDigests):
         from polyarch.digests import write_digest
 
-        metadata = next(r for r in reversed(list(results.values())) if isinstance(r, dict))
+        metadata = _last_build_metadata(results)
         written = []
         for image in item.images:
             digest = (metadata.get(image) or {}).get("containerimage.digest", "")
@@ -91,6 +92,12 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
             console.info(f"  {image} {item.platform}: {digest} -> {path}")
             written.append(path)
         return written
+    if isinstance(item, CopyByDigest):
+        digest = (_last_build_metadata(results).get(item.image) or {}).get("containerimage.digest")
+        if not digest:
+            raise VerificationError(f"buildx reported no digest for {item.image}, so it was not copied to {item.destination}.")
+        engine.create_manifest((f"{item.destination}@{digest}",), (f"{item.source}@{digest}",))
+        return digest
     if isinstance(item, RemoveBuilder):
         engine.remove_builder(item.name)
         return None
@@ -111,18 +118,38 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
     raise TypeError(f"no executor for {type(item).__name__}")
 
 
+PUSH_ATTEMPTS = 3
+
+
+def _bake_with_retry(engine: Engine, build: Build) -> dict:
+    """Bake; a push that failed on a registry 5xx is tried again (the build itself is cached)."""
+    pushes = build.push or any("push=true" in o for t in build.targets for o in t.outputs)
+    for attempt in range(1, PUSH_ATTEMPTS + 1):
+        try:
+            return engine.bake(build, metadata=pushes, on_line=console.faint)
+        except EngineError as exc:
+            if not (pushes and exc.transient) or attempt == PUSH_ATTEMPTS:
+                raise
+            console.warn(f"the registry answered with a server error during the push; trying again ({attempt + 1}/{PUSH_ATTEMPTS})")
+    raise AssertionError("unreachable")
+
+
+def _last_build_metadata(results: dict[int, object]) -> dict:
+    return next(r for r in reversed(list(results.values())) if isinstance(r, dict))
+
+
 def unchanged_targets(engine: Engine, build: Build) -> dict[str, dict]:
     """Targets whose tag already carries the same input fingerprint, with their digests."""
     from polyarch.fingerprint import ANNOTATION
 
     skipped = {}
     for target in build.targets:
-        if not target.fingerprint or not target.tags:
+        if not target.fingerprint or not target.ref:
             continue
-        index = engine.inspect_index(target.tags[0], missing_ok=True)
+        index = engine.inspect_index(target.ref, missing_ok=True)
         if index is not None and index.annotations.get(ANNOTATION) == target.fingerprint \
                 and all(p in index.platforms for p in target.platforms):
-            console.info(f"  {target.name}: {target.tags[0]} already holds these inputs; not rebuilt, not pushed")
+            console.info(f"  {target.name}: {target.ref} already holds these inputs; not rebuilt, not pushed")
             skipped[target.name] = {"containerimage.digest": index.digest, "skipped": True}
     return skipped
 

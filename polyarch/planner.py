@@ -16,6 +16,7 @@ from polyarch.plans import (
     BakeTarget,
     Build,
     CheckImages,
+    CopyByDigest,
     Compose,
     ComposeDown,
     ComposeUp,
@@ -138,10 +139,11 @@ def deploy_plan(
             cache_from=cache_from,
             cache_to=cache_to,
             fingerprint=(fingerprints or {}).get(image.name),
+            ref=stack.published_ref(image, registry, tag),
         ))
     steps: list = [Build(tuple(targets), push=True, builder=builder, skip_unchanged=bool(fingerprints))]
     if verify:
-        steps += [Verify(t.tags[0], platforms) for t in targets]
+        steps += [Verify(t.ref, platforms) for t in targets]
     if stack.values_file is not None:
         steps.append(UpdateValues(stack.values_file, tag))
     title = f"build and push {', '.join(i.name for i in stack.images)}:{tag} for {', '.join(platforms)} to {registry}"
@@ -194,25 +196,40 @@ def airtight_run_plan(stack: Stack, bundle: Path | None, platform: str, env_pres
     return Plan(f"run {stack.name} offline for {platform}", tuple(steps))
 
 
-def publish_build_plan(stack: Stack, platform: str, registry: str, folder: Path) -> Plan:
-    """`publish-build`: one platform, pushed by digest only (no tag), digests recorded."""
-    targets = tuple(
-        BakeTarget(
+def publish_build_plan(stack: Stack, platform: str, registry: str, folder: Path, push_by_digest: bool) -> Plan:
+    """`publish-build`: one platform, pushed by digest only (no tag), digests recorded.
+
+    Builders that cannot push by digest (buildx' `docker` driver) push to a
+    staging repository first; the image is then copied into its own
+    repository by digest, so that repository still gets no tag.
+    """
+    arch = platform.replace("/", "-")
+    targets = []
+    copies = []
+    for image in stack.images:
+        repository = f"{registry}/{image.repository}"
+        if push_by_digest:
+            tags: tuple[str, ...] = ()
+            outputs = (f"type=image,name={repository},push-by-digest=true,name-canonical=true,push=true",)
+        else:
+            staging = f"{registry}/polyarch-staging/{image.repository}"
+            tags, outputs = (f"{staging}:{arch}",), ()
+            copies.append(CopyByDigest(image.name, staging, repository))
+        targets.append(BakeTarget(
             name=image.name,
             context=image.context,
             dockerfile=image.dockerfile,
             stage=image.stage("prod"),
             platforms=(platform,),
-            tags=(),
+            tags=tags,
             args=tuple(sorted(image.build_args.items())),
-            outputs=(f"type=image,name={registry}/{image.repository},push-by-digest=true,name-canonical=true,push=true",),
+            outputs=outputs,
             # Without an attestation the pushed digest is the platform's own
             # manifest, which is exactly what the merged list will reference.
             provenance=False,
-        )
-        for image in stack.images
-    )
-    steps = (Build(targets), RecordDigests(folder, platform, tuple(i.name for i in stack.images)))
+        ))
+    steps = (Build(tuple(targets), push=not push_by_digest), *copies,
+             RecordDigests(folder, platform, tuple(i.name for i in stack.images)))
     return Plan(f"build {', '.join(i.name for i in stack.images)} for {platform} and push by digest to {registry}", steps)
 
 

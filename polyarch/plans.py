@@ -29,6 +29,8 @@ class BakeTarget:
     outputs: tuple[str, ...] = ()
     provenance: bool = True
     fingerprint: str | None = None
+    # The tag whose registry state decides whether the target can be skipped.
+    ref: str | None = None
 
     def definition(self) -> dict[str, object]:
         entry: dict[str, object] = {
@@ -92,7 +94,10 @@ class Build:
 
     def summary(self) -> str:
         platforms = sorted({p for t in self.targets for p in t.platforms})
-        where = "push to the registry" if self.push else ("load into the engine" if self.load else "build only")
+        if self.push or any("push=true" in o for t in self.targets for o in t.outputs):
+            where = "push to the registry" + ("" if self.push else " by digest")
+        else:
+            where = "load into the engine" if self.load else "build only"
         text = f"build {', '.join(t.name for t in self.targets)} for {', '.join(platforms)} in one bake call, then {where}"
         if self.skip_unchanged:
             text += " (an image whose tag already holds the same inputs is skipped: no build, no push)"
@@ -284,7 +289,19 @@ class AddBuilderNode:
         return f"{verb} builder {self.name}: node for {self.platform} at {self.endpoint} (docker-container driver)"
 
 
-Step = Union[RecordDigests, RemoveBuilder, AddBuilderNode, SaveBundle, LoadBundle, Build, Tag, Pull, ComposeUp, ComposeDown, RemoveImages, CheckImages, Verify, CreateManifest, UpdateValues]
+@dataclass(frozen=True)
+class CopyByDigest:
+    """Copy the image the preceding build pushed from a staging repository, by digest, without a tag."""
+
+    image: str
+    source: str
+    destination: str
+
+    def summary(self) -> str:
+        return f"copy {self.image} from {self.source} to {self.destination}@<digest> (no tag)"
+
+
+Step = Union[CopyByDigest, RecordDigests, RemoveBuilder, AddBuilderNode, SaveBundle, LoadBundle, Build, Tag, Pull, ComposeUp, ComposeDown, RemoveImages, CheckImages, Verify, CreateManifest, UpdateValues]
 
 
 @dataclass(frozen=True)

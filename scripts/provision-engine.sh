@@ -406,7 +406,7 @@ ensure_packages() {
 ensure_busybox_binaries() {
     local arch absent=0
     for arch in "${ARCHES[@]}"; do
-        [[ -x "$WORK_DIR/busybox/$arch/bin/busybox" ]] || absent=1
+        [[ -x "$WORK_DIR/busybox/$arch/busybox" ]] || absent=1
     done
     if [[ "$absent" == 0 ]]; then
         return
@@ -419,13 +419,19 @@ ensure_busybox_binaries() {
     # apt's sandbox user must be able to write the download directory.
     chown _apt "$dl" 2>/dev/null || true
     (cd "$dl" && apt-get download -q busybox-static:amd64 busybox-static:arm64)
+    local tree bin
     for arch in "${ARCHES[@]}"; do
-        rm -rf "$WORK_DIR/busybox/$arch"
-        mkdir -p "$WORK_DIR/busybox/$arch"
-        dpkg-deb -x "$(ls "$dl"/busybox-static_*_"$arch".deb)" "$WORK_DIR/busybox/$arch"
-        [[ -x "$WORK_DIR/busybox/$arch/bin/busybox" ]] \
-            || die "busybox-static for $arch has no /bin/busybox"
+        tree="$dl/tree-$arch"
+        mkdir -p "$tree" "$WORK_DIR/busybox/$arch"
+        dpkg-deb -x "$(ls "$dl"/busybox-static_*_"$arch".deb)" "$tree"
+        # bookworm ships /bin/busybox, trixie /usr/bin/busybox.
+        for bin in "$tree/bin/busybox" "$tree/usr/bin/busybox" ""; do
+            [[ -z "$bin" || -x "$bin" ]] && break
+        done
+        [[ -n "$bin" ]] || die "busybox-static for $arch has no bin/busybox or usr/bin/busybox"
+        install -m 755 "$bin" "$WORK_DIR/busybox/$arch/busybox"
     done
+    rm -rf "$dl"
 }
 
 # ------------------------------------------------------------------- QEMU ---
@@ -577,18 +583,55 @@ stop_dockerd() {
     wait_for 60 eval '! kill -0 '"$pid"' 2>/dev/null' || die "dockerd: pid $pid did not stop within 60 s"
 }
 
+# dockerd refuses to start without cgroups ("Devices cgroup isn't mounted").
+# Machines of this kind mount the v1 hierarchies at boot; where nothing is
+# mounted, do what cgroupfs-mount would.
+ensure_cgroups() {
+    if [[ -e /sys/fs/cgroup/cgroup.controllers || -d /sys/fs/cgroup/devices ]]; then
+        return
+    fi
+    log "cgroups: nothing mounted under /sys/fs/cgroup; mounting the v1 hierarchies"
+    mountpoint -q /sys/fs/cgroup || mount -t tmpfs -o uid=0,gid=0,mode=0755 cgroup /sys/fs/cgroup
+    local ctrl
+    while read -r ctrl; do
+        mkdir -p "/sys/fs/cgroup/$ctrl"
+        mountpoint -q "/sys/fs/cgroup/$ctrl" || mount -t cgroup -o "$ctrl" cgroup "/sys/fs/cgroup/$ctrl"
+    done < <(awk '!/^#/ && $4 == 1 { print $1 }' /proc/cgroups)
+    [[ -d /sys/fs/cgroup/devices ]] || die "cgroups: could not mount the devices hierarchy"
+}
+
+# The lines of a daemon log that say why it failed, for error messages.
+log_errors() {
+    grep -E 'level=(error|fatal)|^failed|Error' "$1" 2>/dev/null | tail -n 5 >&2 || true
+    tail -n 3 "$1" >&2 || true
+}
+
 start_dockerd() {
     # dockerd 26 starts and supervises its own containerd (from PATH) when no
     # system containerd socket exists, so no separate containerd is started.
     have containerd || die "dockerd: containerd is not installed"
+    ensure_cgroups
     log "dockerd: starting (log: $DOCKERD_LOG)"
     mkdir -p "$STATE_DIR"
+    local mark pid
+    mark=0
+    if [[ -f "$DOCKERD_LOG" ]]; then mark=$(wc -l <"$DOCKERD_LOG"); fi
     setsid dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null 9>&- &
-    echo $! >"$STATE_DIR/dockerd.pid"
-    if ! wait_for 60 check_engine; then
-        tail -n 30 "$DOCKERD_LOG" >&2 || true
-        die "dockerd: 'docker info' did not answer within 60 s (see $DOCKERD_LOG)"
-    fi
+    pid=$!
+    echo "$pid" >"$STATE_DIR/dockerd.pid"
+    local start=$SECONDS
+    until check_engine; do
+        if ! pid_alive "$pid"; then
+            tail -n +"$((mark + 1))" "$DOCKERD_LOG" >"$STATE_DIR/dockerd-last-start.log" 2>/dev/null || true
+            log_errors "$STATE_DIR/dockerd-last-start.log"
+            die "dockerd: exited while starting (see $DOCKERD_LOG)"
+        fi
+        if ((SECONDS - start >= 60)); then
+            log_errors "$DOCKERD_LOG"
+            die "dockerd: 'docker info' did not answer within 60 s (see $DOCKERD_LOG)"
+        fi
+        sleep 1
+    done
 }
 
 ensure_dockerd() {
@@ -686,7 +729,7 @@ build_python_stand_in() {
 build_busybox_stand_in() {
     ensure_busybox_binaries
     local applets arch a root tarball
-    applets=$("$WORK_DIR/busybox/amd64/bin/busybox" --list)
+    applets=$("$WORK_DIR/busybox/amd64/busybox" --list)
     for a in "${BUSYBOX_NEEDED_APPLETS[@]}"; do
         grep -qx "$a" <<<"$applets" || die "stand-in: busybox-static has no '$a' applet"
     done
@@ -696,7 +739,7 @@ build_busybox_stand_in() {
         rm -rf "$root" && mkdir -p "$root/bin" "$root/etc" "$root/root" "$root/tmp" "$root/var/tmp"
         chmod 1777 "$root/tmp" "$root/var/tmp"
         chmod 700 "$root/root"
-        install -m 755 "$WORK_DIR/busybox/$arch/bin/busybox" "$root/bin/busybox"
+        install -m 755 "$WORK_DIR/busybox/$arch/busybox" "$root/bin/busybox"
         while IFS= read -r a; do
             [[ -n "$a" && "$a" != busybox ]] && ln -s busybox "$root/bin/$a"
         done <<<"$applets"
@@ -713,20 +756,31 @@ build_busybox_stand_in() {
     push_arch_and_join "$BUSYBOX_REF"
 }
 
+# Run a command in a stand-in for one platform; print its output or fail.
+run_in() {
+    local platform=$1 image=$2 out
+    shift 2
+    if ! out=$(docker run -q --rm --platform "$platform" "$image" "$@" 2>&1); then
+        printf '%s\n' "$out" >&2
+        die "stand-in: '$*' failed in $image for $platform"
+    fi
+    printf '%s\n' "$out"
+}
+
 # Pull and run both stand-ins under their public names, through the mirror.
 verify_stand_ins() {
     local arch want got
     log "stand-in: verifying through the mirror (docker pull python:3.12-slim, busybox:1.36.1)"
-    docker pull -q python:3.12-slim >/dev/null
-    docker pull -q busybox:1.36.1 >/dev/null
+    docker pull -q python:3.12-slim >/dev/null || die "stand-in: docker pull python:3.12-slim failed (is the mirror set?)"
+    docker pull -q busybox:1.36.1 >/dev/null || die "stand-in: docker pull busybox:1.36.1 failed (is the mirror set?)"
     for arch in "${ARCHES[@]}"; do
         case "$arch" in amd64) want=x86_64 ;; arm64) want=aarch64 ;; esac
-        got=$(docker run -q --rm --platform "linux/$arch" python:3.12-slim \
+        got=$(run_in "linux/$arch" python:3.12-slim \
             python -c 'import json, http.server, urllib.request, hashlib, platform; print(platform.machine())')
         [[ "$got" == "$want" ]] || die "stand-in: python:3.12-slim on linux/$arch reports '$got', expected '$want'"
-        got=$(docker run -q --rm --platform "linux/$arch" python:3.12-slim sh -c 'command -v python3 >/dev/null && uname -m')
+        got=$(run_in "linux/$arch" python:3.12-slim sh -c 'command -v python3 >/dev/null && uname -m')
         [[ "$got" == "$want" ]] || die "stand-in: /bin/sh in python:3.12-slim on linux/$arch reports '$got'"
-        got=$(docker run -q --rm --platform "linux/$arch" busybox:1.36.1 uname -m)
+        got=$(run_in "linux/$arch" busybox:1.36.1 uname -m)
         [[ "$got" == "$want" ]] || die "stand-in: busybox:1.36.1 on linux/$arch reports '$got', expected '$want'"
         log "stand-in: linux/$arch ok (python and busybox report $want)"
     done

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from polyarch.planner import build_plan, compose_for, down_plan, host_build, up_plan
-from polyarch.plans import BakeTarget, Build, Compose, ComposeDown, ComposeUp, RemoveImages
+from polyarch.plans import BakeTarget, Build, Compose, ComposeDown, ComposeUp, Pull, RemoveImages
 from polyarch.stack import load_stack
 from unit_helpers import REPO, REPO_STACK
 
@@ -82,8 +82,10 @@ def test_build_plan(stack, no_cache):
 @pytest.mark.parametrize("mode_name", MODES)
 def test_up_plan_builds_then_starts(stack, mode_name, platform):
     plan = up_plan(stack, stack.mode(mode_name), platform, env_present=True)
-    assert [type(s) for s in plan.steps] == [Build, ComposeUp]
-    up = plan.steps[1]
+    assert [type(s) for s in plan.steps] == [Build, Pull, ComposeUp]
+    pull = plan.steps[1]
+    assert (pull.ref, pull.platform, pull.only_if_missing) == ("busybox:1.36.1", platform, True)
+    up = plan.steps[2]
     assert up.pull == "missing"
     compose = up.compose
     assert compose.project == "polyarch"
@@ -100,7 +102,7 @@ def test_up_plan_builds_then_starts(stack, mode_name, platform):
 
 def test_up_plan_without_build_only_starts(stack):
     plan = up_plan(stack, stack.mode("prod"), "linux/amd64", env_present=True, build=False)
-    assert [type(s) for s in plan.steps] == [ComposeUp]
+    assert [type(s) for s in plan.steps] == [Pull, ComposeUp]
 
 
 def test_up_plan_without_env_file_passes_none(stack):

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke import Collection
 
 from polyarch import console
 from polyarch.cli import HELP, Session, polyarch_task
-from polyarch.envfile import init_env, missing_required, read_env
 from polyarch.errors import EnvFileError
-from polyarch.stack import Stack
+
+if TYPE_CHECKING:
+    from polyarch.stack import Stack
 
 
 def print_urls(stack: Stack) -> None:
     """Print the stack's URLs, read from .env with the description's defaults."""
+    from polyarch.envfile import read_env
+
     values = read_env(stack.env_file)
     rows = [(label, values.get(key) or default) for label, (key, default) in stack.urls.items()]
     if rows:
@@ -20,6 +25,8 @@ def print_urls(stack: Stack) -> None:
 
 
 def run_init(stack: Stack, force: bool = False) -> None:
+    from polyarch.envfile import init_env
+
     result = init_env(stack.env_file, stack.env_example, stack.secrets, force=force)
     if result.created:
         origin = f"from {result.copied_from.name}" if result.copied_from else "(no example file found)"
@@ -34,6 +41,8 @@ def run_init(stack: Stack, force: bool = False) -> None:
 
 def require_env(stack: Stack) -> None:
     """Refuse to start a prod mode without .env or with empty required values."""
+    from polyarch.envfile import missing_required
+
     if not stack.env_file.is_file():
         raise EnvFileError(f"{stack.env_file} does not exist.", tip="Run `invoke init` to create it with fresh secrets.")
     missing = missing_required(stack.env_file, stack.required)

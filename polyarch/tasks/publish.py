@@ -29,7 +29,9 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, dry_run=Fal
     session = Session.open(stack, dry_run)
     chosen = parse_platform(platform, "--platform")
     target = registry_for(session.stack, registry)
-    plan = publish_build_plan(session.stack, chosen, target, Path(digest_dir).resolve())
+    # buildx' docker driver cannot push by digest; other drivers can.
+    push_by_digest = session.engine().builder().driver != "docker"
+    plan = publish_build_plan(session.stack, chosen, target, Path(digest_dir).resolve(), push_by_digest)
     console.show_plan(plan, dry_run)
     if dry_run:
         return

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 from invoke import Collection
 
 from polyarch import console
 from polyarch.cli import HELP, Session, polyarch_task
 from polyarch.errors import PlatformError
-from polyarch.stack import Stack
+
+if TYPE_CHECKING:
+    from polyarch.stack import Stack
 
 
 def registry_for(stack: Stack, flag: str | None) -> str:

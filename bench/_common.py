@@ -1,0 +1,70 @@
+"""Shared by the bench scripts: run two sides alternately and report medians and ratios.
+
+Each script compares polyarch (side A) with the raw commands it replaces
+(side B) in the same run: a warm-up of each, then A B A B ... pairs, each
+pair's ratio A/B, and a final `ratio=` line with the median of those ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def arguments(description: str, default_pairs: int = 5) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--pairs", type=int, default=default_pairs, help="A/B pairs after the warm-up")
+    parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up runs")
+    return parser.parse_args()
+
+
+def sh(args: list[str], cwd: Path = REPO, env: dict | None = None, stdout=subprocess.DEVNULL) -> None:
+    """Run a command; fail loudly with its output when it fails."""
+    full_env = dict(os.environ, NO_COLOR="1")
+    full_env.update(env or {})
+    result = subprocess.run(args, cwd=cwd, env=full_env, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"command failed ({result.returncode}): {' '.join(args)}\n{result.stderr[-3000:]}")
+
+
+def timed(action: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def compare(name: str, side_a: Callable[[], None], side_b: Callable[[], None], pairs: int,
+            warmup: bool = True, before_each: Callable[[], None] | None = None) -> float:
+    """Alternate A and B; print per-side medians, min, max and the pairwise ratio."""
+    prepare = before_each or (lambda: None)
+    if warmup:
+        prepare(); side_a()
+        prepare(); side_b()
+    a_times, b_times, ratios = [], [], []
+    for number in range(1, pairs + 1):
+        prepare()
+        a = timed(side_a)
+        prepare()
+        b = timed(side_b)
+        a_times.append(a)
+        b_times.append(b)
+        ratios.append(a / b)
+        print(f"{name} pair {number}: polyarch {a:.3f}s  baseline {b:.3f}s  ratio {a / b:.3f}", flush=True)
+    for label, values in (("polyarch", a_times), ("baseline", b_times)):
+        print(f"{name} {label}: median {statistics.median(values):.3f}s  min {min(values):.3f}s  max {max(values):.3f}s")
+    ratio = statistics.median(ratios)
+    print(f"ratio={ratio:.3f}")
+    return ratio
+
+
+def invoke(*args: str, env: dict | None = None) -> Callable[[], None]:
+    return lambda: sh([PYTHON, "-m", "invoke", *args], env=env)

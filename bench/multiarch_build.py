@@ -1,0 +1,52 @@
+"""Multi-arch build: `invoke deploy-build` against one `docker buildx build --push` per image, one after another.
+
+Both sides build the sample stack's prod stages for linux/amd64 and linux/arm64
+and push to the local registry (each side to its own namespace). Cold: the
+build cache is pruned before every run and polyarch is given --rebuild.
+Warm: nothing changed since the previous run. Targets: cold <= 0.65, warm <= 0.5.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from _common import REPO, arguments, compare, invoke, sh
+
+sys.path.insert(0, str(REPO))
+from polyarch.stack import load_stack  # noqa: E402
+
+PLATFORMS = "linux/amd64,linux/arm64"
+
+
+def baseline(namespace: str):
+    stack = load_stack(REPO / "stack.toml")
+
+    def run() -> None:
+        for image in stack.images:
+            args = ["docker", "buildx", "build", "--platform", PLATFORMS, "--target", image.stage("prod"),
+                    "--file", str(image.dockerfile), "--tag", f"{namespace}/{image.repository}:bench", "--push"]
+            for key, value in sorted(image.build_args.items()):
+                args += ["--build-arg", f"{key}={value}"]
+            sh(args + [str(image.context)])
+
+    return run
+
+
+def main() -> None:
+    args = arguments(__doc__)
+    namespace = f"127.0.0.1:5000/bench-{os.getpid()}"
+    common = ["deploy-build", "--platforms", PLATFORMS, "--tag", "bench", "--allow-dirty"]
+    prune = lambda: sh(["docker", "buildx", "prune", "--all", "--force"])  # noqa: E731
+    print("cold: build cache pruned before every run")
+    cold = compare("cold", invoke(*common, "--rebuild", "--registry", f"{namespace}/polyarch"),
+                   baseline(f"{namespace}/baseline"), args.pairs, not args.no_warmup, before_each=prune)
+    print("warm: nothing changed since the previous run")
+    warm = compare("warm", invoke(*common, "--registry", f"{namespace}/polyarch"),
+                   baseline(f"{namespace}/baseline"), args.pairs, warmup=True)
+    print(f"cold_ratio={cold:.3f} warm_ratio={warm:.3f}")
+    print(f"ratio={max(cold, warm):.3f}")
+
+
+if __name__ == "__main__":
+    main()
