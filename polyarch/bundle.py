@@ -151,6 +151,7 @@ def compress_stream(source: BinaryIO, sink: BinaryIO, level: int, on_raw: Callab
                 if on_raw:
                     on_raw(len(chunk))
         return
+    sink.flush()  # pigz writes to the file descriptor directly, after what is buffered here
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=sink, stderr=errors)
         try:

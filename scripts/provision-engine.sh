@@ -516,6 +516,10 @@ wait_for() {
 
 pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
 
+# Is $2 a live process named $1? Pid files outlive their daemons (CI ends
+# every process of the session), and the number may since belong to another.
+pid_is() { pid_alive "${2:-}" && [[ "$(cat "/proc/$2/comm" 2>/dev/null)" == "$1" ]]; }
+
 ensure_registry() {
     mkdir -p "$(dirname "$REGISTRY_CONFIG")" "$REGISTRY_ROOT" "$STATE_DIR"
     local want changed=0 pidfile="$STATE_DIR/registry.pid" pid=""
@@ -526,7 +530,7 @@ ensure_registry() {
         changed=1
     fi
     pid=$(cat "$pidfile" 2>/dev/null || true)
-    if [[ "$changed" == 1 ]] && pid_alive "$pid"; then
+    if [[ "$changed" == 1 ]] && pid_is docker-registry "$pid"; then
         log "registry: configuration changed, restarting pid $pid"
         kill "$pid"
         wait_for 20 eval '! kill -0 '"$pid"' 2>/dev/null' || die "registry: pid $pid did not stop"
@@ -535,7 +539,7 @@ ensure_registry() {
         log "registry: answering on ${REGISTRY_URL}"
         return
     fi
-    if ! pid_alive "$pid"; then
+    if ! pid_is docker-registry "$pid"; then
         log "registry: starting docker-registry serve $REGISTRY_CONFIG (log: $REGISTRY_LOG)"
         setsid docker-registry serve "$REGISTRY_CONFIG" >>"$REGISTRY_LOG" 2>&1 </dev/null 9>&- &
         echo $! >"$pidfile"
@@ -571,7 +575,7 @@ ensure_daemon_json() {
 dockerd_pid() {
     local pid
     pid=$(cat /var/run/docker.pid 2>/dev/null || true)
-    if pid_alive "$pid"; then echo "$pid"; fi
+    if pid_is dockerd "$pid"; then echo "$pid"; fi
 }
 
 stop_dockerd() {
@@ -616,6 +620,12 @@ start_dockerd() {
     local mark pid
     mark=0
     if [[ -f "$DOCKERD_LOG" ]]; then mark=$(wc -l <"$DOCKERD_LOG"); fi
+    # A pid file left by a dockerd that was killed makes a new one refuse to
+    # start when its number now belongs to another process.
+    if [[ -e /var/run/docker.pid && -z "$(dockerd_pid)" ]]; then
+        log "dockerd: removing stale /var/run/docker.pid"
+        rm -f /var/run/docker.pid
+    fi
     setsid dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null 9>&- &
     pid=$!
     echo "$pid" >"$STATE_DIR/dockerd.pid"
