@@ -332,7 +332,12 @@ class Engine:
             if name not in platforms:
                 platforms.append(name)
         if not manifest.manifests and manifest.config is not None:
-            platforms.append("single-platform image (no manifest list)")
+            # A single-platform manifest: its platform is in the image config.
+            try:
+                config = json.loads(self._run(["buildx", "imagetools", "inspect", ref, "--format", "{{json .Image}}"]))
+            except self.DockerException as exc:
+                raise _explain(exc, f"read the image config of {ref}") from None
+            platforms.append(_platform_name(config.get("os", "unknown"), config.get("architecture", "unknown"), config.get("variant")))
         return ImageIndex(ref, digest, tuple(platforms), dict(manifest.annotations or {}))
 
     def create_manifest(self, tags: tuple[str, ...], sources: tuple[str, ...]) -> None:
