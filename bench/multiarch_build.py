@@ -28,6 +28,8 @@ def baseline(namespace: str):
                     "--file", str(image.dockerfile), "--tag", f"{namespace}/{image.repository}:bench", "--push"]
             for key, value in sorted(image.build_args.items()):
                 args += ["--build-arg", f"{key}={value}"]
+            for name, folder in sorted(image.contexts.items()):
+                args += ["--build-context", f"{name}={folder}"]
             sh(args + [str(image.context)])
 
     return run

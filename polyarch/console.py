@@ -93,8 +93,6 @@ def table(title: str, columns: Iterable[str], rows: Iterable[Iterable[str]]) -> 
 
 def show_plan(plan: "Plan", dry_run: bool) -> None:
     """Print a plan: one numbered line per step, the bake definition in full."""
-    from rich.syntax import Syntax
-
     from polyarch.plans import Build
 
     console = err()
@@ -106,4 +104,4 @@ def show_plan(plan: "Plan", dry_run: bool) -> None:
         console.print(f"  {number}. {item.summary()}")
         if isinstance(item, Build) and dry_run:
             console.print("     [dim]" + " ".join(item.command()) + "[/]")
-            console.print(Syntax(item.definition_json(), "json", theme="ansi_dark", background_color="default"))
+            console.print(item.definition_json(), style="dim", markup=False, highlight=False)

@@ -314,31 +314,31 @@ class Engine:
         """Platforms of a tag in a registry, attestation entries left out.
 
         With `missing_ok`, a tag that does not exist gives None instead of an error.
+        One `imagetools inspect` call: python-on-whales' model drops the list's
+        own digest, so the JSON is read here.
         """
         try:
-            manifest = self.docker.buildx.imagetools.inspect(ref)
-            raw = self._run(["buildx", "imagetools", "inspect", ref, "--format", "{{json .Manifest}}"])
+            manifest = json.loads(self._run(["buildx", "imagetools", "inspect", ref, "--format", "{{json .Manifest}}"]))
         except self.DockerException as exc:
             if missing_ok and "not found" in str(getattr(exc, "stderr", "") or "").lower():
                 return None
             raise _explain(exc, f"inspect {ref} in its registry") from None
-        digest = json.loads(raw).get("digest") if raw.strip() else None
         platforms: list[str] = []
-        for entry in manifest.manifests or []:
-            p = entry.platform
-            if p is None or p.os in (None, "unknown"):
+        for entry in manifest.get("manifests") or []:
+            p = entry.get("platform") or {}
+            if p.get("os") in (None, "unknown"):
                 continue
-            name = _platform_name(p.os, p.architecture, p.variant)
+            name = _platform_name(p["os"], p.get("architecture", "unknown"), p.get("variant"))
             if name not in platforms:
                 platforms.append(name)
-        if not manifest.manifests and manifest.config is not None:
+        if "manifests" not in manifest and "manifest" in manifest.get("mediaType", ""):
             # A single-platform manifest: its platform is in the image config.
             try:
                 config = json.loads(self._run(["buildx", "imagetools", "inspect", ref, "--format", "{{json .Image}}"]))
             except self.DockerException as exc:
                 raise _explain(exc, f"read the image config of {ref}") from None
             platforms.append(_platform_name(config.get("os", "unknown"), config.get("architecture", "unknown"), config.get("variant")))
-        return ImageIndex(ref, digest, tuple(platforms), dict(manifest.annotations or {}))
+        return ImageIndex(ref, manifest.get("digest"), tuple(platforms), dict(manifest.get("annotations") or {}))
 
     def create_manifest(self, tags: tuple[str, ...], sources: tuple[str, ...]) -> None:
         try:

@@ -77,7 +77,8 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
             raise EngineError(f"These images are missing from the engine: {', '.join(missing)}.", item.tip or None)
         return None
     if isinstance(item, Verify):
-        return verify_index(engine, item.ref, item.platforms)
+        known = _index_read_this_run(results, item.ref)
+        return verify_index(engine, item.ref, item.platforms, known)
     if isinstance(item, CreateManifest):
         engine.create_manifest(item.tags, item.sources)
         return None
@@ -140,17 +141,19 @@ def _last_build_metadata(results: dict[int, object]) -> dict:
 
 def unchanged_targets(engine: Engine, build: Build) -> dict[str, dict]:
     """Targets whose tag already carries the same input fingerprint, with their digests."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from polyarch.fingerprint import ANNOTATION
 
+    candidates = [t for t in build.targets if t.fingerprint and t.ref]
+    with ThreadPoolExecutor(max_workers=max(1, len(candidates))) as pool:
+        indexes = list(pool.map(lambda t: engine.inspect_index(t.ref, missing_ok=True), candidates))
     skipped = {}
-    for target in build.targets:
-        if not target.fingerprint or not target.ref:
-            continue
-        index = engine.inspect_index(target.ref, missing_ok=True)
+    for target, index in zip(candidates, indexes):
         if index is not None and index.annotations.get(ANNOTATION) == target.fingerprint \
                 and all(p in index.platforms for p in target.platforms):
             console.info(f"  {target.name}: {target.ref} already holds these inputs; not rebuilt, not pushed")
-            skipped[target.name] = {"containerimage.digest": index.digest, "skipped": True}
+            skipped[target.name] = {"containerimage.digest": index.digest, "skipped": True, "index": index}
     return skipped
 
 
@@ -163,9 +166,19 @@ def _check_loaded(engine: Engine, build: Build) -> None:
                 raise VerificationError(f"{tag} was built for {wanted}, but the engine holds no {wanted} variant of it.")
 
 
-def verify_index(engine: Engine, ref: str, platforms: tuple[str, ...]):
+def _index_read_this_run(results: dict[int, object], ref: str):
+    """The registry state of `ref` read earlier in this run, when nothing pushed it since."""
+    for result in results.values():
+        if isinstance(result, dict):
+            for entry in result.values():
+                if isinstance(entry, dict) and entry.get("skipped") and entry["index"].ref == ref:
+                    return entry["index"]
+    return None
+
+
+def verify_index(engine: Engine, ref: str, platforms: tuple[str, ...], index=None):
     """Fail unless the tag in the registry serves every platform asked for."""
-    index = engine.inspect_index(ref)
+    index = index or engine.inspect_index(ref)
     missing = [p for p in platforms if p not in index.platforms]
     if missing:
         raise VerificationError(

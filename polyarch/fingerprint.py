@@ -43,12 +43,22 @@ def context_files(context: Path) -> list[Path]:
 
 
 def fingerprint(context: Path, dockerfile: Path, stage: str, platforms: tuple[str, ...],
-                args: tuple[tuple[str, str], ...]) -> str:
-    """sha256 over everything that decides what the build produces."""
+                args: tuple[tuple[str, str], ...], contexts: tuple[tuple[str, Path], ...] = ()) -> str:
+    """sha256 over everything that decides what the build produces.
+
+    `contexts` are the image's named build contexts (name, folder); their
+    files count like the main context's, under their name.
+    """
     digest = hashlib.sha256()
 
     def feed(label: str, value: bytes) -> None:
         digest.update(label.encode() + b"\0" + str(len(value)).encode() + b"\0" + value)
+
+    def feed_files(root: Path) -> None:
+        for path in context_files(root):
+            feed("path", path.relative_to(root).as_posix().encode())
+            feed("mode", oct(path.stat().st_mode & 0o111).encode())
+            feed("data", path.read_bytes())
 
     feed("scheme", _SCHEME.encode())
     feed("stage", stage.encode())
@@ -56,8 +66,10 @@ def fingerprint(context: Path, dockerfile: Path, stage: str, platforms: tuple[st
     for key, value in args:
         feed("arg", f"{key}={value}".encode())
     feed("dockerfile", dockerfile.read_bytes())
-    for path in context_files(context):
-        feed("path", path.relative_to(context).as_posix().encode())
-        feed("mode", oct(path.stat().st_mode & 0o111).encode())
-        feed("data", path.read_bytes())
+    feed_files(context)
+    # Fed after the main context, so an image without named contexts keeps the
+    # fingerprint it had before they existed.
+    for name, folder in sorted(contexts):
+        feed("named-context", name.encode())
+        feed_files(folder)
     return digest.hexdigest()

@@ -49,20 +49,24 @@ def compose_for(stack: Stack, mode: Mode | None, platform: str | None, env_prese
     return Compose(stack.name, files, env_files, variables)
 
 
+def image_target(image: Image, kind: str, platforms: tuple[str, ...], tags: tuple[str, ...], **extra: object) -> BakeTarget:
+    """One image's bake target for a stage kind (dev, prod): context, Dockerfile, build args and named contexts, plus `extra`."""
+    return BakeTarget(
+        name=image.name,
+        context=image.context,
+        dockerfile=image.dockerfile,
+        stage=image.stage(kind),
+        platforms=platforms,
+        tags=tags,
+        args=tuple(sorted(image.build_args.items())),
+        contexts=tuple(sorted(image.contexts.items())),
+        **extra,
+    )
+
+
 def host_build(stack: Stack, mode: Mode, platform: str, no_cache: bool = False) -> Build:
     """Build every first-party image's stage for `mode`, for one platform, and load it."""
-    targets = tuple(
-        BakeTarget(
-            name=image.name,
-            context=image.context,
-            dockerfile=image.dockerfile,
-            stage=image.stage(mode.stage),
-            platforms=(platform,),
-            tags=stack.local_tags(image, mode.tag),
-            args=tuple(sorted(image.build_args.items())),
-        )
-        for image in stack.images
-    )
+    targets = tuple(image_target(image, mode.stage, (platform,), stack.local_tags(image, mode.tag)) for image in stack.images)
     return Build(targets=targets, load=True, no_cache=no_cache)
 
 
@@ -128,14 +132,8 @@ def deploy_plan(
     for image in stack.images:
         cache_from, cache_to, described = cache_settings(cache, registry, image, cache_root or Path("."))
         cache_notes.append(f"{image.name}: {described}")
-        targets.append(BakeTarget(
-            name=image.name,
-            context=image.context,
-            dockerfile=image.dockerfile,
-            stage=image.stage("prod"),
-            platforms=platforms,
-            tags=(stack.published_ref(image, registry, tag),),
-            args=tuple(sorted(image.build_args.items())),
+        targets.append(image_target(
+            image, "prod", platforms, (stack.published_ref(image, registry, tag),),
             cache_from=cache_from,
             cache_to=cache_to,
             fingerprint=(fingerprints or {}).get(image.name),
@@ -215,14 +213,8 @@ def publish_build_plan(stack: Stack, platform: str, registry: str, folder: Path,
             staging = f"{registry}/polyarch-staging/{image.repository}"
             tags, outputs = (f"{staging}:{arch}",), ()
             copies.append(CopyByDigest(image.name, staging, repository))
-        targets.append(BakeTarget(
-            name=image.name,
-            context=image.context,
-            dockerfile=image.dockerfile,
-            stage=image.stage("prod"),
-            platforms=(platform,),
-            tags=tags,
-            args=tuple(sorted(image.build_args.items())),
+        targets.append(image_target(
+            image, "prod", (platform,), tags,
             outputs=outputs,
             # Without an attestation the pushed digest is the platform's own
             # manifest, which is exactly what the merged list will reference.

@@ -24,6 +24,8 @@ class BakeTarget:
     platforms: tuple[str, ...]
     tags: tuple[str, ...]
     args: tuple[tuple[str, str], ...] = ()
+    # Named build contexts (name, folder), used in the Dockerfile as `COPY --from=NAME`.
+    contexts: tuple[tuple[str, Path], ...] = ()
     cache_from: tuple[str, ...] = ()
     cache_to: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
@@ -42,6 +44,8 @@ class BakeTarget:
         }
         if self.args:
             entry["args"] = dict(self.args)
+        if self.contexts:
+            entry["contexts"] = {name: str(path) for name, path in self.contexts}
         if self.cache_from:
             entry["cache-from"] = list(self.cache_from)
         if self.cache_to:

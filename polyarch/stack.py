@@ -33,6 +33,8 @@ class Image:
     services: tuple[str, ...]
     repository: str
     build_args: dict[str, str] = field(default_factory=dict)
+    # Named build contexts: name -> folder, for `COPY --from=NAME` in the Dockerfile.
+    contexts: dict[str, Path] = field(default_factory=dict)
 
     def stage(self, kind: str) -> str:
         return self.stages[kind]
@@ -181,10 +183,27 @@ class _Reader:
                 raise self.fail(f"{where}{key}.{k}", "must be a string")
         return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
 
+    def folder_map(self, data: dict[str, Any], key: str, where: str, root: Path) -> dict[str, Path]:
+        """An optional table of name -> folder (relative to `root`); names are lowercase identifiers."""
+        folders = {}
+        for name, value in self.table(data, key, where, required=False).items():
+            if not _CONTEXT_NAME.fullmatch(name):
+                raise self.fail(f"{where}{key}.{name}", "is not a valid name (use a lowercase identifier: a-z, 0-9 and '_', not starting with a digit)")
+            if not isinstance(value, str):
+                raise self.fail(f"{where}{key}.{name}", f"must be a string path, not {type(value).__name__}")
+            folder = root / value
+            if not folder.is_dir():
+                raise self.fail(f"{where}{key}.{name}", f"points at {folder}, which is not a folder")
+            folders[name] = folder
+        return folders
+
 
 _KNOWN_TOP = {"stack", "images", "third_party", "modes"}
 # Compose's rule for project names (ASCII only, starting with a letter or digit).
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+# Named build contexts are used like stage names (`COPY --from=NAME`), and
+# BuildKit lower-cases stage names, so context names are kept lowercase.
+_CONTEXT_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 def parse_stack(data: dict[str, Any], source: Path) -> Stack:
@@ -241,6 +260,7 @@ def parse_stack(data: dict[str, Any], source: Path) -> Stack:
             services=services,
             repository=r.string(spec, "repository", where, image_name),
             build_args=r.string_map(spec, "build_args", where),
+            contexts=r.folder_map(spec, "contexts", where, root),
         ))
     if not images:
         raise r.fail("images", "must describe at least one image")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.planner import build_plan, compose_for, down_plan, host_build, up_plan
+from polyarch.planner import (airtight_package_plan, build_plan, compose_for, deploy_plan, down_plan, host_build,
+                               publish_build_plan, up_plan)
 from polyarch.plans import BakeTarget, Build, Compose, ComposeDown, ComposeUp, Pull, RemoveImages
 from polyarch.stack import load_stack
 from unit_helpers import REPO, REPO_STACK
@@ -183,10 +184,50 @@ def test_build_definition_is_bake_json(stack):
         "target": "dev",
         "platforms": ["linux/arm64"],
         "tags": ["polyarch-api:dev", "polyarch-worker:dev", "polyarch-scheduler:dev"],
+        "contexts": {"common": str(REPO / "docker/common")},
     }
     assert data["target"]["frontend"]["args"] == {"PUBLIC_APP_TITLE": "polyarch sample stack"}
     for name in data["group"]["default"]["targets"]:
         assert name in data["target"]
+
+
+COMMON = {"common": str(REPO / "docker/common")}
+
+
+def _bake_plans(stack):
+    """Every plan that builds the repo's images, by name: dev, prod and airtight builds, deploy and publish."""
+    return {
+        "dev": up_plan(stack, stack.mode("dev"), "linux/arm64", env_present=True),
+        "prod-build": up_plan(stack, stack.mode("prod"), "linux/amd64", env_present=True),
+        "build": build_plan(stack, stack.mode("prod"), "linux/amd64"),
+        "deploy": deploy_plan(stack, ("linux/amd64", "linux/arm64"), "127.0.0.1:5000/x", "abc1234",
+                              fingerprints={"server": "f1", "frontend": "f2"}),
+        "package-airtight": airtight_package_plan(stack, "linux/arm64", "1.0", Path("/tmp/dist"), 6),
+        "publish-build": publish_build_plan(stack, "linux/arm64", "127.0.0.1:5000/x", Path("/tmp/d"), push_by_digest=True),
+        "publish-build-staging": publish_build_plan(stack, "linux/amd64", "127.0.0.1:5000/x", Path("/tmp/d"), push_by_digest=False),
+    }
+
+
+@pytest.mark.parametrize("plan_name", ["dev", "prod-build", "build", "deploy", "package-airtight", "publish-build",
+                                       "publish-build-staging"])
+def test_every_bake_target_carries_the_named_contexts(stack, plan_name):
+    (build,) = _steps(_bake_plans(stack)[plan_name], Build)
+    assert [t.name for t in build.targets] == ["server", "frontend"]
+    for target in build.targets:
+        assert target.contexts == (("common", REPO / "docker/common"),)
+    data = json.loads(build.definition_json())
+    for name in ("server", "frontend"):
+        assert data["target"][name]["contexts"] == COMMON
+
+
+def test_named_contexts_sit_next_to_the_other_deploy_settings(stack):
+    """Adding contexts leaves the rest of a deploy target as it was."""
+    (build,) = _steps(_bake_plans(stack)["deploy"], Build)
+    server = json.loads(build.definition_json())["target"]["server"]
+    assert server["target"] == "prod"
+    assert server["platforms"] == ["linux/amd64", "linux/arm64"]
+    assert server["tags"] == ["127.0.0.1:5000/x/server:abc1234"]
+    assert server["annotations"] == ["index:dev.polyarch.inputs=f1"]
 
 
 def _target(name="app", **extra):
@@ -198,8 +239,9 @@ def test_bake_target_optional_fields_appear_only_when_set():
     bare = _target().definition()
     assert set(bare) == {"context", "dockerfile", "target", "platforms", "tags"}
     full = _target(args=(("A", "1"),), cache_from=("type=local,src=/c",), cache_to=("type=local,dest=/c",),
-                   outputs=("type=registry",)).definition()
+                   outputs=("type=registry",), contexts=(("common", Path("/shared")), ("lib", Path("/lib")))).definition()
     assert full["args"] == {"A": "1"}
+    assert full["contexts"] == {"common": "/shared", "lib": "/lib"}
     assert full["cache-from"] == ["type=local,src=/c"]
     assert full["cache-to"] == ["type=local,dest=/c"]
     assert full["output"] == ["type=registry"]

@@ -56,6 +56,7 @@ def test_repo_stack_images(repo_stack, name, services, repository, build_args):
     assert image.services == services
     assert image.repository == repository
     assert image.build_args == build_args
+    assert image.contexts == {"common": REPO / "docker" / "common"}
     assert image.stage("dev") == "dev" and image.stage("prod") == "prod"
 
 
@@ -143,6 +144,7 @@ def test_minimal_stack_is_valid(stack_dir):
     assert ui.dockerfile == stack_dir / "ui" / "Dockerfile"
     assert ui.stages == {"dev": "dev", "prod": "prod"}
     assert ui.repository == "ui"
+    assert ui.contexts == {}
     assert stack.registry == ""
     assert stack.env_file == stack_dir / ".env"
 
@@ -190,6 +192,14 @@ INVALID = [
     ("services-missing", lambda d: _drop(d, "images", "ui", "services"), ["images.ui.services is missing"]),
     ("service-in-two-images", lambda d: _set(d, ["ui", "web"], "images", "ui", "services"), ["images.ui.services", "'web'", "'app'"]),
     ("build-arg-not-scalar", lambda d: _set(d, {"A": ["x"]}, "images", "app", "build_args"), ["images.app.build_args.A"]),
+    ("contexts-not-table", lambda d: _set(d, "common", "images", "app", "contexts"), ["images.app.contexts must be a table"]),
+    ("context-folder-missing", lambda d: _set(d, {"common": "nowhere"}, "images", "app", "contexts"), ["images.app.contexts.common", "nowhere", "not a folder"]),
+    ("context-is-a-file", lambda d: _set(d, {"common": "ui/Dockerfile"}, "images", "ui", "contexts"), ["images.ui.contexts.common", "not a folder"]),
+    ("context-path-not-string", lambda d: _set(d, {"common": 3}, "images", "app", "contexts"), ["images.app.contexts.common must be a string path"]),
+    ("context-name-dash", lambda d: _set(d, {"shared-code": "ui"}, "images", "app", "contexts"), ["images.app.contexts.shared-code", "not a valid name"]),
+    ("context-name-leading-digit", lambda d: _set(d, {"2nd": "ui"}, "images", "app", "contexts"), ["images.app.contexts.2nd", "not a valid name"]),
+    ("context-name-uppercase", lambda d: _set(d, {"Common": "ui"}, "images", "app", "contexts"), ["images.app.contexts.Common", "not a valid name"]),
+    ("context-name-empty", lambda d: _set(d, {"": "ui"}, "images", "app", "contexts"), ["images.app.contexts.", "not a valid name"]),
     ("third-party-unpinned", lambda d: _set(d, "busybox", "third_party", "init"), ["third_party.init", "'busybox'", "pinned"]),
     ("third-party-registry-port-unpinned", lambda d: _set(d, "localhost:5000/busybox", "third_party", "init"), ["third_party.init", "pinned"]),
     ("third-party-not-string", lambda d: _set(d, ["busybox:1"], "third_party", "init"), ["third_party.init must be an image reference"]),
@@ -241,6 +251,20 @@ def test_platform_aliases_are_normalised(stack_dir):
     data = minimal_stack_data()
     data["stack"]["platforms"] = ["arm64", "linux/arm64/v8", "amd64"]
     assert load_stack(write_stack(stack_dir, data)).platforms == ("linux/arm64", "linux/amd64")
+
+
+def test_named_contexts_are_folders_relative_to_the_stack_file(stack_dir):
+    (stack_dir / "shared" / "lib").mkdir(parents=True)
+    data = minimal_stack_data()
+    data["images"]["app"]["contexts"] = {"common": "shared", "lib_2": "shared/lib", "_ui": "ui"}
+    data["images"]["ui"]["contexts"] = {"common": "shared"}
+    stack = load_stack(write_stack(stack_dir, data))
+    assert stack.image("app").contexts == {
+        "common": stack_dir / "shared",
+        "lib_2": stack_dir / "shared" / "lib",
+        "_ui": stack_dir / "ui",
+    }
+    assert stack.image("ui").contexts == {"common": stack_dir / "shared"}
 
 
 def test_bool_and_number_build_args_become_strings(stack_dir):

@@ -116,8 +116,8 @@ def copy_repo_stack(dest: Path) -> Path:
     """Copy the repo's own stack description to `dest` with stand-in Dockerfiles.
 
     Copies stack.toml, .env.example and compose/; the build contexts get a
-    dummy Dockerfile each so the description validates. Returns the new
-    stack.toml path.
+    dummy Dockerfile each and the named context folder is created, so the
+    description validates. Returns the new stack.toml path.
     """
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO / "stack.toml", dest / "stack.toml")
@@ -126,6 +126,7 @@ def copy_repo_stack(dest: Path) -> Path:
     for context in ("docker/server", "docker/frontend"):
         (dest / context).mkdir(parents=True)
         (dest / context / "Dockerfile").write_text("FROM scratch AS dev\nFROM scratch AS prod\n")
+    (dest / "docker/common").mkdir(parents=True)
     return dest / "stack.toml"
 
 

@@ -87,7 +87,8 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
         builder, why = pick_builder(session, chosen)
         notes.append(f"builder: {why}")
     fingerprints = None if rebuild else {
-        image.name: fingerprint(image.context, image.dockerfile, image.stage("prod"), chosen, tuple(sorted(image.build_args.items())))
+        image.name: fingerprint(image.context, image.dockerfile, image.stage("prod"), chosen,
+                                tuple(sorted(image.build_args.items())), tuple(sorted(image.contexts.items())))
         for image in s.images
     }
     plan = deploy_plan(s, chosen, target_registry, release_tag, builder, cache, cache_root, verify, tuple(notes), fingerprints)

@@ -9,7 +9,8 @@ import html
 import json
 import os
 
-from frontend import DEFAULT_TITLE, read_json, setting, write_text_atomic
+from frontend import DEFAULT_TITLE
+from samplekit import read_json, setting, write_text_atomic
 
 TEMPLATE = os.path.join(os.path.dirname(__file__), "index.html")
 PLACEHOLDER = "{{APP_TITLE}}"

@@ -6,14 +6,18 @@ Routes:
                    fetched server side from API_INTERNAL_URL, and one summary
                    row per service (frontend, api, worker, scheduler)
   GET /healthz     the frontend's own JSON status
+  GET /banner.txt  the text banner rendered while the image was built
 """
 
 import json
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
-from frontend import identity, log, read_json, setting
 from frontend.page import current_page
+from samplekit import build_info, identity, setting, web
+
+# Rendered at build time by tools/banner.py.
+BANNER = Path("/app/public/banner.txt")
 
 DEFAULT_API_URL = "http://api:5080/healthz"
 
@@ -38,7 +42,7 @@ def self_status():
     doc.update({
         "status": "ok",
         "api_url": api_url(),
-        "build_info": read_json(setting("POLYARCH_BUILD_INFO", "/app/BUILD_INFO.json")),
+        "build_info": build_info(),
     })
     return doc
 
@@ -70,14 +74,14 @@ def combined_status():
             "services": service_rows(me, api)}
 
 
-class Handler(BaseHTTPRequestHandler):
-    """Routes GET requests and logs one line per request to stdout."""
+class Handler(web.Handler):
+    """Routes GET requests (responses and request logging come from samplekit.web)."""
 
+    service = "frontend"
     server_version = "polyarch-frontend"
-    sys_version = ""
 
     def do_GET(self):
-        path = self.path.split("?", 1)[0]
+        path = self.route()
         if path == "/":
             page = current_page(setting("POLYARCH_PAGE", "/app/public/index.html"),
                                 live=setting("POLYARCH_STAGE") == "dev")
@@ -86,41 +90,12 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, combined_status())
         elif path == "/healthz":
             self.send_json(200, self_status())
+        elif path == "/banner.txt":
+            self.send_body(200, "text/plain; charset=utf-8", BANNER.read_text() if BANNER.is_file() else "")
         else:
-            self.send_json(404, {"error": "not found", "path": path})
-
-    def send_json(self, status, doc):
-        """Send ``doc`` as a JSON response."""
-        self.send_body(status, "application/json",
-                       json.dumps(doc, indent=2, sort_keys=True) + "\n")
-
-    def send_body(self, status, content_type, text):
-        """Send a complete response with the given status and text body."""
-        data = text.encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_request(self, code="-", size="-"):
-        log(f'{self.client_address[0]} "{self.requestline}" {code}')
-
-    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
-        log(f"{self.client_address[0]} {format % args}")
+            self.send_not_found(path)
 
 
 def serve():
     """Serve until the process is told to stop."""
-    host = setting("HOST", "0.0.0.0")
-    port = int(setting("PORT", "3000"))
-    server = ThreadingHTTPServer((host, port), Handler)
-    me = identity("frontend")
-    log(f"listening on {host}:{port} machine={me['machine']} "
-        f"target={me['target_platform']} stage={me['stage']} api={api_url()}")
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-        log("stopped")
+    web.serve(Handler, 3000, detail=f" api={api_url()}")

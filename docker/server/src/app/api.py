@@ -7,13 +7,11 @@ Routes:
   GET /data     the table precomputed while the image was built
 """
 
-import json
 import os
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from app import (HEARTBEAT_SERVICES, heartbeat_dir, identity, log, read_json,
-                 setting)
+from app import HEARTBEAT_SERVICES, heartbeat_dir
+from samplekit import build_info, identity, read_json, setting, web
 
 FRESH_SECONDS = 10.0
 
@@ -38,19 +36,19 @@ def health():
         "secrets_configured": bool(setting("SECRET_KEY") and setting("API_TOKEN")),
         "heartbeats": beats,
         "status": "ok" if all(b["fresh"] for b in beats.values()) else "degraded",
-        "build_info": read_json(setting("POLYARCH_BUILD_INFO", "/app/BUILD_INFO.json")),
+        "build_info": build_info(),
     })
     return doc
 
 
-class Handler(BaseHTTPRequestHandler):
-    """Routes GET requests and logs one line per request to stdout."""
+class Handler(web.Handler):
+    """Routes GET requests (responses and request logging come from samplekit.web)."""
 
+    service = "api"
     server_version = "polyarch-api"
-    sys_version = ""
 
     def do_GET(self):
-        path = self.path.split("?", 1)[0]
+        path = self.route()
         if path == "/healthz":
             self.send_json(200, health())
         elif path == "/data":
@@ -65,40 +63,9 @@ class Handler(BaseHTTPRequestHandler):
                            f"polyarch api on {me['machine']} "
                            f"(built for {me['target_platform']}, stage {me['stage']})\n")
         else:
-            self.send_json(404, {"error": "not found", "path": path})
-
-    def send_json(self, status, doc):
-        """Send ``doc`` as a JSON response."""
-        body = json.dumps(doc, indent=2, sort_keys=True) + "\n"
-        self.send_body(status, "application/json", body)
-
-    def send_body(self, status, content_type, text):
-        """Send a complete response with the given status and text body."""
-        data = text.encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_request(self, code="-", size="-"):
-        log("api", f'{self.client_address[0]} "{self.requestline}" {code}')
-
-    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
-        log("api", f"{self.client_address[0]} {format % args}")
+            self.send_not_found(path)
 
 
 def serve():
     """Serve until the process is told to stop."""
-    host = setting("HOST", "0.0.0.0")
-    port = int(setting("PORT", "5080"))
-    server = ThreadingHTTPServer((host, port), Handler)
-    me = identity("api")
-    log("api", f"listening on {host}:{port} machine={me['machine']} "
-               f"target={me['target_platform']} stage={me['stage']}")
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-        log("api", "stopped")
+    web.serve(Handler, 5080)

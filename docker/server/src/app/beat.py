@@ -9,7 +9,8 @@ import os
 import platform
 import time
 
-from app import heartbeat_dir, identity, log, setting, utc_now, write_json_atomic
+from app import heartbeat_dir
+from samplekit import identity, log, setting, utc_now, write_json_atomic
 
 
 def heartbeat(service, ticks):

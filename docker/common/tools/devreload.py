@@ -3,14 +3,14 @@
 Usage: python3 devreload.py COMMAND [ARG ...]
 
 Runs COMMAND as a child process and restarts it whenever a ``.py`` file under
-the watched directory changes (polling mtimes, so it also works on bind mounts
+a watched directory changes (polling mtimes, so it also works on bind mounts
 where inotify events don't arrive). If the child exits on its own, the
 reloader waits for the next change before starting it again. SIGTERM/SIGINT
 are passed on to the child, so ``docker stop`` is quick.
 
 Environment:
   POLYARCH_RELOAD           "0" runs COMMAND directly with no watching (default "1")
-  POLYARCH_RELOAD_WATCH     directory to watch (default /app/src)
+  POLYARCH_RELOAD_WATCH     directories to watch, separated by ":" (default /app/src)
   POLYARCH_RELOAD_INTERVAL  seconds between polls (default 1.0)
 """
 
@@ -21,19 +21,20 @@ import sys
 import time
 
 
-def snapshot(root):
-    """Map every .py file under ``root`` to its (mtime, size)."""
+def snapshot(roots):
+    """Map every .py file under each folder in ``roots`` to its (mtime, size)."""
     state = {}
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d != "__pycache__" and not d.startswith(".")]
-        for name in files:
-            if name.endswith(".py"):
-                path = os.path.join(folder, name)
-                try:
-                    st = os.stat(path)
-                except OSError:
-                    continue
-                state[path] = (st.st_mtime_ns, st.st_size)
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if d != "__pycache__" and not d.startswith(".")]
+            for name in files:
+                if name.endswith(".py"):
+                    path = os.path.join(folder, name)
+                    try:
+                        st = os.stat(path)
+                    except OSError:
+                        continue
+                    state[path] = (st.st_mtime_ns, st.st_size)
     return state
 
 
@@ -64,7 +65,8 @@ def main(argv):
     if os.environ.get("POLYARCH_RELOAD", "1") == "0":
         os.execvp(command[0], command)
 
-    root = os.environ.get("POLYARCH_RELOAD_WATCH", "/app/src")
+    watch = os.environ.get("POLYARCH_RELOAD_WATCH", "/app/src")
+    roots = [folder for folder in watch.split(os.pathsep) if folder]
     interval = float(os.environ.get("POLYARCH_RELOAD_INTERVAL", "1.0"))
     stopping = []
 
@@ -74,8 +76,8 @@ def main(argv):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    log(f"watching {root} for .py changes; running: {' '.join(command)}")
-    seen = snapshot(root)
+    log(f"watching {', '.join(roots)} for .py changes; running: {' '.join(command)}")
+    seen = snapshot(roots)
     child = subprocess.Popen(command)
     reported_exit = False
     while not stopping:
@@ -83,7 +85,7 @@ def main(argv):
         if child.poll() is not None and not reported_exit:
             log(f"child exited with {child.returncode}; waiting for a change")
             reported_exit = True
-        current = snapshot(root)
+        current = snapshot(roots)
         if current != seen:
             changed = sorted(set(current.items()) ^ set(seen.items()))
             seen = current

@@ -1,0 +1,133 @@
+"""Input fingerprints with named build contexts: their files count, like the main context's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from polyarch.fingerprint import ANNOTATION, fingerprint
+from polyarch.stack import load_stack
+from unit_helpers import REPO_STACK, copy_repo_stack, fresh_console, run_invoke  # noqa: F401  (fixture)
+
+PLATFORMS = ("linux/amd64", "linux/arm64")
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """An image context with a Dockerfile, and a shared folder used as the named context `common`."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "Dockerfile").write_text("FROM scratch\nCOPY --from=common lib/ /lib/\n")
+    (app / "main.py").write_text("print('app')\n")
+    common = tmp_path / "common"
+    (common / "lib").mkdir(parents=True)
+    (common / "lib" / "shared.py").write_text("VALUE = 1\n")
+    (common / ".dockerignore").write_text("notes.txt\n")
+    return app, common
+
+
+def _fp(app: Path, contexts=()) -> str:
+    return fingerprint(app, app / "Dockerfile", "prod", PLATFORMS, (), contexts)
+
+
+def test_changing_a_file_in_a_named_context_changes_the_fingerprint(tree):
+    app, common = tree
+    before = _fp(app, (("common", common),))
+    (common / "lib" / "shared.py").write_text("VALUE = 2\n")
+    assert _fp(app, (("common", common),)) != before
+
+
+def test_adding_or_removing_a_file_in_a_named_context_changes_it(tree):
+    app, common = tree
+    before = _fp(app, (("common", common),))
+    extra = common / "lib" / "more.py"
+    extra.write_text("")
+    added = _fp(app, (("common", common),))
+    assert added != before
+    extra.unlink()
+    assert _fp(app, (("common", common),)) == before
+
+
+def test_making_a_named_context_file_executable_changes_it(tree):
+    app, common = tree
+    before = _fp(app, (("common", common),))
+    (common / "lib" / "shared.py").chmod(0o755)
+    assert _fp(app, (("common", common),)) != before
+
+
+def test_named_context_noise_is_ignored_like_the_main_contexts(tree):
+    app, common = tree
+    before = _fp(app, (("common", common),))
+    (common / "notes.txt").write_text("left out by .dockerignore")
+    (common / "lib" / "__pycache__").mkdir()
+    (common / "lib" / "__pycache__" / "shared.cpython-311.pyc").write_bytes(b"x")
+    assert _fp(app, (("common", common),)) == before
+
+
+def test_the_context_name_and_the_set_of_contexts_count(tree):
+    app, common = tree
+    with_common = _fp(app, (("common", common),))
+    assert _fp(app, (("shared", common),)) != with_common
+    assert _fp(app) != with_common
+
+
+def test_context_order_does_not_matter(tree, tmp_path):
+    app, common = tree
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.py").write_text("X = 1\n")
+    assert _fp(app, (("common", common), ("other", other))) == _fp(app, (("other", other), ("common", common)))
+
+
+def test_without_named_contexts_the_fingerprint_is_unchanged(tree):
+    """Images without contexts keep the fingerprint they had, so no release is rebuilt for nothing."""
+    app, _ = tree
+    assert _fp(app) == fingerprint(app, app / "Dockerfile", "prod", PLATFORMS, ())
+
+
+def test_a_file_moving_between_the_main_and_a_named_context_changes_it(tree):
+    app, common = tree
+    before = _fp(app, (("common", common),))
+    (app / "main.py").rename(common / "main.py")
+    assert _fp(app, (("common", common),)) != before
+
+
+def test_the_repo_images_fingerprints_follow_the_shared_code(tmp_path):
+    """The sample stack's images both depend on docker/common through their `common` context."""
+    stack = load_stack(REPO_STACK)
+    for image in stack.images:
+        contexts = tuple(sorted(image.contexts.items()))
+        assert [name for name, _ in contexts] == ["common"]
+        with_common = fingerprint(image.context, image.dockerfile, "prod", PLATFORMS, (), contexts)
+        assert with_common != fingerprint(image.context, image.dockerfile, "prod", PLATFORMS, ())
+
+
+def _deploy_fingerprints(stack_file: Path, capsys) -> set[str]:
+    """The fingerprint annotations of the targets in a `deploy-build --dry-run` plan."""
+    code = run_invoke("deploy-build", "--dry-run", "--registry", "127.0.0.1:5000/x", "--tag", "t1",
+                      "--builder", "b", "--stack", str(stack_file))
+    err = capsys.readouterr().err
+    assert code == 0, err
+    found = re.findall(rf"index:{re.escape(ANNOTATION)}=([0-9a-f]{{64}})", err)
+    assert len(found) == 2, err
+    return set(found)
+
+
+def test_deploy_build_fingerprints_cover_the_named_context(tmp_path, capsys, monkeypatch, fresh_console):
+    """The task passes each image's contexts to fingerprint(): a shared-code edit changes both images."""
+    monkeypatch.delenv("PLATFORMS", raising=False)
+    stack_file = copy_repo_stack(tmp_path / "project")
+    shared = stack_file.parent / "docker" / "common" / "shared.py"
+    shared.write_text("VALUE = 1\n")
+    monkeypatch.chdir(tmp_path)
+    before = _deploy_fingerprints(stack_file, capsys)
+    stack = load_stack(stack_file)
+    assert before == {
+        fingerprint(image.context, image.dockerfile, "prod", stack.platforms,
+                    tuple(sorted(image.build_args.items())), tuple(sorted(image.contexts.items())))
+        for image in stack.images
+    }
+    shared.write_text("VALUE = 2\n")
+    assert not before & _deploy_fingerprints(stack_file, capsys)
