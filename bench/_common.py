@@ -20,10 +20,12 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
-def arguments(description: str, default_pairs: int = 5) -> argparse.Namespace:
+def arguments(description: str, default_pairs: int = 5, extra: Callable | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--pairs", type=int, default=default_pairs, help="A/B pairs after the warm-up")
     parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up runs")
+    if extra:
+        extra(parser)
     return parser.parse_args()
 
 

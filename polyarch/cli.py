@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
@@ -39,6 +40,12 @@ def debugging() -> bool:
     return os.environ.get("POLYARCH_DEBUG") == "1" or logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
+def in_process_run() -> bool:
+    """True when tasks run inside another program (tests calling invoke's Program.run)."""
+    program = sys.argv[0] if sys.argv else ""
+    return not (os.path.basename(program) in ("invoke", "inv") or program.endswith(os.path.join("invoke", "__main__.py")))
+
+
 def polyarch_task(*args, **kwargs) -> Callable:
     """`@task` with polyarch's error handling. Use exactly like invoke's `@task(...)`."""
 
@@ -50,7 +57,14 @@ def polyarch_task(*args, **kwargs) -> Callable:
             except KeyboardInterrupt:
                 exc = Interrupted("Interrupted; nothing was left half-written.")
                 console.error(exc.message)
-                raise Exit(code=exc.exit_code) from None
+                if in_process_run():
+                    raise Exit(code=exc.exit_code) from None
+                # Clean-up already ran on the way out. Exit here: Python may
+                # otherwise turn a Ctrl-C it saw into its own SIGINT death
+                # while shutting down, losing the exit code.
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(exc.exit_code)
             except PolyarchError as exc:
                 if debugging():
                     raise

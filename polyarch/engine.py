@@ -127,10 +127,18 @@ class Engine:
         self._config_dir = config_dir
         self.DockerException = DockerException
         self.docker = DockerClient(config=config_dir) if config_dir else DockerClient()
+        self._prefetched: dict = {}
+        self._info: EngineInfo | None = None
 
     # -- the engine itself -------------------------------------------------
 
     def info(self) -> EngineInfo:
+        """What the engine says about itself (asked once per Engine)."""
+        if self._info is None:
+            self._info = self._read_info()
+        return self._info
+
+    def _read_info(self) -> EngineInfo:
         try:
             info = self.docker.system.info()
         except self.DockerException as exc:
@@ -259,8 +267,13 @@ class Engine:
     def image_exists(self, ref: str) -> bool:
         return self.docker.image.exists(ref)
 
-    def image_id(self, ref: str) -> str:
-        return self.docker.image.inspect(ref).id
+    def image_ids(self, refs: tuple[str, ...]) -> dict[str, str]:
+        """Image ID of each local ref, in one inspect call."""
+        try:
+            images = self.docker.image.inspect(list(refs))
+        except self.DockerException as exc:
+            raise _explain(exc, f"inspect {', '.join(refs)}") from None
+        return {ref: image.id for ref, image in zip(refs, images)}
 
     def remove_images(self, refs: tuple[str, ...], prune_dangling: bool) -> list[str]:
         """Remove the images that exist; returns the ones removed."""
@@ -310,13 +323,33 @@ class Engine:
 
     # -- registry -----------------------------------------------------------
 
+    def prefetch_indexes(self, refs: list[str]) -> None:
+        """Start reading these tags from the registry in the background.
+
+        The next `inspect_index` of each ref takes the answer (once); anything
+        the run pushes later is read afresh.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=max(1, len(refs)))
+        for ref in refs:
+            self._prefetched[ref] = pool.submit(self._read_index, ref, True)
+        pool.shutdown(wait=False)
+
     def inspect_index(self, ref: str, missing_ok: bool = False) -> ImageIndex | None:
         """Platforms of a tag in a registry, attestation entries left out.
 
         With `missing_ok`, a tag that does not exist gives None instead of an error.
-        One `imagetools inspect` call: python-on-whales' model drops the list's
-        own digest, so the JSON is read here.
         """
+        future = self._prefetched.pop(ref, None)
+        if future is not None:
+            index = future.result()
+            if index is not None or missing_ok:
+                return index
+        return self._read_index(ref, missing_ok)
+
+    def _read_index(self, ref: str, missing_ok: bool) -> ImageIndex | None:
+        """One `imagetools inspect` call; python-on-whales' model drops the list's own digest, so the JSON is read here."""
         try:
             manifest = json.loads(self._run(["buildx", "imagetools", "inspect", ref, "--format", "{{json .Manifest}}"]))
         except self.DockerException as exc:

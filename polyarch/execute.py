@@ -158,12 +158,14 @@ def unchanged_targets(engine: Engine, build: Build) -> dict[str, dict]:
 
 
 def _check_loaded(engine: Engine, build: Build) -> None:
-    """After a --load build, every tag must hold the platform asked for."""
+    """After a --load build, each target's image must hold the platform asked for.
+
+    A target's tags all name the one image it built, so one tag per target is checked.
+    """
     for target in build.targets:
         (wanted,) = target.platforms
-        for tag in target.tags:
-            if not engine.platform_available(tag, wanted):
-                raise VerificationError(f"{tag} was built for {wanted}, but the engine holds no {wanted} variant of it.")
+        if target.tags and not engine.platform_available(target.tags[0], wanted):
+            raise VerificationError(f"{target.tags[0]} was built for {wanted}, but the engine holds no {wanted} variant of it.")
 
 
 def _index_read_this_run(results: dict[int, object], ref: str):
@@ -197,7 +199,7 @@ def save_bundle(engine: Engine, item: SaveBundle) -> dict:
     from polyarch.bundle import BundleManifest, PendingFiles, checksum_line, compress_stream, manifest_member, sha256_of
 
     manifest = BundleManifest(item.stack, item.version, item.platform,
-                              {ref: engine.image_id(ref) for ref in item.refs}, __version__)
+                              engine.image_ids(item.refs), __version__)
     pending = PendingFiles(item.bundle, item.checksum)
     pending.discard()
     counted = {"raw": 0}

@@ -31,9 +31,12 @@ def pick_builder(session: Session, platforms: tuple[str, ...]) -> tuple[str | No
     """Use the current builder when it builds every platform at once, else `<stack>-multiarch`."""
     from polyarch.doctor import judge_builder
 
+    from concurrent.futures import ThreadPoolExecutor
+
     engine = session.engine()
-    info = engine.info()
-    current = engine.builder()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        asked_info, asked_builder = pool.submit(engine.info), pool.submit(engine.builder)
+        info, current = asked_info.result(), asked_builder.result()
     capable = judge_builder(current.driver, info.containerd_store, current.platforms).ok
     if capable and all(p in current.platforms for p in platforms):
         return None, f"current builder '{current.name}' ({current.driver} driver) builds {', '.join(platforms)} at once"
@@ -84,6 +87,9 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
         # Kept free of engine calls so a dry run is instant; --builder pins it.
         notes.append(f"builder: the current one if it builds {', '.join(chosen)} at once, else '{s.name}-multiarch'")
     else:
+        if not rebuild:
+            # Read the tags the skip check needs while the builder is chosen.
+            session.engine().prefetch_indexes([s.published_ref(i, target_registry, release_tag) for i in s.images])
         builder, why = pick_builder(session, chosen)
         notes.append(f"builder: {why}")
     fingerprints = None if rebuild else {
