@@ -230,3 +230,21 @@ def test_init_keeps_user_values_and_force_replaces_them(stack_copy, capsys):
     assert forced["SECRET_KEY"] != "chosen-by-me"
     assert forced["API_TOKEN"] != values["API_TOKEN"]
     assert forced["SECRET_KEY"] not in capsys.readouterr().err
+
+
+def test_every_flag_of_every_task_has_a_help_text():
+    # In a fresh process: invoke's Task.get_arguments() consumes the help
+    # texts, and other tests in this process have already parsed these tasks.
+    import subprocess
+    import sys
+
+    script = (
+        "from polyarch.tasks import namespace\n"
+        "ns = namespace()\n"
+        "for name in sorted(ns.task_names):\n"
+        "    for arg in ns[name].get_arguments():\n"
+        "        print(name, arg.name, bool(arg.help))\n"
+    )
+    lines = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert len(lines) > 40
+    assert [line for line in lines if line.endswith("False")] == []

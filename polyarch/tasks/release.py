@@ -119,6 +119,7 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
 
 
 @polyarch_task(help={
+    "ref": "The registry tag to check, e.g. 127.0.0.1:5000/polyarch/server:abc1234.",
     "platforms": "Platforms that must be present (default: the stack's, else linux/amd64,linux/arm64).",
     "stack": HELP["stack"],
 })
