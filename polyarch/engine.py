@@ -127,7 +127,6 @@ class Engine:
         self._config_dir = config_dir
         self.DockerException = DockerException
         self.docker = DockerClient(config=config_dir) if config_dir else DockerClient()
-        self._prefetched: dict = {}
         self._info: EngineInfo | None = None
 
     # -- the engine itself -------------------------------------------------
@@ -323,33 +322,13 @@ class Engine:
 
     # -- registry -----------------------------------------------------------
 
-    def prefetch_indexes(self, refs: list[str]) -> None:
-        """Start reading these tags from the registry in the background.
-
-        The next `inspect_index` of each ref takes the answer (once); anything
-        the run pushes later is read afresh.
-        """
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(max_workers=max(1, len(refs)))
-        for ref in refs:
-            self._prefetched[ref] = pool.submit(self._read_index, ref, True)
-        pool.shutdown(wait=False)
-
     def inspect_index(self, ref: str, missing_ok: bool = False) -> ImageIndex | None:
         """Platforms of a tag in a registry, attestation entries left out.
 
-        With `missing_ok`, a tag that does not exist gives None instead of an error.
+        With `missing_ok`, a tag that does not exist gives None instead of an
+        error. One `imagetools inspect` call; python-on-whales' model drops the
+        list's own digest, so the JSON is read here.
         """
-        future = self._prefetched.pop(ref, None)
-        if future is not None:
-            index = future.result()
-            if index is not None or missing_ok:
-                return index
-        return self._read_index(ref, missing_ok)
-
-    def _read_index(self, ref: str, missing_ok: bool) -> ImageIndex | None:
-        """One `imagetools inspect` call; python-on-whales' model drops the list's own digest, so the JSON is read here."""
         try:
             manifest = json.loads(self._run(["buildx", "imagetools", "inspect", ref, "--format", "{{json .Manifest}}"]))
         except self.DockerException as exc:

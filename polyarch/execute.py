@@ -6,9 +6,11 @@ plan instead) can never describe something other than what a real run does.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from polyarch import console
 from polyarch.engine import Engine
-from polyarch.errors import EngineError, VerificationError
+from polyarch.errors import EngineError, PlatformError, VerificationError
 from polyarch.plans import (
     AddBuilderNode,
     RecordDigests,
@@ -44,6 +46,8 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
     if isinstance(item, Build):
         skipped = unchanged_targets(engine, item) if item.skip_unchanged else {}
         remaining = item.without(set(skipped))
+        if remaining.targets and remaining.fallback_builder and not remaining.builder:
+            remaining = replace(remaining, builder=choose_builder(engine, remaining))
         metadata = _bake_with_retry(engine, remaining) if remaining.targets else {}
         metadata.update(skipped)
         if item.load:
@@ -120,6 +124,32 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
 
 
 PUSH_ATTEMPTS = 3
+
+
+def choose_builder(engine: Engine, build: Build) -> str | None:
+    """The current builder (None) if it builds every platform at once, else the fallback, created once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from polyarch.doctor import judge_builder
+
+    platforms = tuple(dict.fromkeys(p for t in build.targets for p in t.platforms))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        asked_info, asked_builder = pool.submit(engine.info), pool.submit(engine.builder)
+        info, current = asked_info.result(), asked_builder.result()
+    if judge_builder(current.driver, info.containerd_store, current.platforms).ok and all(p in current.platforms for p in platforms):
+        console.info(f"  builder: current builder '{current.name}' ({current.driver} driver) builds {', '.join(platforms)} at once")
+        return None
+    name = build.fallback_builder
+    fallback = engine.ensure_container_builder(name)
+    missing = [p for p in platforms if p not in fallback.platforms]
+    if missing:
+        raise PlatformError(
+            f"No builder here can build {', '.join(missing)}: '{current.name}' lists {', '.join(current.platforms) or 'nothing'}, "
+            f"'{name}' lists {', '.join(fallback.platforms) or 'nothing'}.",
+            tip="Register QEMU for the missing platforms (`invoke doctor` says how), or drop them with --platforms.",
+        )
+    console.info(f"  builder: '{name}' (docker-container driver), because '{current.name}' cannot build {', '.join(platforms)} at once")
+    return name
 
 
 def _bake_with_retry(engine: Engine, build: Build) -> dict:

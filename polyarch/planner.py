@@ -121,6 +121,7 @@ def deploy_plan(
     verify: bool = True,
     notes: tuple[str, ...] = (),
     fingerprints: dict[str, str] | None = None,
+    fallback_builder: str | None = None,
 ) -> Plan:
     """`deploy-build`: every image's prod stage for every platform, pushed in one bake call.
 
@@ -139,7 +140,8 @@ def deploy_plan(
             fingerprint=(fingerprints or {}).get(image.name),
             ref=stack.published_ref(image, registry, tag),
         ))
-    steps: list = [Build(tuple(targets), push=True, builder=builder, skip_unchanged=bool(fingerprints))]
+    steps: list = [Build(tuple(targets), push=True, builder=builder, skip_unchanged=bool(fingerprints),
+                         fallback_builder=fallback_builder)]
     if verify:
         steps += [Verify(t.ref, platforms) for t in targets]
     if stack.values_file is not None:

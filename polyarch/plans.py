@@ -72,6 +72,9 @@ class Build:
     builder: str | None = None
     # Skip a target whose tag in the registry already carries its fingerprint.
     skip_unchanged: bool = False
+    # With no builder named: when something is left to build, use the current
+    # builder if it builds every platform at once, else this one (created once).
+    fallback_builder: str | None = None
 
     def definition(self) -> dict[str, object]:
         """The bake file polyarch writes and hands to buildx (JSON form)."""
@@ -105,6 +108,8 @@ class Build:
         text = f"build {', '.join(t.name for t in self.targets)} for {', '.join(platforms)} in one bake call, then {where}"
         if self.skip_unchanged:
             text += " (an image whose tag already holds the same inputs is skipped: no build, no push)"
+        if self.fallback_builder and not self.builder:
+            text += f"; builder: the current one if it builds {', '.join(platforms)} at once, else {self.fallback_builder}"
         return text
 
     def without(self, names: set[str]) -> "Build":

@@ -10,7 +10,6 @@ from invoke import Collection
 
 from polyarch import console
 from polyarch.cli import HELP, Session, polyarch_task
-from polyarch.errors import PlatformError
 
 if TYPE_CHECKING:
     from polyarch.stack import Stack
@@ -25,31 +24,6 @@ def registry_for(stack: Stack, flag: str | None) -> str:
 
         values_registry = read_registry(stack.values_file)
     return choose_registry(flag, stack.registry, values_registry)
-
-
-def pick_builder(session: Session, platforms: tuple[str, ...]) -> tuple[str | None, str]:
-    """Use the current builder when it builds every platform at once, else `<stack>-multiarch`."""
-    from polyarch.doctor import judge_builder
-
-    from concurrent.futures import ThreadPoolExecutor
-
-    engine = session.engine()
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        asked_info, asked_builder = pool.submit(engine.info), pool.submit(engine.builder)
-        info, current = asked_info.result(), asked_builder.result()
-    capable = judge_builder(current.driver, info.containerd_store, current.platforms).ok
-    if capable and all(p in current.platforms for p in platforms):
-        return None, f"current builder '{current.name}' ({current.driver} driver) builds {', '.join(platforms)} at once"
-    name = f"{session.stack.name}-multiarch"
-    builder = engine.ensure_container_builder(name)
-    missing = [p for p in platforms if p not in builder.platforms]
-    if missing:
-        raise PlatformError(
-            f"No builder here can build {', '.join(missing)}: '{current.name}' lists {', '.join(current.platforms) or 'nothing'}, "
-            f"'{name}' lists {', '.join(builder.platforms) or 'nothing'}.",
-            tip="Register QEMU for the missing platforms (`invoke doctor` says how), or drop them with --platforms.",
-        )
-    return name, f"builder '{name}' (docker-container driver), because '{current.name}' cannot build {', '.join(platforms)} at once"
 
 
 @polyarch_task(help={
@@ -83,21 +57,13 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     notes = [f"platforms from {source}: {', '.join(chosen)}"]
     if builder:
         notes.append(f"builder: '{builder}' (--builder)")
-    elif dry_run:
-        # Kept free of engine calls so a dry run is instant; --builder pins it.
-        notes.append(f"builder: the current one if it builds {', '.join(chosen)} at once, else '{s.name}-multiarch'")
-    else:
-        if not rebuild:
-            # Read the tags the skip check needs while the builder is chosen.
-            session.engine().prefetch_indexes([s.published_ref(i, target_registry, release_tag) for i in s.images])
-        builder, why = pick_builder(session, chosen)
-        notes.append(f"builder: {why}")
     fingerprints = None if rebuild else {
         image.name: fingerprint(image.context, image.dockerfile, image.stage("prod"), chosen,
                                 tuple(sorted(image.build_args.items())), tuple(sorted(image.contexts.items())))
         for image in s.images
     }
-    plan = deploy_plan(s, chosen, target_registry, release_tag, builder, cache, cache_root, verify, tuple(notes), fingerprints)
+    plan = deploy_plan(s, chosen, target_registry, release_tag, builder, cache, cache_root, verify, tuple(notes), fingerprints,
+                       fallback_builder=None if builder else f"{s.name}-multiarch")
     console.show_plan(plan, dry_run)
     if dry_run:
         return
