@@ -71,8 +71,8 @@ def polyarch_task(*args, **kwargs) -> Callable:
                 console.error(exc.message, exc.tip)
                 raise Exit(code=exc.exit_code) from None
             except Exception as exc:
-                # A DockerException that no engine method converted: still no traceback.
-                if type(exc).__name__.endswith("DockerException") and not debugging():
+                # A python-on-whales error no engine method converted: still no traceback.
+                if type(exc).__module__.startswith("python_on_whales") and not debugging():
                     from polyarch.engine import _explain
 
                     converted = _explain(exc, "run a docker command")
@@ -134,5 +134,5 @@ class Session:
         chosen = choose_host_platform(forced=forced) if forced else self._native()
         if chosen.warning:
             console.warn(chosen.warning)
-        console.info(f"Platform: [bold]{chosen.platform}[/] ({chosen.reason})")
+        console.info("Platform:", emphasis=f"{chosen.platform} ({chosen.reason})")
         return chosen.platform

@@ -24,27 +24,38 @@ def err() -> "Console":
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def info(message: str) -> None:
-    err().print(message)
+def _plain(text: str) -> str:
+    """Text shown as it is: brackets in docker output or user input are not rich markup."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def info(message: str, emphasis: str | None = None) -> None:
+    """A line of information; `emphasis`, if given, is shown in bold after it."""
+    line = _plain(message)
+    if emphasis is not None:
+        line += f" [bold]{_plain(emphasis)}[/]"
+    err().print(line)
 
 
 def step(message: str) -> None:
-    err().print(f"[bold cyan]>[/] {message}")
+    err().print(f"[bold cyan]>[/] {_plain(message)}")
 
 
 def done(message: str) -> None:
-    err().print(f"[bold green]ok[/] {message}")
+    err().print(f"[bold green]ok[/] {_plain(message)}")
 
 
 def warn(message: str) -> None:
-    err().print(f"[bold yellow]warning:[/] {message}")
+    err().print(f"[bold yellow]warning:[/] {_plain(message)}")
 
 
 def error(message: str, tip: str | None = None) -> None:
     console = err()
-    console.print(f"[bold red]ERROR[/] {message}")
+    console.print(f"[bold red]ERROR[/] {_plain(message)}")
     if tip:
-        console.print(f"[bold]TIP[/] {tip}")
+        console.print(f"[bold]TIP[/] {_plain(tip)}")
 
 
 def faint(line: str) -> None:
@@ -63,6 +74,10 @@ def emit(text: str) -> None:
 def status(message: str):
     """A spinner for a step with no output of its own."""
     return err().status(message)
+
+
+class Markup(str):
+    """A table cell that is rich markup on purpose (e.g. a coloured verdict)."""
 
 
 @contextmanager
@@ -87,7 +102,7 @@ def table(title: str, columns: Iterable[str], rows: Iterable[Iterable[str]]) -> 
     for column in columns:
         t.add_column(column)
     for row in rows:
-        t.add_row(*[str(c) for c in row])
+        t.add_row(*[c if isinstance(c, Markup) else _plain(str(c)) for c in row])
     err().print(t)
 
 
@@ -97,11 +112,11 @@ def show_plan(plan: "Plan", dry_run: bool) -> None:
 
     console = err()
     heading = "Dry run, nothing will change:" if dry_run else "Plan:"
-    console.print(f"[bold]{heading}[/] {plan.title}")
+    console.print(f"[bold]{heading}[/] {_plain(plan.title)}")
     for note in plan.notes:
-        console.print(f"  [dim]{note}[/]")
+        console.print(f"  [dim]{_plain(note)}[/]")
     for number, item in enumerate(plan.steps, 1):
-        console.print(f"  {number}. {item.summary()}")
+        console.print(f"  {number}. {_plain(item.summary())}")
         if isinstance(item, Build) and dry_run:
-            console.print("     [dim]" + " ".join(item.command()) + "[/]")
+            console.print("     [dim]" + _plain(" ".join(item.command())) + "[/]")
             console.print(item.definition_json(), style="dim", markup=False, highlight=False)

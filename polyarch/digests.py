@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
-from polyarch.errors import UsageError
+from polyarch.atomic import write_atomic
+from polyarch.errors import UsageError, VerificationError
 from polyarch.platforms import arch_name
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -17,16 +16,17 @@ def digest_path(folder: Path, image: str, platform: str) -> Path:
     return folder / image / arch_name(platform)
 
 
+def is_digest(text: str) -> bool:
+    return bool(_DIGEST.match(text))
+
+
 def write_digest(folder: Path, image: str, platform: str, digest: str) -> Path:
     """Write one digest file atomically."""
-    if not _DIGEST.match(digest):
-        raise UsageError(f"buildx reported '{digest}' as the digest of {image} for {platform}, which is not a sha256 digest.")
+    if not is_digest(digest):
+        raise VerificationError(f"buildx reported '{digest}' as the digest of {image} for {platform}, which is not a sha256 digest.")
     path = digest_path(folder, image, platform)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".digest.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(digest + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, digest + "\n")
     return path
 
 

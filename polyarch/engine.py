@@ -123,6 +123,13 @@ class Engine:
         from python_on_whales import DockerClient
         from python_on_whales.exceptions import DockerException
 
+        import shutil
+
+        if shutil.which("docker") is None:
+            raise EngineError(
+                "The docker command-line client is not installed (no `docker` on PATH).",
+                "Install Docker Desktop, or on Debian run `bash scripts/provision-engine.sh` as root.",
+            )
         self._client_cls = DockerClient
         self._config_dir = config_dir
         self.DockerException = DockerException
@@ -397,14 +404,6 @@ class Engine:
                 yield line.decode(errors="replace")
         except self.DockerException as exc:
             raise _explain(exc, f"read logs of the {compose.project} stack") from None
-
-    def compose_services_running(self, compose: Compose) -> list[str]:
-        """Names of the project's running services."""
-        client = self._compose(compose)
-        try:
-            return sorted({c.config.labels.get("com.docker.compose.service", c.name) for c in client.compose.ps()})
-        except self.DockerException as exc:
-            raise _explain(exc, f"list the {compose.project} stack's containers") from None
 
     # -- project resources, for checks -------------------------------------
 

@@ -7,12 +7,12 @@ the previous `.env` as it was. Secret values are never returned in messages.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets as _secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from polyarch.atomic import write_atomic
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
 
@@ -73,17 +73,7 @@ def set_values(text: str, updates: dict[str, str]) -> str:
 
 def write_private(path: Path, text: str) -> None:
     """Write `text` to `path` with mode 0600, atomically."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text, mode=0o600)
 
 
 def new_secret() -> str:

@@ -87,12 +87,17 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
         engine.create_manifest(item.tags, item.sources)
         return None
     if isinstance(item, RecordDigests):
-        from polyarch.digests import write_digest
+        from polyarch.digests import is_digest, write_digest
 
         metadata = _last_build_metadata(results)
+        digests = {image: (metadata.get(image) or {}).get("containerimage.digest", "") for image in item.images}
+        bad = [f"{image} ('{digest}')" for image, digest in digests.items() if not is_digest(digest)]
+        if bad:
+            # Checked before any file is written, so the folder never mixes
+            # this build's digests with an older build's.
+            raise VerificationError(f"buildx reported no usable digest for {', '.join(bad)} on {item.platform}; no digest file was written.")
         written = []
-        for image in item.images:
-            digest = (metadata.get(image) or {}).get("containerimage.digest", "")
+        for image, digest in digests.items():
             path = write_digest(item.folder, image, item.platform, digest)
             console.info(f"  {image} {item.platform}: {digest} -> {path}")
             written.append(path)
@@ -154,7 +159,7 @@ def choose_builder(engine: Engine, build: Build) -> str | None:
 
 def _bake_with_retry(engine: Engine, build: Build) -> dict:
     """Bake; a push that failed on a registry 5xx is tried again (the build itself is cached)."""
-    pushes = build.push or any("push=true" in o for t in build.targets for o in t.outputs)
+    pushes = build.pushes
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         try:
             return engine.bake(build, metadata=pushes, on_line=console.faint)

@@ -2,13 +2,14 @@
 
 deploy-build stamps each pushed manifest list with an annotation holding the
 fingerprint; the next run compares it with the tag already in the registry.
+The base image is not part of it: `deploy-build --rebuild` picks up a new one.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import os
+import re
 from pathlib import Path
 
 ANNOTATION = "dev.polyarch.inputs"
@@ -16,28 +17,67 @@ _SCHEME = "1"
 _ALWAYS_SKIPPED = {"__pycache__", ".git", ".pytest_cache"}
 
 
-def _ignore_patterns(context: Path) -> list[str]:
+def _ignore_rules(context: Path) -> list[tuple[bool, re.Pattern[str]]]:
+    """The .dockerignore rules as (is_exception, regex), in file order."""
     ignore = context / ".dockerignore"
     if not ignore.is_file():
         return []
-    lines = (line.strip() for line in ignore.read_text(errors="replace").splitlines())
-    return [line.rstrip("/") for line in lines if line and not line.startswith("#") and not line.startswith("!")]
+    rules = []
+    for raw in ignore.read_text(errors="replace").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        exception = line.startswith("!")
+        pattern = os.path.normpath(line.lstrip("!").strip()).lstrip("/")
+        if pattern in ("", "."):
+            continue
+        rules.append((exception, re.compile(_pattern_regex(pattern))))
+    return rules
 
 
-def _ignored(relative: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(relative, p + "/*") for p in patterns)
+def _pattern_regex(pattern: str) -> str:
+    """Docker's matching: `*` and `?` stop at '/', `**` spans folders, a folder covers what is in it."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            i += 2
+            if pattern.startswith("/", i):
+                i += 1
+                out.append("(?:.*/)?")
+            else:
+                out.append(".*")
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return "^" + "".join(out) + "(?:/.*)?$"
+
+
+def _ignored(relative: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool:
+    """The last rule that matches decides, as in Docker; '!' lines bring files back."""
+    ignored = False
+    for exception, regex in rules:
+        if regex.match(relative):
+            ignored = not exception
+    return ignored
 
 
 def context_files(context: Path) -> list[Path]:
     """Files in the build context, sorted, without what .dockerignore leaves out."""
-    patterns = _ignore_patterns(context)
+    rules = _ignore_rules(context)
     found = []
     for folder, dirs, files in os.walk(context):
         dirs[:] = sorted(d for d in dirs if d not in _ALWAYS_SKIPPED)
         for name in sorted(files):
             path = Path(folder) / name
             relative = path.relative_to(context).as_posix()
-            if not _ignored(relative, patterns) and not name.endswith(".pyc"):
+            if not _ignored(relative, rules) and not name.endswith(".pyc"):
                 found.append(path)
     return found
 

@@ -76,6 +76,11 @@ class Build:
     # builder if it builds every platform at once, else this one (created once).
     fallback_builder: str | None = None
 
+    @property
+    def pushes(self) -> bool:
+        """Does this build push to a registry (by tag, or by digest through an output)?"""
+        return self.push or any("push=true" in o for t in self.targets for o in t.outputs)
+
     def definition(self) -> dict[str, object]:
         """The bake file polyarch writes and hands to buildx (JSON form)."""
         return {
@@ -101,7 +106,7 @@ class Build:
 
     def summary(self) -> str:
         platforms = sorted({p for t in self.targets for p in t.platforms})
-        if self.push or any("push=true" in o for t in self.targets for o in t.outputs):
+        if self.pushes:
             where = "push to the registry" + ("" if self.push else " by digest")
         else:
             where = "load into the engine" if self.load else "build only"

@@ -8,9 +8,9 @@ the old file untouched.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
+
+from polyarch.atomic import write_atomic
 
 from polyarch.errors import UsageError
 
@@ -53,12 +53,4 @@ def write_tag(path: Path, tag: str) -> None:
     image["tag"] = tag
     buffer = io.StringIO()
     _yaml().dump(data, buffer)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, path.stat().st_mode & 0o777)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(buffer.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, buffer.getvalue())

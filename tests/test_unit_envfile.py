@@ -8,6 +8,7 @@ import stat
 
 import pytest
 
+from polyarch import atomic
 from polyarch import envfile
 from polyarch.envfile import init_env, missing_required, new_secret, parse_env, read_env, set_values, write_private
 from unit_helpers import REPO
@@ -142,7 +143,7 @@ def test_write_private_failure_keeps_old_file_and_leaves_no_temp(tmp_path, monke
     def boom(*args, **kwargs):
         raise OSError(f"simulated {failing} failure")
 
-    monkeypatch.setattr(envfile.os, failing, boom)
+    monkeypatch.setattr(atomic.os, failing, boom)
     with pytest.raises(OSError, match=f"simulated {failing}"):
         write_private(target, "NEW=lost\n")
     monkeypatch.undo()
@@ -154,7 +155,7 @@ def test_write_private_failure_on_a_new_file_leaves_nothing(tmp_path, monkeypatc
     def boom(*args, **kwargs):
         raise OSError("simulated")
 
-    monkeypatch.setattr(envfile.os, "replace", boom)
+    monkeypatch.setattr(atomic.os, "replace", boom)
     with pytest.raises(OSError):
         write_private(tmp_path / ".env", "A=1\n")
     monkeypatch.undo()
@@ -168,7 +169,7 @@ def test_write_private_interrupted_cleans_up(tmp_path, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(envfile.os, "replace", interrupt)
+    monkeypatch.setattr(atomic.os, "replace", interrupt)
     with pytest.raises(KeyboardInterrupt):
         write_private(target, "NEW=lost\n")
     monkeypatch.undo()

@@ -131,3 +131,36 @@ def test_deploy_build_fingerprints_cover_the_named_context(tmp_path, capsys, mon
     }
     shared.write_text("VALUE = 2\n")
     assert not before & _deploy_fingerprints(stack_file, capsys)
+
+
+@pytest.mark.parametrize("ignore, path, ignored", [
+    ("*.md", "README.md", True),
+    ("*.md", "src/app/help.md", False),      # '*' stops at '/', as in Docker
+    ("**/*.md", "src/app/help.md", True),
+    ("docs", "docs/guide/a.txt", True),       # a folder covers what is in it
+    ("*.md\n!README.md", "README.md", False),  # exceptions bring files back
+    ("*.md\n!README.md\nREADME.md", "README.md", True),  # the last matching rule wins
+    ("/build", "build/x", True),
+    ("b?ild", "build/x", True),
+    ("tmp", "src/tmp", False),
+])
+def test_dockerignore_follows_dockers_rules(tmp_path, ignore, path, ignored):
+    from polyarch.fingerprint import context_files
+
+    (tmp_path / ".dockerignore").write_text(ignore + "\n")
+    (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / path).write_text("x")
+    listed = {p.relative_to(tmp_path).as_posix() for p in context_files(tmp_path)}
+    assert (path not in listed) is ignored
+
+
+def test_editing_a_nested_file_that_a_top_level_pattern_does_not_cover_changes_the_fingerprint(tmp_path):
+    from polyarch.fingerprint import fingerprint
+
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / ".dockerignore").write_text("*.md\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "help.md").write_text("one")
+    before = fingerprint(tmp_path, tmp_path / "Dockerfile", "prod", ("linux/amd64",), ())
+    (tmp_path / "src" / "help.md").write_text("two")
+    assert fingerprint(tmp_path, tmp_path / "Dockerfile", "prod", ("linux/amd64",), ()) != before

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from polyarch.digests import read_digests, write_digest
-from polyarch.errors import PlatformError, UsageError
+from polyarch.errors import PlatformError, UsageError, VerificationError
 from polyarch.planner import builder_plan, publish_merge_plan
 from polyarch.plans import AddBuilderNode, CreateManifest, RemoveBuilder, Verify
 from polyarch.release import GitState, check_registry, choose_platforms, choose_registry, choose_tag, release_tags
@@ -127,7 +127,7 @@ def test_unknown_image_folders_are_refused(tmp_path):
 
 
 def test_write_digest_refuses_garbage(tmp_path):
-    with pytest.raises(UsageError):
+    with pytest.raises(VerificationError):
         write_digest(tmp_path, "server", "linux/amd64", "")
     assert not (tmp_path / "server" / "amd64").exists()
 

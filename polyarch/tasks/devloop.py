@@ -8,7 +8,7 @@ from invoke import Collection
 
 from polyarch import console
 from polyarch.cli import HELP, Session, polyarch_task
-from polyarch.errors import EnvFileError
+from polyarch.errors import EnvFileError, PolyarchError
 
 if TYPE_CHECKING:
     from polyarch.stack import Stack
@@ -174,16 +174,21 @@ def restart(c, mode=None, platform=None, dry_run=False, stack=None):
     session = Session.open(stack, dry_run)
     if mode is None:
         mode = running_mode(session) or "dev"
-        console.info(f"Restarting in mode [bold]{mode}[/]")
+        console.info("Restarting in mode", emphasis=mode)
+    if mode != "dev" and not dry_run:
+        require_env(session.stack)
     stop(session)
     start_mode(session, mode, platform, build=False)
 
 
 def running_mode(session: Session) -> str | None:
-    """The mode whose compose files the running containers were started from."""
-    if session.dry_run:
-        return None
-    files = session.engine().project_config_files(session.stack.name)
+    """The mode whose compose files the running containers were started from (a read, also in dry runs)."""
+    try:
+        files = session.engine().project_config_files(session.stack.name)
+    except PolyarchError:
+        if session.dry_run:
+            return None
+        raise
     if not files:
         return None
     for name, mode in session.stack.modes.items():

@@ -37,7 +37,7 @@ def doctor(c, platforms=None, binfmt_dir=None, stack=None):
     console.table(
         "polyarch doctor",
         ("check", "verdict", "detail"),
-        [(ch.name, "[green]ok[/]" if ch.ok else "[red]FAIL[/]", ch.detail) for ch in checks],
+        [(ch.name, console.Markup("[green]ok[/]" if ch.ok else "[red]FAIL[/]"), ch.detail) for ch in checks],
     )
     failed = [ch for ch in checks if not ch.ok]
     for ch in failed:
