@@ -72,7 +72,7 @@ def _explain(exc: Exception, doing: str) -> EngineError:
     tip = None
     lowered = text.lower()
     if "cannot connect to the docker daemon" in lowered or "error during connect" in lowered:
-        return EngineError(f"The Docker engine does not answer while trying to {doing}.", NO_ENGINE_TIP)
+        return EngineError(f"The Docker engine does not answer (polyarch was about to {doing}).", NO_ENGINE_TIP)
     if "port is already allocated" in lowered or "address already in use" in lowered:
         port = re.search(r"(?:127\.0\.0\.1|0\.0\.0\.0)?:(\d+)", text)
         which = f"Port {port.group(1)}" if port else "A port the stack publishes"
@@ -148,7 +148,7 @@ class Engine:
         try:
             info = self.docker.system.info()
         except self.DockerException as exc:
-            raise _explain(exc, "reach the Docker engine") from None
+            raise _explain(exc, "ask the engine which architecture it runs on") from None
         if not info.server_version:
             raise EngineError("The Docker engine does not answer.", NO_ENGINE_TIP)
         status = dict((pair[0], pair[1]) for pair in (info.driver_status or []) if len(pair) == 2)
@@ -169,9 +169,10 @@ class Engine:
             return None
         raise ValueError(name)
 
-    def builder(self, name: str | None = None) -> BuilderInfo:
+    def builder(self, name: str | None = None, bootstrap: bool = True) -> BuilderInfo:
+        """A builder's driver and platforms; `bootstrap` starts it first if it is stopped."""
         try:
-            result = self.docker.buildx.inspect(name, bootstrap=True)
+            result = self.docker.buildx.inspect(name, bootstrap=bootstrap)
         except self.DockerException as exc:
             raise _explain(exc, f"inspect the buildx builder{' ' + name if name else ''}") from None
         platforms: list[str] = []

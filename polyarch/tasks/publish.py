@@ -9,6 +9,7 @@ from invoke import Collection
 
 from polyarch import console
 from polyarch.cli import HELP, Session, polyarch_task
+from polyarch.errors import PolyarchError
 
 DIGEST_DIR = "digests"
 
@@ -29,8 +30,18 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, dry_run=Fal
     session = Session.open(stack, dry_run)
     chosen = parse_platform(platform, "--platform")
     target = registry_for(session.stack, registry)
-    # buildx' docker driver cannot push by digest; other drivers can.
-    push_by_digest = session.engine().builder().driver != "docker"
+    # buildx' docker driver cannot push by digest; other drivers can. A dry
+    # run only looks (no bootstrap) and assumes the docker driver if it cannot.
+    try:
+        driver = session.engine().builder(bootstrap=not dry_run).driver
+    except PolyarchError:
+        if not dry_run:
+            raise
+        driver = ""
+    if not driver:
+        # Only a dry run gets here: buildx could not say, so assume the common case.
+        console.warn("buildx did not report the builder's driver; the plan assumes the docker driver (push through a staging repository)")
+    push_by_digest = driver not in ("", "docker")
     plan = publish_build_plan(session.stack, chosen, target, Path(digest_dir).resolve(), push_by_digest)
     console.show_plan(plan, dry_run)
     if dry_run:
