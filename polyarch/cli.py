@@ -110,6 +110,22 @@ class Session:
             self._engine = Engine()
         return self._engine
 
+    def carry_out(self, plan, platform: str | None = None) -> dict | None:
+        """Print the plan; in a real run, execute it and return each step's result.
+
+        The one place that decides between a dry run and a real one. With
+        `platform`, a real run first checks that this host can build and run it.
+        """
+        console.show_plan(plan, self.dry_run)
+        if self.dry_run:
+            return None
+        from polyarch.engine import require_platform_runs
+        from polyarch.execute import run_plan
+
+        if platform:
+            require_platform_runs(self.engine(), platform, self.native_platform())
+        return run_plan(self.engine(), plan)
+
     def native_platform(self) -> str:
         """The platform containers run natively on (the engine's, else this machine's)."""
         return self._native().platform

@@ -242,7 +242,6 @@ def save_bundle(engine: Engine, item: SaveBundle) -> dict:
     try:
         with pending.tmp_bundle.open("wb") as sink:
             sink.write(gzip.compress(manifest_member(manifest), compresslevel=item.level, mtime=0))
-            sink.flush()
             with engine.save_stream(item.refs) as stream, console.progress_bytes("docker save + gzip") as advance:
                 def count(n: int) -> None:
                     counted["raw"] += n

@@ -39,16 +39,12 @@ def package_airtight(c, platform=None, version=None, output=None, dry_run=False,
     # already compressed; a fast gzip level then costs little size and much time.
     compressed_layers = True if dry_run else session.engine().info().containerd_store
     plan = airtight_package_plan(s, chosen, wanted, folder, level=1 if compressed_layers else 6)
-    console.show_plan(plan, dry_run)
-    if dry_run:
+    started = time.monotonic()
+    results = session.carry_out(plan, chosen)
+    if results is None:
         return
-    from polyarch.engine import require_platform_runs
-    from polyarch.execute import run_plan
     from polyarch.plans import SaveBundle
 
-    require_platform_runs(session.engine(), chosen, session.native_platform())
-    started = time.monotonic()
-    results = run_plan(session.engine(), plan)
     save = next(st for st in plan.steps if isinstance(st, SaveBundle))
     stats = results[plan.steps.index(save) + 1]
     size = save.bundle.stat().st_size
@@ -136,13 +132,8 @@ def prod_airtight(c, bundle=None, platform=None, dry_run=False, stack=None):
     elif path is None:
         console.info("No bundle given: the images must already be in the engine.")
     plan = airtight_run_plan(s, path, run_platform, env_present=s.env_file.is_file())
-    console.show_plan(plan, dry_run)
-    if dry_run:
-        return
-    from polyarch.execute import run_plan
-
-    run_plan(session.engine(), plan)
-    print_urls(s)
+    if session.carry_out(plan) is not None:
+        print_urls(s)
 
 
 ns = Collection("airtight", package_airtight, prod_airtight)

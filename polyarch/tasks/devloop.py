@@ -61,16 +61,8 @@ def start_mode(session: Session, mode_name: str, platform: str | None, build: bo
     mode = stack.mode(mode_name)
     chosen = session.host_platform(platform)
     plan = up_plan(stack, mode, chosen, env_present=stack.env_file.is_file() or session.dry_run, build=build, no_cache=no_cache)
-    console.show_plan(plan, session.dry_run)
-    if session.dry_run:
-        return
-    from polyarch.engine import require_platform_runs
-    from polyarch.execute import run_plan
-
-    engine = session.engine()
-    require_platform_runs(engine, chosen, session.native_platform())
-    run_plan(engine, plan)
-    print_urls(stack)
+    if session.carry_out(plan, chosen) is not None:
+        print_urls(stack)
 
 
 @polyarch_task(help={"force": "Regenerate every secret, even those already set.", "stack": HELP["stack"]})
@@ -98,11 +90,7 @@ def build(c, platform=None, no_cache=False, mode="dev", dry_run=False, stack=Non
     session = Session.open(stack, dry_run)
     chosen = session.host_platform(platform)
     plan = build_plan(session.stack, session.stack.mode(mode), chosen, no_cache)
-    console.show_plan(plan, dry_run)
-    if not dry_run:
-        from polyarch.execute import run_plan
-
-        run_plan(session.engine(), plan)
+    if session.carry_out(plan, chosen) is not None:
         console.done(f"built {', '.join(session.stack.all_local_tags(session.stack.mode(mode).tag))}")
 
 
@@ -120,12 +108,8 @@ def stop(session: Session, volumes: bool = False, images: bool = False) -> None:
 
     stack = session.stack
     plan = down_plan(stack, env_present=stack.env_file.is_file(), volumes=volumes, images=images)
-    console.show_plan(plan, session.dry_run)
-    if session.dry_run:
+    if session.carry_out(plan) is None:
         return
-    from polyarch.execute import run_plan
-
-    run_plan(session.engine(), plan)
     left = session.engine().project_resources(stack.name)
     leftovers = left["containers"] + left["networks"] + (left["volumes"] if volumes else [])
     if leftovers:

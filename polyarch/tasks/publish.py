@@ -43,14 +43,9 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, dry_run=Fal
         console.warn("buildx did not report the builder's driver; the plan assumes the docker driver (push through a staging repository)")
     push_by_digest = driver not in ("", "docker")
     plan = publish_build_plan(session.stack, chosen, target, Path(digest_dir).resolve(), push_by_digest)
-    console.show_plan(plan, dry_run)
-    if dry_run:
+    results = session.carry_out(plan, chosen)
+    if results is None:
         return
-    from polyarch.engine import require_platform_runs
-    from polyarch.execute import run_plan
-
-    require_platform_runs(session.engine(), chosen, session.native_platform())
-    results = run_plan(session.engine(), plan)
     for path in results[len(plan.steps)]:
         console.emit(f"{path}: {path.read_text().strip()}")
 
@@ -83,13 +78,11 @@ def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, p
     digests = read_digests(Path(digest_dir), tuple(i.name for i in s.images), wanted)
     plan = publish_merge_plan(s, target, digests, tags, wanted)
     console.info(f"ref {git_ref} -> tags {', '.join(tags)}")
-    console.show_plan(plan, dry_run)
-    if dry_run:
+    results = session.carry_out(plan)
+    if results is None:
         return
-    from polyarch.execute import run_plan
     from polyarch.plans import Verify
 
-    results = run_plan(session.engine(), plan)
     rows = []
     for number, item in enumerate(plan.steps, 1):
         if isinstance(item, Verify) and ":" in item.ref.rsplit("/", 1)[-1] and "@" not in item.ref:
@@ -125,13 +118,8 @@ def builder(c, node=None, name=None, dry_run=False, stack=None):
     builder_name = name or f"{session.stack.name}-native"
     exists = False if dry_run else session.engine().builder_exists(builder_name)
     plan = builder_plan(builder_name, tuple(nodes), exists)
-    console.show_plan(plan, dry_run)
-    if dry_run:
-        return
-    from polyarch.execute import run_plan
-
-    run_plan(session.engine(), plan)
-    console.done(f"builder {builder_name} is ready: invoke deploy-build --builder {builder_name}")
+    if session.carry_out(plan) is not None:
+        console.done(f"builder {builder_name} is ready: invoke deploy-build --builder {builder_name}")
 
 
 ns = Collection("publish", publish_build, publish_merge, builder)

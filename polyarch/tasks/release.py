@@ -64,14 +64,12 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     }
     plan = deploy_plan(s, chosen, target_registry, release_tag, builder, cache, cache_root, verify, tuple(notes), fingerprints,
                        fallback_builder=None if builder else f"{s.name}-multiarch")
-    console.show_plan(plan, dry_run)
-    if dry_run:
+    started = time.monotonic()
+    results = session.carry_out(plan)
+    if results is None:
         return
-    from polyarch.execute import run_plan
     from polyarch.plans import Build
 
-    started = time.monotonic()
-    results = run_plan(session.engine(), plan)
     elapsed = time.monotonic() - started
     metadata = next(r for i, r in results.items() if isinstance(plan.steps[i - 1], Build))
     rows = []
@@ -133,16 +131,8 @@ def prod(c, version=None, registry=None, platform=None, dry_run=False, stack=Non
     target_registry = registry_for(s, registry)
     chosen = session.host_platform(platform)
     plan = prod_plan(s, target_registry, wanted_version, chosen, env_present=s.env_file.is_file())
-    console.show_plan(plan, dry_run)
-    if dry_run:
-        return
-    from polyarch.engine import require_platform_runs
-    from polyarch.execute import run_plan
-
-    engine = session.engine()
-    require_platform_runs(engine, chosen, session.native_platform())
-    run_plan(engine, plan)
-    print_urls(s)
+    if session.carry_out(plan, chosen) is not None:
+        print_urls(s)
 
 
 ns = Collection("release", deploy_build, verify, prod)
