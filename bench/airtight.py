@@ -25,8 +25,8 @@ from polyarch.stack import load_stack  # noqa: E402
 
 def main() -> None:
     args = arguments(__doc__)
-    stack = load_stack(REPO / "stack.toml")
-    refs = airtight_refs(stack)
+    stack = load_stack(str(REPO))
+    refs = airtight_refs(stack.role("airtight"))
     sizes: dict[str, list[int]] = {"polyarch": [], "baseline": []}
     save_phase: list[float] = []
     baseline_times: list[float] = []

@@ -20,15 +20,15 @@ PLATFORMS = "linux/amd64,linux/arm64"
 
 
 def baseline(namespace: str):
-    stack = load_stack(REPO / "stack.toml")
+    stack = load_stack(str(REPO))
 
     def run() -> None:
-        for image in stack.images:
-            args = ["docker", "buildx", "build", "--platform", PLATFORMS, "--target", image.stage("prod"),
+        for image in stack.role("prod").images:
+            args = ["docker", "buildx", "build", "--platform", PLATFORMS, "--target", image.target,
                     "--file", str(image.dockerfile), "--tag", f"{namespace}/{image.repository}:bench", "--push"]
-            for key, value in sorted(image.build_args.items()):
+            for key, value in image.args:
                 args += ["--build-arg", f"{key}={value}"]
-            for name, folder in sorted(image.contexts.items()):
+            for name, folder in image.contexts:
                 args += ["--build-context", f"{name}={folder}"]
             sh(args + [str(image.context)])
 

@@ -14,12 +14,13 @@ import gzip
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import tarfile
 import tempfile
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable
 
@@ -177,18 +178,23 @@ def compress_stream(source: BinaryIO, sink: BinaryIO, level: int, on_raw: Callab
 
 @dataclass
 class PendingFiles:
-    """Temporary files that become the bundle and its checksum only when complete."""
+    """Temporary files that become the bundle and its checksum only when complete.
+
+    The temporary names are unique per run, so two runs writing the same
+    bundle never write into one file.
+    """
 
     bundle: Path
     checksum: Path
+    run_id: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
 
     @property
     def tmp_bundle(self) -> Path:
-        return self.bundle.with_name(f".{self.bundle.name}.partial")
+        return self.bundle.with_name(f".{self.bundle.name}.{self.run_id}.partial")
 
     @property
     def tmp_checksum(self) -> Path:
-        return self.checksum.with_name(f".{self.checksum.name}.partial")
+        return self.checksum.with_name(f".{self.checksum.name}.{self.run_id}.partial")
 
     def discard(self) -> None:
         for path in (self.tmp_bundle, self.tmp_checksum):

@@ -29,11 +29,19 @@ if TYPE_CHECKING:
 
 # Help texts shared by many tasks.
 HELP = {
-    "stack": "Stack description to use (default: stack.toml here or above, or $POLYARCH_STACK).",
+    "stack": "Project to use: a folder, its polyarch.toml or a compose file (default: found from here upward, or $POLYARCH_STACK).",
+    "json": "With --dry-run: print the plan as one JSON document on stdout.",
+    "mode": "Mode to use (a [modes] name of polyarch.toml).",
+    "fresh": "Remove the stack's containers, volumes and images first, then build without cache.",
     "platform": "Build or run for this platform instead of the host's (e.g. linux/arm64, runs under emulation).",
     "dry_run": "Print the plan and change nothing.",
     "no_cache": "Build without the build cache.",
 }
+
+
+def prog() -> str:
+    """The command the user typed: `polyarch`, else `invoke` (for tips such as "run `invoke init`")."""
+    return "polyarch" if os.path.basename(sys.argv[0] if sys.argv else "") == "polyarch" else "invoke"
 
 
 def debugging() -> bool:
@@ -46,12 +54,28 @@ def in_process_run() -> bool:
     return not (os.path.basename(program) in ("invoke", "inv") or program.endswith(os.path.join("invoke", "__main__.py")))
 
 
+def _sigterm_as_interrupt() -> Callable[[], None]:
+    """Treat SIGTERM like Ctrl-C while a task runs, so the same clean-up runs; returns the undo."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
 def polyarch_task(*args, **kwargs) -> Callable:
     """`@task` with polyarch's error handling. Use exactly like invoke's `@task(...)`."""
 
     def decorate(body: Callable) -> Callable:
         @functools.wraps(body)
         def wrapper(c, *a, **kw):
+            restore = _sigterm_as_interrupt()
             try:
                 return body(c, *a, **kw)
             except KeyboardInterrupt:
@@ -79,6 +103,11 @@ def polyarch_task(*args, **kwargs) -> Callable:
                     console.error(converted.message, converted.tip)
                     raise Exit(code=1) from None
                 raise
+            finally:
+                from polyarch.locks import release_all
+
+                release_all()
+                restore()
 
         return task(*args, **kwargs)(wrapper)
 
@@ -88,20 +117,34 @@ def polyarch_task(*args, **kwargs) -> Callable:
     return decorate
 
 
+def _hide_env_values(stack: "Stack") -> None:
+    """Register the stack's .env secrets with the console, so no output shows them."""
+    from polyarch.envfile import read_env
+
+    values = read_env(stack.env_file)
+    console.hide_secrets(values, (*stack.secrets, *stack.required))
+
+
 @dataclass
 class Session:
     """One task run: the stack description, a lazily created engine, the chosen platform."""
 
     stack: "Stack"
     dry_run: bool = False
+    as_json: bool = False
     _engine: "Engine | None" = field(default=None, repr=False)
     _host: "HostPlatform | None" = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, stack_path: str | None = None, dry_run: bool = False) -> "Session":
+    def open(cls, stack_path: str | None = None, dry_run: bool = False, as_json: bool = False) -> "Session":
+        from polyarch.errors import UsageError
         from polyarch.stack import load_stack
 
-        return cls(load_stack(stack_path), dry_run)
+        if as_json and not dry_run:
+            raise UsageError("--json prints a plan, so it needs --dry-run.", tip="Add --dry-run.")
+        stack = load_stack(stack_path)
+        _hide_env_values(stack)
+        return cls(stack, dry_run, as_json)
 
     def engine(self) -> "Engine":
         if self._engine is None:
@@ -110,18 +153,29 @@ class Session:
             self._engine = Engine()
         return self._engine
 
-    def carry_out(self, plan, platform: str | None = None) -> dict | None:
+    def carry_out(self, plan, platform: str | None = None, mode=None) -> dict | None:
         """Print the plan; in a real run, execute it and return each step's result.
 
         The one place that decides between a dry run and a real one. With
         `platform`, a real run first checks that this host can build and run it.
+        With --json, a dry run prints the plan as JSON on stdout instead.
         """
+        if self.as_json:
+            import json
+
+            from polyarch.plandoc import plan_document
+
+            console.emit(json.dumps(plan_document(self.stack, plan, mode), indent=2, sort_keys=False))
+            return None
         console.show_plan(plan, self.dry_run)
         if self.dry_run:
             return None
         from polyarch.engine import require_platform_runs
         from polyarch.execute import run_plan
+        from polyarch.locks import acquire, lock_path
 
+        acquire(lock_path(self.stack.root, self.stack.name), f"pid {os.getpid()}: {plan.title}",
+                lambda other: console.warn(f"another polyarch run is changing the {self.stack.name} stack ({other}); waiting for it to finish"))
         if platform:
             require_platform_runs(self.engine(), platform, self.native_platform())
         return run_plan(self.engine(), plan)

@@ -7,6 +7,7 @@ that `invoke --list` stays fast.
 
 from __future__ import annotations
 
+import re
 import sys
 from contextlib import contextmanager
 from functools import lru_cache
@@ -24,11 +25,34 @@ def err() -> "Console":
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+_secrets: list[str] = []
+_CONTROL = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]")
+_SECRET_KEY = re.compile(r"PASSW|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH", re.IGNORECASE)
+
+
+def hide_secrets(env: dict[str, str], keys: Iterable[str] = ()) -> None:
+    """Never show these `.env` values: the listed keys, secret-looking keys, and any long value."""
+    chosen = set(keys)
+    for key, value in env.items():
+        if value and (key in chosen or _SECRET_KEY.search(key) or len(value) >= 20) and len(value) >= 4:
+            if value not in _secrets:
+                _secrets.append(value)
+    _secrets.sort(key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    """Text with every hidden value replaced and terminal control sequences removed."""
+    for value in _secrets:
+        if value in text:
+            text = text.replace(value, "***")
+    return _CONTROL.sub("", text)
+
+
 def _plain(text: str) -> str:
-    """Text shown as it is: brackets in docker output or user input are not rich markup."""
+    """Text shown as it is: no secrets, no control sequences, and brackets are not rich markup."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(redact(text))
 
 
 def info(message: str, emphasis: str | None = None) -> None:
@@ -62,11 +86,12 @@ def faint(line: str) -> None:
     """Pass-through output of a docker command, shown dimmed."""
     from rich.text import Text
 
-    err().print(Text(line.rstrip("\n"), style="dim"))
+    err().print(Text(redact(line.rstrip("\n")), style="dim"))
 
 
 def emit(text: str) -> None:
     """Machine-readable output on stdout."""
+    text = redact(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
 

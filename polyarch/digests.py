@@ -51,12 +51,14 @@ def read_digests(folder: Path, images: tuple[str, ...], platforms: tuple[str, ..
     for image in images:
         for platform in platforms:
             path = digest_path(folder, image, platform)
-            if not path.is_file():
-                problems.append(f"{image} for {platform}: {path} is missing")
+            if path.is_symlink() or not path.is_file():
+                problems.append(f"{image} for {platform}: {path} is " + ("a symlink" if path.is_symlink() else "missing"))
                 continue
-            text = path.read_text(errors="replace").strip()
+            # At most a digest's length is read, and a bad file's content is never echoed.
+            with path.open("rb") as handle:
+                text = handle.read(200).decode(errors="replace").strip()
             if not _DIGEST.match(text):
-                problems.append(f"{image} for {platform}: {path} holds '{text[:80]}', not sha256:<64 hex>")
+                problems.append(f"{image} for {platform}: {path} does not hold a sha256:<64 hex> digest")
                 continue
             found.setdefault(image, {})[platform] = text
     if problems:

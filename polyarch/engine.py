@@ -52,6 +52,8 @@ class ImageIndex:
     digest: str | None
     platforms: tuple[str, ...]
     annotations: dict[str, str] = field(default_factory=dict)
+    # True for one platform's own manifest, False for a manifest list / OCI index.
+    single: bool = False
 
 
 def _platform_name(os_name: str, arch: str, variant: str | None) -> str:
@@ -78,8 +80,8 @@ def _explain(exc: Exception, doing: str) -> EngineError:
         which = f"Port {port.group(1)}" if port else "A port the stack publishes"
         return EngineError(
             f"{which} is already taken on this machine, so the stack cannot publish it.",
-            "Stop whatever holds the port (`invoke down` if it is an older run of this stack), "
-            "or set API_PORT / FRONTEND_PORT in .env to free ports.",
+            "Stop whatever holds the port (`down` if it is an older run of this stack), "
+            "or change the port the compose files publish (usually a variable in .env).",
         )
     if "is not a docker command" in lowered and "compose" in lowered:
         tip = "Install the compose v2 plugin (`docker compose version` must answer)."
@@ -358,7 +360,8 @@ class Engine:
             except self.DockerException as exc:
                 raise _explain(exc, f"read the image config of {ref}") from None
             platforms.append(_platform_name(config.get("os", "unknown"), config.get("architecture", "unknown"), config.get("variant")))
-        return ImageIndex(ref, manifest.get("digest"), tuple(platforms), dict(manifest.get("annotations") or {}))
+        single = "manifests" not in manifest and "manifest" in manifest.get("mediaType", "")
+        return ImageIndex(ref, manifest.get("digest"), tuple(platforms), dict(manifest.get("annotations") or {}), single)
 
     def create_manifest(self, tags: tuple[str, ...], sources: tuple[str, ...]) -> None:
         try:
@@ -381,11 +384,13 @@ class Engine:
             compose_env_files=[str(f) for f in compose.env_files],
         )
 
-    def compose_up(self, compose: Compose, pull: str, on_line: Callable[[str], None]) -> None:
+    def compose_up(self, compose: Compose, pull: str, on_line: Callable[[str], None], services: tuple[str, ...] = ()) -> None:
+        """`compose up` without building: polyarch builds (and tags) every image beforehand."""
         client = self._compose(compose)
         with _environment(compose.variables):
             try:
-                for _source, line in client.compose.up(detach=True, wait=True, pull=pull, remove_orphans=True, stream_logs=True):
+                for _source, line in client.compose.up(list(services) or None, detach=True, wait=True, pull=pull, no_build=True,
+                                                       remove_orphans=not services, stream_logs=True):
                     on_line(line.decode(errors="replace"))
             except self.DockerException as exc:
                 raise _explain(exc, f"start the {compose.project} stack") from None
@@ -397,6 +402,14 @@ class Engine:
                 client.compose.down(remove_orphans=True, volumes=volumes, quiet=True)
             except self.DockerException as exc:
                 raise _explain(exc, f"stop the {compose.project} stack") from None
+
+    def compose_remove(self, compose: Compose, services: tuple[str, ...]) -> None:
+        client = self._compose(compose)
+        with _environment(compose.variables):
+            try:
+                client.compose.rm(list(services), stop=True, volumes=False)
+            except self.DockerException as exc:
+                raise _explain(exc, f"stop and remove {', '.join(services)}") from None
 
     def compose_logs(self, compose: Compose, services: list[str], follow: bool, tail: int) -> Iterator[str]:
         client = self._compose(compose)
@@ -432,6 +445,36 @@ class Engine:
             }
         except self.DockerException as exc:
             raise _explain(exc, f"list resources of the {project} project") from None
+
+
+def compose_config_reader(root: Path, env_file: Path | None) -> Callable[[tuple[Path, ...], str | None], dict]:
+    """A function that returns compose's resolved config (as JSON data) for some files.
+
+    Compose does the reading: merging, `.env` interpolation, relative paths
+    made absolute. Only the docker CLI and its compose plugin are needed, not
+    a running engine.
+    """
+    import shutil
+
+    from python_on_whales import DockerClient
+    from python_on_whales.exceptions import DockerException
+
+    if shutil.which("docker") is None:
+        raise EngineError("The docker command-line client is not installed (no `docker` on PATH), so the compose files cannot be read.",
+                          "Install Docker Desktop, or on Debian run `bash scripts/provision-engine.sh` as root.")
+
+    def read(files: tuple[Path, ...], project: str | None) -> dict:
+        client = DockerClient(
+            compose_files=[str(f) for f in files],
+            compose_project_name=project,
+            compose_env_files=[str(env_file)] if env_file else [],
+        )
+        try:
+            return client.compose.config(return_json=True)
+        except DockerException as exc:
+            raise _explain(exc, f"read the compose files {', '.join(str(f.relative_to(root)) if f.is_relative_to(root) else str(f) for f in files)}") from None
+
+    return read
 
 
 def require_platform_runs(engine: Engine, platform: str, native: str) -> None:

@@ -45,9 +45,18 @@ def parse_env(text: str) -> dict[str, str]:
 
 def read_env(path: Path) -> dict[str, str]:
     """Values in an env file; an absent file reads as empty."""
-    if not path.is_file():
+    from polyarch.errors import EnvFileError
+
+    if not path.exists():
         return {}
-    return parse_env(path.read_text(encoding="utf-8"))
+    if not path.is_file():
+        raise EnvFileError(f"{path} is not a file.", tip="Remove or rename it; `init` then creates the env file.")
+    try:
+        return parse_env(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise EnvFileError(f"{path} is not UTF-8 text.", tip="Save it as UTF-8.") from None
+    except OSError as exc:
+        raise EnvFileError(f"Cannot read {path}: {exc.strerror}.") from None
 
 
 def set_values(text: str, updates: dict[str, str]) -> str:

@@ -17,6 +17,7 @@ from polyarch.plans import (
     RemoveBuilder,
     Build,
     CheckImages,
+    ComposeRemove,
     CopyByDigest,
     ComposeDown,
     ComposeUp,
@@ -68,7 +69,10 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
         console.info(f"  {item.ref}: got {item.platform}")
         return item.platform
     if isinstance(item, ComposeUp):
-        engine.compose_up(item.compose, item.pull, console.faint)
+        engine.compose_up(item.compose, item.pull, console.faint, item.services)
+        return None
+    if isinstance(item, ComposeRemove):
+        engine.compose_remove(item.compose, item.services)
         return None
     if isinstance(item, ComposeDown):
         engine.compose_down(item.compose, item.volumes)
@@ -82,7 +86,13 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
         return None
     if isinstance(item, Verify):
         known = _index_read_this_run(results, item.ref)
-        return verify_index(engine, item.ref, item.platforms, known)
+        index = verify_index(engine, item.ref, item.platforms, known)
+        if item.single and not (index.single and index.platforms == item.platforms):
+            what = "a manifest list" if not index.single else f"a {', '.join(index.platforms)} manifest"
+            raise VerificationError(
+                f"{item.ref} is {what}, not a single {', '.join(item.platforms)} manifest; nothing was merged.",
+                tip="Each digest file must hold the digest publish-build pushed for exactly that platform.")
+        return index
     if isinstance(item, CreateManifest):
         engine.create_manifest(item.tags, item.sources)
         return None
@@ -123,7 +133,7 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
     if isinstance(item, UpdateValues):
         from polyarch.values import write_tag
 
-        write_tag(item.path, item.tag)
+        write_tag(item.path, item.tag, item.refs)
         return None
     raise TypeError(f"no executor for {type(item).__name__}")
 

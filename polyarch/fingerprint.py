@@ -82,8 +82,8 @@ def context_files(context: Path) -> list[Path]:
     return found
 
 
-def fingerprint(context: Path, dockerfile: Path, stage: str, platforms: tuple[str, ...],
-                args: tuple[tuple[str, str], ...], contexts: tuple[tuple[str, Path], ...] = ()) -> str:
+def fingerprint(context: Path, dockerfile: Path, stage: str | None, platforms: tuple[str, ...],
+                args: tuple[tuple[str, str], ...], contexts: tuple[tuple[str, str | Path], ...] = ()) -> str:
     """sha256 over everything that decides what the build produces.
 
     `contexts` are the image's named build contexts (name, folder); their
@@ -101,7 +101,7 @@ def fingerprint(context: Path, dockerfile: Path, stage: str, platforms: tuple[st
             feed("data", path.read_bytes())
 
     feed("scheme", _SCHEME.encode())
-    feed("stage", stage.encode())
+    feed("stage", (stage or "").encode())
     feed("platforms", ",".join(platforms).encode())
     for key, value in args:
         feed("arg", f"{key}={value}".encode())
@@ -109,7 +109,12 @@ def fingerprint(context: Path, dockerfile: Path, stage: str, platforms: tuple[st
     feed_files(context)
     # Fed after the main context, so an image without named contexts keeps the
     # fingerprint it had before they existed.
-    for name, folder in sorted(contexts):
+    for name, source in sorted(contexts, key=lambda pair: pair[0]):
         feed("named-context", name.encode())
-        feed_files(folder)
+        folder = Path(source)
+        if folder.is_dir():
+            feed_files(folder)
+        else:
+            # Another kind of source (docker-image://, a URL): its name is its input.
+            feed("source", str(source).encode())
     return digest.hexdigest()

@@ -16,12 +16,21 @@ def _git(root: Path, *args: str) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def git_state(root: Path) -> GitState:
-    """Short SHA of HEAD (None outside git or before the first commit) and dirtiness."""
-    sha = _git(root, "rev-parse", "--short=7", "HEAD")
+def git_state(root: Path, ignore: tuple[Path, ...] = ()) -> GitState:
+    """Short SHA of HEAD as `git rev-parse --short` prints it (None outside git) and dirtiness.
+
+    Files in `ignore` (ones polyarch writes itself, like the values file) do not count as changes.
+    """
+    sha = _git(root, "rev-parse", "--short", "HEAD")
     if not sha:
         return GitState(None, False)
-    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    args = ["status", "--porcelain", "--untracked-files=no", "--", "."]
+    for path in ignore:
+        try:
+            args.append(f":(exclude){path.resolve().relative_to(root.resolve()).as_posix()}")
+        except ValueError:
+            continue
+    status = _git(root, *args)
     return GitState(sha, bool(status))
 
 

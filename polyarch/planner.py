@@ -19,6 +19,7 @@ from polyarch.plans import (
     CopyByDigest,
     Compose,
     ComposeDown,
+    ComposeRemove,
     ComposeUp,
     LoadBundle,
     Plan,
@@ -29,75 +30,97 @@ from polyarch.plans import (
     UpdateValues,
     Verify,
 )
-from polyarch.stack import Image, Mode, Stack
+from polyarch.stack import ImageBuild, Mode, Stack
 
 
 def compose_for(stack: Stack, mode: Mode | None, platform: str | None, env_present: bool) -> Compose:
     """The compose project for a mode; with `mode=None`, every mode's files at once."""
-    # Compose files name local images "${POLYARCH_PROJECT}-<service>:${POLYARCH_TAG}".
-    variables: tuple[tuple[str, str], ...] = (("POLYARCH_PROJECT", stack.name),)
-    if mode is None:
-        files = tuple(dict.fromkeys(f for m in stack.modes.values() for f in m.files))
-    else:
-        files = mode.files
-        variables += (("POLYARCH_TAG", mode.tag),)
-        if platform:
-            # Makes compose create containers (and pull third-party images)
-            # for the chosen platform, native or emulated.
-            variables += (("DOCKER_DEFAULT_PLATFORM", platform),)
+    files = stack.all_files() if mode is None else mode.files
+    variables: tuple[tuple[str, str], ...] = ()
+    if mode is not None and platform:
+        # Makes compose create containers (and pull third-party images)
+        # for the chosen platform, native or emulated.
+        variables = (("DOCKER_DEFAULT_PLATFORM", platform),)
     env_files = (stack.env_file,) if env_present else ()
     return Compose(stack.name, files, env_files, variables)
 
 
-def image_target(image: Image, kind: str, platforms: tuple[str, ...], tags: tuple[str, ...], **extra: object) -> BakeTarget:
-    """One image's bake target for a stage kind (dev, prod): context, Dockerfile, build args and named contexts, plus `extra`."""
+def image_target(image: ImageBuild, platforms: tuple[str, ...], tags: tuple[str, ...], **extra: object) -> BakeTarget:
+    """One image's bake target: context, Dockerfile, target, build args and named contexts, plus `extra`."""
     return BakeTarget(
         name=image.name,
         context=image.context,
         dockerfile=image.dockerfile,
-        stage=image.stage(kind),
+        stage=image.target,
         platforms=platforms,
         tags=tags,
-        args=tuple(sorted(image.build_args.items())),
-        contexts=tuple(sorted(image.contexts.items())),
+        args=image.args,
+        contexts=image.contexts,
         **extra,
     )
 
 
-def host_build(stack: Stack, mode: Mode, platform: str, no_cache: bool = False) -> Build:
-    """Build every first-party image's stage for `mode`, for one platform, and load it."""
-    targets = tuple(image_target(image, mode.stage, (platform,), stack.local_tags(image, mode.tag)) for image in stack.images)
+def host_build(mode: Mode, platform: str, no_cache: bool = False, images: tuple[ImageBuild, ...] | None = None) -> Build:
+    """Build the mode's first-party images (or some of them) for one platform and load them under their local names."""
+    chosen = mode.images if images is None else images
+    targets = tuple(image_target(image, (platform,), image.local_names) for image in chosen)
     return Build(targets=targets, load=True, no_cache=no_cache)
 
 
-def build_plan(stack: Stack, mode: Mode, platform: str, no_cache: bool = False) -> Plan:
-    """`build`: images only."""
-    return Plan(f"build the {mode.name} images for {platform}", (host_build(stack, mode, platform, no_cache),))
+def build_plan(stack: Stack, mode: Mode, platform: str, no_cache: bool = False, services: tuple[str, ...] = ()) -> Plan:
+    """`build`: images only (every one, or those the named services run)."""
+    from polyarch.errors import UsageError
+
+    images = mode.images_for(services) if services else None
+    if images == () or not mode.images:
+        raise UsageError(f"{'The services ' + ', '.join(services) + ' run' if services else 'Mode ' + repr(mode.name) + ' has'} "
+                         "no image the compose files build; they only use published images.",
+                         tip="Name services with a build: section, or run `prod`/`dev` to pull and start published images.")
+    return Plan(f"build the {mode.name} images for {platform}", (host_build(mode, platform, no_cache, images),))
 
 
-def up_plan(stack: Stack, mode: Mode, platform: str, env_present: bool, build: bool = True, no_cache: bool = False) -> Plan:
-    """`dev`, `prod-build`: build for the host, then start the mode's compose files."""
+def up_plan(stack: Stack, mode: Mode, platform: str, env_present: bool, build: bool = True, no_cache: bool = False,
+            fresh: bool = False) -> Plan:
+    """`dev`, `prod-build`: build for the host, then start the mode's compose files.
+
+    `fresh` first removes the stack's containers, volumes and images and builds without cache.
+    """
     steps: list = []
-    if build:
-        steps.append(host_build(stack, mode, platform, no_cache))
+    if fresh:
+        steps += down_plan(stack, env_present, volumes=True, images=True).steps
+        no_cache = True
+    if build and mode.images:
+        steps.append(host_build(mode, platform, no_cache))
     # Compose pulls a missing image by name only, not by platform: fetch the
     # third-party images for the chosen platform first.
-    steps += [Pull(t.image, platform, only_if_missing=True) for t in stack.third_party]
+    steps += [Pull(ref, platform, only_if_missing=True) for ref in mode.third_party]
     steps.append(ComposeUp(compose_for(stack, mode, platform, env_present)))
     return Plan(f"start the {mode.name} stack for {platform}", tuple(steps))
+
+
+def rebuild_plan(stack: Stack, mode: Mode, platform: str, env_present: bool, services: tuple[str, ...]) -> Plan:
+    """`rebuild`: stop and remove just these services, rebuild their images, start them again."""
+    images = mode.images_for(services)
+    compose = compose_for(stack, mode, platform, env_present)
+    steps: list = [ComposeRemove(compose, services)]
+    if images:
+        steps.append(host_build(mode, platform, images=images))
+    steps.append(ComposeUp(compose, services=services))
+    return Plan(f"rebuild and restart {', '.join(services)} ({mode.name}) for {platform}", tuple(steps))
 
 
 def down_plan(stack: Stack, env_present: bool, volumes: bool = False, images: bool = False) -> Plan:
     """`down`, `clean`, `nuke`: whatever mode started the stack."""
     steps: list = [ComposeDown(compose_for(stack, None, None, env_present), volumes=volumes)]
     if images:
-        tags = tuple(dict.fromkeys(t for m in stack.modes.values() for t in stack.all_local_tags(m.tag)))
-        steps.append(RemoveImages(tags, prune_dangling=True))
+        # Exactly the stack's own names: what its modes build or pull from the
+        # published registry, never other projects' images.
+        steps.append(RemoveImages(stack.all_local_names(), prune_dangling=False))
     what = "stop the stack" + (", remove its volumes" if volumes else "") + (" and its images" if images else "")
     return Plan(what, tuple(steps))
 
 
-def cache_settings(kind: str | None, registry: str, image: Image, cache_root: Path) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+def cache_settings(kind: str | None, registry: str, image: ImageBuild, cache_root: Path) -> tuple[tuple[str, ...], tuple[str, ...], str]:
     """Cache import/export for one image: (cache-from, cache-to, description)."""
     if not kind or kind == "none":
         return (), (), "the builder's own cache"
@@ -110,8 +133,12 @@ def cache_settings(kind: str | None, registry: str, image: Image, cache_root: Pa
     return (f"type=registry,ref={kind}-{image.name}",), (f"type=registry,ref={kind}-{image.name},mode=max",), f"registry cache {kind}-{image.name}"
 
 
+def published_ref(registry: str, image: ImageBuild, tag: str) -> str:
+    return f"{registry.rstrip('/')}/{image.repository}:{tag}"
+
+
 def deploy_plan(
-    stack: Stack,
+    images: tuple[ImageBuild, ...],
     platforms: tuple[str, ...],
     registry: str,
     tag: str,
@@ -122,52 +149,57 @@ def deploy_plan(
     notes: tuple[str, ...] = (),
     fingerprints: dict[str, str] | None = None,
     fallback_builder: str | None = None,
+    values_file: Path | None = None,
+    ref_keys: tuple[tuple[str, str], ...] = (),
 ) -> Plan:
-    """`deploy-build`: every image's prod stage for every platform, pushed in one bake call.
+    """`deploy-build`: every release image for every platform, pushed in one bake call.
 
     With `fingerprints` (image -> input hash), an image whose tag already
-    carries its fingerprint is skipped when the plan runs.
+    carries its fingerprint is skipped when the plan runs. `ref_keys` are
+    (values key, image name) pairs: the pushed ref is written into that key.
     """
     targets = []
     cache_notes = []
-    for image in stack.images:
+    for image in images:
         cache_from, cache_to, described = cache_settings(cache, registry, image, cache_root or Path("."))
         cache_notes.append(f"{image.name}: {described}")
+        ref = published_ref(registry, image, tag)
         targets.append(image_target(
-            image, "prod", platforms, (stack.published_ref(image, registry, tag),),
+            image, platforms, (ref,),
             cache_from=cache_from,
             cache_to=cache_to,
             fingerprint=(fingerprints or {}).get(image.name),
-            ref=stack.published_ref(image, registry, tag),
+            ref=ref,
         ))
     steps: list = [Build(tuple(targets), push=True, builder=builder, skip_unchanged=bool(fingerprints),
                          fallback_builder=fallback_builder)]
     if verify:
         steps += [Verify(t.ref, platforms) for t in targets]
-    if stack.values_file is not None:
-        steps.append(UpdateValues(stack.values_file, tag))
-    title = f"build and push {', '.join(i.name for i in stack.images)}:{tag} for {', '.join(platforms)} to {registry}"
+    if values_file is not None:
+        by_name = {i.name: i for i in images}
+        refs = tuple((key, published_ref(registry, by_name[name], tag)) for key, name in ref_keys if name in by_name)
+        steps.append(UpdateValues(values_file, tag, refs))
+    title = f"build and push {', '.join(i.name for i in images)}:{tag} for {', '.join(platforms)} to {registry}"
     return Plan(title, tuple(steps), notes + ("cache: " + "; ".join(cache_notes),))
 
 
 def prod_plan(stack: Stack, registry: str, version: str, platform: str, env_present: bool) -> Plan:
-    """`prod`: pull the published images for one platform, tag them locally, restart prod."""
-    mode = stack.mode("prod")
+    """`prod`: pull the published images for one platform, tag them under the prod mode's local names, restart."""
+    mode = stack.role("prod")
     steps: list = []
-    for image in stack.images:
-        ref = stack.published_ref(image, registry, version)
+    for image in mode.images:
+        ref = published_ref(registry, image, version)
         steps.append(Pull(ref, platform))
-        steps.append(Tag(ref, stack.local_tags(image, mode.tag)))
-    steps += [Pull(t.image, platform, only_if_missing=True) for t in stack.third_party]
+        steps.append(Tag(ref, image.local_names))
+    steps += [Pull(ref, platform, only_if_missing=True) for ref in mode.third_party]
     steps.append(ComposeDown(compose_for(stack, None, None, env_present)))
     steps.append(ComposeUp(compose_for(stack, mode, platform, env_present)))
     return Plan(f"run {registry} images at {version} for {platform}", tuple(steps))
 
 
-def airtight_refs(stack: Stack) -> tuple[str, ...]:
-    """Every image the airtight mode runs: local first-party tags and third-party images."""
-    mode = stack.mode("airtight")
-    return stack.all_local_tags(mode.tag) + tuple(t.image for t in stack.third_party)
+def airtight_refs(mode: Mode) -> tuple[str, ...]:
+    """Every image the airtight mode runs: local first-party names and third-party images."""
+    return mode.local_names() + mode.third_party
 
 
 def airtight_package_plan(stack: Stack, platform: str, version: str, folder: Path, level: int) -> Plan:
@@ -175,28 +207,29 @@ def airtight_package_plan(stack: Stack, platform: str, version: str, folder: Pat
     from polyarch.bundle import bundle_name
     from polyarch.platforms import arch_name
 
-    mode = stack.mode("airtight")
+    mode = stack.role("airtight")
     bundle = folder / bundle_name(stack.name, version, arch_name(platform))
-    steps: list = [host_build(stack, mode, platform)]
-    steps += [Pull(t.image, platform) for t in stack.third_party]
-    steps.append(SaveBundle(airtight_refs(stack), bundle, bundle.with_name(bundle.name + ".sha256"),
+    steps: list = [host_build(mode, platform)] if mode.images else []
+    steps += [Pull(ref, platform) for ref in mode.third_party]
+    steps.append(SaveBundle(airtight_refs(mode), bundle, bundle.with_name(bundle.name + ".sha256"),
                             stack.name, version, platform, level))
     return Plan(f"package {stack.name} {version} for {platform}", tuple(steps))
 
 
 def airtight_run_plan(stack: Stack, bundle: Path | None, platform: str, env_present: bool) -> Plan:
-    """`prod-airtight`: load (optionally), check every image is there, restart without pulling."""
-    mode = stack.mode("airtight")
+    """`prod-airtight`: load (optionally), check every image is there, restart without pulling or building."""
+    mode = stack.role("airtight")
     steps: list = []
     if bundle is not None:
         steps.append(LoadBundle(bundle))
-    steps.append(CheckImages(airtight_refs(stack), tip="Pass --bundle PATH (or set AIRTIGHT_BUNDLE) to load them from an airtight bundle."))
+    steps.append(CheckImages(airtight_refs(mode), tip="Pass --bundle PATH (or set AIRTIGHT_BUNDLE) to load them from an airtight bundle."))
     steps.append(ComposeDown(compose_for(stack, None, None, env_present)))
     steps.append(ComposeUp(compose_for(stack, mode, platform, env_present), pull="never"))
     return Plan(f"run {stack.name} offline for {platform}", tuple(steps))
 
 
-def publish_build_plan(stack: Stack, platform: str, registry: str, folder: Path, push_by_digest: bool) -> Plan:
+def publish_build_plan(stack: Stack, images: tuple[ImageBuild, ...], platform: str, registry: str, folder: Path,
+                       push_by_digest: bool) -> Plan:
     """`publish-build`: one platform, pushed by digest only (no tag), digests recorded.
 
     Builders that cannot push by digest (buildx' `docker` driver) push to a
@@ -206,41 +239,41 @@ def publish_build_plan(stack: Stack, platform: str, registry: str, folder: Path,
     arch = platform.replace("/", "-")
     targets = []
     copies = []
-    for image in stack.images:
+    for image in images:
         repository = f"{registry}/{image.repository}"
         if push_by_digest:
             tags: tuple[str, ...] = ()
             outputs = (f"type=image,name={repository},push-by-digest=true,name-canonical=true,push=true",)
         else:
-            staging = f"{registry}/polyarch-staging/{image.repository}"
+            staging = f"{registry}/{stack.name}-staging/{image.repository}"
             tags, outputs = (f"{staging}:{arch}",), ()
             copies.append(CopyByDigest(image.name, staging, repository))
         targets.append(image_target(
-            image, "prod", (platform,), tags,
+            image, (platform,), tags,
             outputs=outputs,
             # Without an attestation the pushed digest is the platform's own
             # manifest, which is exactly what the merged list will reference.
             provenance=False,
         ))
     steps = (Build(tuple(targets), push=not push_by_digest), *copies,
-             RecordDigests(folder, platform, tuple(i.name for i in stack.images)))
-    return Plan(f"build {', '.join(i.name for i in stack.images)} for {platform} and push by digest to {registry}", steps)
+             RecordDigests(folder, platform, tuple(i.name for i in images)))
+    return Plan(f"build {', '.join(i.name for i in images)} for {platform} and push by digest to {registry}", steps)
 
 
-def publish_merge_plan(stack: Stack, registry: str, digests: dict[str, dict[str, str]],
+def publish_merge_plan(images: tuple[ImageBuild, ...], registry: str, digests: dict[str, dict[str, str]],
                        tags: tuple[str, ...], platforms: tuple[str, ...]) -> Plan:
     """`publish-merge`: check every source, then one manifest list per image under every tag."""
     checks: list = []
     creates: list = []
     verifies: list = []
-    for image in stack.images:
+    for image in images:
         repo = f"{registry}/{image.repository}"
         sources = tuple(f"{repo}@{digests[image.name][p]}" for p in platforms)
-        checks += [Verify(src, (p,)) for src, p in zip(sources, platforms)]
+        checks += [Verify(src, (p,), single=True) for src, p in zip(sources, platforms)]
         refs = tuple(f"{repo}:{t}" for t in tags)
         creates.append(CreateManifest(refs, sources))
         verifies += [Verify(ref, platforms) for ref in refs]
-    title = f"merge {', '.join(platforms)} into {', '.join(tags)} for {', '.join(i.name for i in stack.images)}"
+    title = f"merge {', '.join(platforms)} into {', '.join(tags)} for {', '.join(i.name for i in images)}"
     return Plan(title, tuple(checks + creates + verifies),
                 ("every source digest is checked in the registry before any tag is created",))
 

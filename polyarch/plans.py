@@ -20,12 +20,12 @@ class BakeTarget:
     name: str
     context: Path
     dockerfile: Path
-    stage: str
+    stage: str | None
     platforms: tuple[str, ...]
     tags: tuple[str, ...]
     args: tuple[tuple[str, str], ...] = ()
-    # Named build contexts (name, folder), used in the Dockerfile as `COPY --from=NAME`.
-    contexts: tuple[tuple[str, Path], ...] = ()
+    # Named build contexts (name, folder or other source), used in the Dockerfile as `COPY --from=NAME`.
+    contexts: tuple[tuple[str, str], ...] = ()
     cache_from: tuple[str, ...] = ()
     cache_to: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
@@ -38,14 +38,15 @@ class BakeTarget:
         entry: dict[str, object] = {
             "context": str(self.context),
             "dockerfile": str(self.dockerfile),
-            "target": self.stage,
             "platforms": list(self.platforms),
             "tags": list(self.tags),
         }
+        if self.stage:
+            entry["target"] = self.stage
         if self.args:
             entry["args"] = dict(self.args)
         if self.contexts:
-            entry["contexts"] = {name: str(path) for name, path in self.contexts}
+            entry["contexts"] = dict(self.contexts)
         if self.cache_from:
             entry["cache-from"] = list(self.cache_from)
         if self.cache_to:
@@ -163,14 +164,27 @@ class Compose:
 
 @dataclass(frozen=True)
 class ComposeUp:
-    """Start the stack detached and wait until health checks pass."""
+    """Start the stack (or some services) detached, never building, and wait until health checks pass."""
 
     compose: Compose
     pull: str = "missing"
+    services: tuple[str, ...] = ()
 
     def summary(self) -> str:
         extra = ", ".join(f"{k}={v}" for k, v in self.compose.variables)
-        return f"compose {self.compose.describe()} up --detach --wait --pull {self.pull}" + (f" (with {extra})" if extra else "")
+        return (f"compose {self.compose.describe()} up --detach --wait --no-build --pull {self.pull}"
+                + (f" {' '.join(self.services)}" if self.services else "") + (f" (with {extra})" if extra else ""))
+
+
+@dataclass(frozen=True)
+class ComposeRemove:
+    """Stop and remove some services' containers (compose rm --stop --force)."""
+
+    compose: Compose
+    services: tuple[str, ...]
+
+    def summary(self) -> str:
+        return f"compose {self.compose.describe()} rm --stop --force {' '.join(self.services)}"
 
 
 @dataclass(frozen=True)
@@ -186,7 +200,7 @@ class ComposeDown:
 
 @dataclass(frozen=True)
 class RemoveImages:
-    """Remove the named local images (absent ones are fine), then dangling ones."""
+    """Remove the named local images (absent ones are fine), and with `prune_dangling` the engine's dangling ones."""
 
     refs: tuple[str, ...]
     prune_dangling: bool = True
@@ -209,12 +223,19 @@ class CheckImages:
 
 @dataclass(frozen=True)
 class Verify:
-    """Inspect a pushed tag and fail unless it lists every platform."""
+    """Inspect a pushed tag and fail unless it lists every platform.
+
+    With `single`, the ref must be one platform's own manifest, of exactly
+    that platform (a merge source), not a list.
+    """
 
     ref: str
     platforms: tuple[str, ...]
+    single: bool = False
 
     def summary(self) -> str:
+        if self.single:
+            return f"verify {self.ref} is a single {', '.join(self.platforms)} manifest"
         return f"verify {self.ref} lists {', '.join(self.platforms)}"
 
 
@@ -231,13 +252,15 @@ class CreateManifest:
 
 @dataclass(frozen=True)
 class UpdateValues:
-    """Write the published tag into the Helm values file (`image.tag`)."""
+    """Write the published tag into the Helm values file (`image.tag`), and pushed refs into other keys."""
 
     path: Path
     tag: str
+    refs: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> str:
-        return f"write image.tag = {self.tag} into {self.path}"
+        extra = "".join(f", {key} = {ref}" for key, ref in self.refs)
+        return f"write image.tag = {self.tag}{extra} into {self.path}"
 
 
 @dataclass(frozen=True)
@@ -315,7 +338,7 @@ class CopyByDigest:
         return f"copy {self.image} from {self.source} to {self.destination}@<digest> (no tag)"
 
 
-Step = Union[CopyByDigest, RecordDigests, RemoveBuilder, AddBuilderNode, SaveBundle, LoadBundle, Build, Tag, Pull, ComposeUp, ComposeDown, RemoveImages, CheckImages, Verify, CreateManifest, UpdateValues]
+Step = Union[ComposeRemove, CopyByDigest, RecordDigests, RemoveBuilder, AddBuilderNode, SaveBundle, LoadBundle, Build, Tag, Pull, ComposeUp, ComposeDown, RemoveImages, CheckImages, Verify, CreateManifest, UpdateValues]
 
 
 @dataclass(frozen=True)
@@ -325,3 +348,29 @@ class Plan:
     title: str
     steps: tuple[Step, ...]
     notes: tuple[str, ...] = field(default=())
+
+    def to_data(self) -> dict[str, object]:
+        """The plan as plain JSON-ready data: every step with its kind and fields."""
+        return {
+            "title": self.title,
+            "notes": list(self.notes),
+            "steps": [{"kind": type(step).__name__, "summary": step.summary(), **_plain(step)} for step in self.steps],
+        }
+
+
+def _plain(value: object) -> object:
+    """Dataclasses, paths and tuples as JSON-ready values."""
+    from dataclasses import fields, is_dataclass
+
+    if is_dataclass(value) and not isinstance(value, type):
+        data = {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        if isinstance(value, Build):
+            data["bake_definition"] = value.definition()
+        return data
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value

@@ -102,3 +102,77 @@ def release_tags(ref: str, short_sha: str) -> tuple[str, ...]:
         raise UsageError(f"'{short_sha}' is not a short git SHA.")
     tags.append(f"sha-{short_sha[:7]}")
     return tuple(tags)
+
+
+def lookup(values: dict, dotted: str) -> object:
+    """The value at a dotted key path of a values mapping (None when any part is missing)."""
+    node: object = values
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def is_true(value: object) -> bool:
+    """A values or .env flag: true, "true", "yes", "1", "on" (any case)."""
+    return value is True or str(value).strip().lower() in ("true", "yes", "1", "on")
+
+
+def extra_build_args(sources, values: dict | None, env: dict[str, str], where: str) -> tuple[tuple[str, str], ...]:
+    """Build args from polyarch.toml sources: every non-empty values key under a prefix, and named .env keys."""
+    args: dict[str, str] = {}
+    if sources.values_prefix:
+        if values is None:
+            raise UsageError(f"{where}.build_args.values_prefix needs a values file, and polyarch.toml names none (project.values_file).")
+        parent, _, prefix = sources.values_prefix.rpartition(".")
+        table = lookup(values, parent) if parent else values
+        if isinstance(table, dict):
+            for key, value in table.items():
+                if str(key).startswith(prefix) and value not in (None, ""):
+                    args[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
+    for key in sources.env:
+        if env.get(key):
+            args[key] = env[key]
+    return tuple(sorted(args.items()))
+
+
+def release_images(stack, values: dict | None, env: dict[str, str]):
+    """What deploy-build and publish-build publish: the prod mode's images, plus enabled optional ones.
+
+    Returns (images, ref_keys, notes): ref_keys are (values key, image name)
+    pairs that receive the pushed ref. Pure: values and env are read by the caller.
+    """
+    from dataclasses import replace
+
+    from polyarch.stack import check_dockerfile
+
+    mode = stack.role("prod")
+    images = []
+    notes = []
+    for image in mode.images:
+        spec = stack.settings.images.get(image.name)
+        args = dict(image.args)
+        target = image.target
+        if spec is not None:
+            args.update(extra_build_args(spec.build_args, values, env, f"images.{image.name}"))
+            if spec.publish_target:
+                check_dockerfile(image.context, image.dockerfile, spec.publish_target, f"images.{image.name}.publish_target")
+                target = spec.publish_target
+        images.append(replace(image, target=target, args=tuple(sorted(args.items()))))
+    ref_keys = []
+    for image in stack.optional:
+        spec = stack.settings.optional[image.name]
+        if spec.enabled_by:
+            kind, _, key = spec.enabled_by.partition(":")
+            if kind == "values" and values is None:
+                raise UsageError(f"optional.{image.name}.enabled_by reads the values file, and polyarch.toml names none (project.values_file).")
+            flag = lookup(values or {}, key) if kind == "values" else env.get(key)
+            if not is_true(flag):
+                notes.append(f"optional image {image.name}: skipped, {spec.enabled_by} is {flag!r}")
+                continue
+            notes.append(f"optional image {image.name}: built, {spec.enabled_by} is {flag!r}")
+        images.append(replace(image, args=extra_build_args(spec.build_args, values, env, f"optional.{image.name}")))
+        if spec.ref_key:
+            ref_keys.append((spec.ref_key, image.name))
+    return tuple(images), tuple(ref_keys), tuple(notes)

@@ -1,305 +1,450 @@
-"""The stack description: load, validate and query `stack.toml`.
+"""The stack: what each mode's compose files build and run, plus polyarch.toml.
 
-The description is the single source of what the stack is: images and their
-build contexts, which compose services share an image, third-party images,
-compose files per mode and where images are published. Tasks never hard-code
-any of it.
+Compose is the source of truth. For every mode, `docker compose config` (read
+by the engine module and handed in here as plain data) says which services
+build what and under which local names; services whose build sections are
+identical are one image. `polyarch.toml` adds only what compose cannot say.
+Everything here is pure: it turns data into a validated `Stack`.
 """
 
 from __future__ import annotations
 
-import os
+import difflib
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from polyarch.errors import PlatformError, StackError
 from polyarch.platforms import parse_platforms
+from polyarch.project import COMPOSE_NAMES, Project
+from polyarch.settings import REPOSITORY, ImageSettings, OptionalImage, Settings
 
-DEFAULT_FILE = "stack.toml"
-ENV_VAR = "POLYARCH_STACK"
+DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
+ROLES = ("dev", "prod", "airtight")
+# What each task group uses a mode for, for messages.
+ROLE_TASKS = {"dev": "dev, build, rebuild, restart", "prod": "prod, prod-build, deploy-build, publish-*",
+              "airtight": "package-airtight, prod-airtight"}
 
 
 @dataclass(frozen=True)
-class Image:
-    """A first-party image built from one Dockerfile, run as one or more services."""
+class ImageBuild:
+    """One first-party image as a mode builds it, and the local names it runs under."""
 
     name: str
     context: Path
     dockerfile: Path
-    stages: dict[str, str]
+    target: str | None
+    args: tuple[tuple[str, str], ...]
+    contexts: tuple[tuple[str, str], ...]
     services: tuple[str, ...]
+    local_names: tuple[str, ...]
     repository: str
-    build_args: dict[str, str] = field(default_factory=dict)
-    # Named build contexts: name -> folder, for `COPY --from=NAME` in the Dockerfile.
-    contexts: dict[str, Path] = field(default_factory=dict)
 
-    def stage(self, kind: str) -> str:
-        return self.stages[kind]
-
-
-@dataclass(frozen=True)
-class ThirdParty:
-    """An image the stack uses as published by someone else, pinned by tag."""
-
-    service: str
-    image: str
+    def identity(self) -> tuple[Path, Path]:
+        return (self.context, self.dockerfile)
 
 
 @dataclass(frozen=True)
 class Mode:
-    """How the stack runs in one mode: compose files, stage built, local tag."""
+    """How the stack runs in one mode: compose files, first-party builds, third-party images."""
 
     name: str
     files: tuple[Path, ...]
-    stage: str
-    tag: str
+    images: tuple[ImageBuild, ...]
+    third_party: tuple[str, ...]
+    services: tuple[str, ...]
+
+    def local_names(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(n for image in self.images for n in image.local_names))
+
+    def image(self, name: str) -> ImageBuild:
+        for image in self.images:
+            if image.name == name:
+                return image
+        raise StackError(f"Mode '{self.name}' builds no image '{name}' (it builds: {', '.join(i.name for i in self.images) or 'none'}).")
+
+    def images_for(self, services: tuple[str, ...]) -> tuple[ImageBuild, ...]:
+        """The builds that the named services run (each service is checked)."""
+        unknown = [s for s in services if s not in self.services]
+        if unknown:
+            raise StackError(f"Mode '{self.name}' has no service {', '.join(repr(s) for s in unknown)}{_did_you_mean(unknown[0], self.services)}.",
+                             tip=f"Services: {', '.join(self.services)}.")
+        return tuple(i for i in self.images if set(i.services) & set(services))
 
 
 @dataclass(frozen=True)
 class Stack:
-    """A validated stack description."""
+    """A project adopted as it is: its compose modes and polyarch.toml settings."""
 
-    source: Path
+    project: Project
     name: str
+    settings: Settings
     platforms: tuple[str, ...]
-    registry: str
-    env_file: Path
-    env_example: Path
-    secrets: tuple[str, ...]
-    required: tuple[str, ...]
-    urls: dict[str, tuple[str, str]]
-    images: tuple[Image, ...]
-    third_party: tuple[ThirdParty, ...]
     modes: dict[str, Mode]
-    values_file: Path | None = None
+    roles: dict[str, str | None]
+    optional: tuple[ImageBuild, ...] = field(default=())
 
     @property
     def root(self) -> Path:
-        return self.source.parent
+        return self.project.root
 
-    def image(self, name: str) -> Image:
-        for image in self.images:
-            if image.name == name:
-                return image
-        raise StackError(f"{self.source}: there is no image named '{name}' (images: {', '.join(i.name for i in self.images)}).")
+    @property
+    def source(self) -> Path:
+        """The file that describes the stack: polyarch.toml, else the first compose file."""
+        return self.project.settings_file or self.project.compose_files[0]
+
+    @property
+    def registry(self) -> str:
+        return self.settings.project.registry or ""
+
+    @property
+    def pull_registry(self) -> str:
+        return self.settings.project.pull_registry or ""
+
+    @property
+    def env_file(self) -> Path:
+        return self.root / self.settings.project.env_file
+
+    @property
+    def env_example(self) -> Path:
+        return self.root / self.settings.project.env_example
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(self.settings.project.secrets)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(self.settings.project.required)
+
+    @property
+    def urls(self) -> dict[str, tuple[str, str]]:
+        return {label: (pair[0], pair[1]) for label, pair in self.settings.project.urls.items()}
+
+    @property
+    def values_file(self) -> Path | None:
+        value = self.settings.project.values_file
+        return self.root / value if value else None
 
     def mode(self, name: str) -> Mode:
         if name not in self.modes:
-            raise StackError(
-                f"{self.source}: the stack has no mode '{name}' (modes: {', '.join(self.modes)}).",
-                tip=f"Add a [modes.{name}] table naming its compose files.",
-            )
+            raise StackError(f"The stack has no mode '{name}'{_did_you_mean(name, list(self.modes))} (modes: {', '.join(self.modes)}).",
+                             tip="Name a mode of polyarch.toml's [modes] tables, or leave --mode out.")
         return self.modes[name]
 
-    def local_tag(self, service: str, tag: str) -> str:
-        """The local image tag a service runs from, e.g. 'polyarch-api:dev'."""
-        return f"{self.name}-{service}:{tag}"
+    def role(self, role: str) -> Mode:
+        """The mode a group of tasks uses (dev, prod or airtight)."""
+        name = self.roles.get(role)
+        if name is None:
+            raise StackError(f"{self.source}: no mode is named '{role}', so polyarch does not know which mode {ROLE_TASKS[role]} use.",
+                             tip=f"Add `[tasks]` with `{role} = \"MODE\"` to polyarch.toml (modes: {', '.join(self.modes)}).")
+        return self.modes[name]
 
-    def local_tags(self, image: Image, tag: str) -> tuple[str, ...]:
-        return tuple(self.local_tag(service, tag) for service in image.services)
+    def all_local_names(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(n for mode in self.modes.values() for n in mode.local_names()))
 
-    def all_local_tags(self, tag: str) -> tuple[str, ...]:
-        return tuple(t for image in self.images for t in self.local_tags(image, tag))
-
-    def published_ref(self, image: Image, registry: str, tag: str) -> str:
-        return f"{registry.rstrip('/')}/{image.repository}:{tag}"
-
-
-def find_stack_file(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
-    """Locate the description: --stack, then $POLYARCH_STACK, then stack.toml here or above."""
-    chosen = explicit or os.environ.get(ENV_VAR)
-    if chosen:
-        path = Path(chosen).expanduser()
-        if path.is_dir():
-            path = path / DEFAULT_FILE
-        if not path.is_file():
-            origin = "--stack" if explicit else f"${ENV_VAR}"
-            raise StackError(f"{origin} points at {path}, which does not exist.",
-                             tip="Give the path of a stack description file (stack.toml).")
-        return path.resolve()
-    start = (cwd or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        candidate = folder / DEFAULT_FILE
-        if candidate.is_file():
-            return candidate
-    raise StackError(
-        f"No {DEFAULT_FILE} in {start} or any folder above it.",
-        tip=f"Run polyarch from the project folder, or pass --stack PATH or set {ENV_VAR}.",
-    )
+    def all_files(self) -> tuple[Path, ...]:
+        return tuple(dict.fromkeys(f for mode in self.modes.values() for f in mode.files))
 
 
-def load_stack(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Stack:
-    """Find, read and validate the stack description."""
-    path = find_stack_file(explicit, cwd)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise StackError(f"{path} is not valid TOML: {exc}.") from None
-    return parse_stack(data, path)
+def _did_you_mean(word: str, options: Any) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-class _Reader:
-    """Reads typed values out of the TOML data, naming file and key on errors."""
-
-    def __init__(self, source: Path) -> None:
-        self.source = source
-
-    def fail(self, key: str, problem: str) -> StackError:
-        return StackError(f"{self.source}: {key} {problem}.")
-
-    def table(self, data: dict[str, Any], key: str, where: str, required: bool = True) -> dict[str, Any]:
-        value = data.get(key)
-        if value is None:
-            if required:
-                raise self.fail(f"{where}{key}", "is missing (expected a table)")
-            return {}
-        if not isinstance(value, dict):
-            raise self.fail(f"{where}{key}", f"must be a table, not {type(value).__name__}")
-        return value
-
-    def string(self, data: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
-        value = data.get(key, default)
-        if value is None:
-            raise self.fail(f"{where}{key}", "is missing (expected a string)")
-        if not isinstance(value, str):
-            raise self.fail(f"{where}{key}", f"must be a string, not {type(value).__name__}")
-        return value
-
-    def strings(self, data: dict[str, Any], key: str, where: str, default: list[str] | None = None) -> tuple[str, ...]:
-        value = data.get(key, default)
-        if value is None:
-            raise self.fail(f"{where}{key}", "is missing (expected a list of strings)")
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(f"{where}{key}", "must be a list of strings")
-        return tuple(value)
-
-    def string_map(self, data: dict[str, Any], key: str, where: str) -> dict[str, str]:
-        value = self.table(data, key, where, required=False)
-        for k, v in value.items():
-            if not isinstance(v, (str, int, float, bool)):
-                raise self.fail(f"{where}{key}.{k}", "must be a string")
-        return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
-
-    def folder_map(self, data: dict[str, Any], key: str, where: str, root: Path) -> dict[str, Path]:
-        """An optional table of name -> folder (relative to `root`); names are lowercase identifiers."""
-        folders = {}
-        for name, value in self.table(data, key, where, required=False).items():
-            if not _CONTEXT_NAME.fullmatch(name):
-                raise self.fail(f"{where}{key}.{name}", "is not a valid name (use a lowercase identifier: a-z, 0-9 and '_', not starting with a digit)")
-            if not isinstance(value, str):
-                raise self.fail(f"{where}{key}.{name}", f"must be a string path, not {type(value).__name__}")
-            folder = root / value
-            if not folder.is_dir():
-                raise self.fail(f"{where}{key}.{name}", f"points at {folder}, which is not a folder")
-            folders[name] = folder
-        return folders
+def normalize_ref(ref: str) -> str:
+    """A local image name in its full form, so that `redis` and `docker.io/library/redis:latest` compare equal."""
+    name, digest = (ref.split("@", 1) + [""])[:2]
+    last = name.rsplit("/", 1)[-1]
+    if ":" not in last:
+        name += ":latest"
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    if name.startswith("library/"):
+        name = name[len("library/"):]
+    return name + (f"@{digest}" if digest else "")
 
 
-_KNOWN_TOP = {"stack", "images", "third_party", "modes"}
-# Compose's rule for project names (ASCII only, starting with a letter or digit).
-_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
-# Named build contexts are used like stage names (`COPY --from=NAME`), and
-# BuildKit lower-cases stage names, so context names are kept lowercase.
-_CONTEXT_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_REF = re.compile(
+    r"^(?:(?P<host>[a-zA-Z0-9.-]+(?::\d+)?)/)?"
+    r"(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:[0-9a-f]{64})?$"
+)
 
 
-def parse_stack(data: dict[str, Any], source: Path) -> Stack:
-    """Validate parsed TOML data and build a Stack. Pure: reads no files but the paths it checks."""
-    r = _Reader(source)
-    root = source.parent
-    unknown = set(data) - _KNOWN_TOP
-    if unknown:
-        raise r.fail(", ".join(sorted(unknown)), f"is not a known table (known: {', '.join(sorted(_KNOWN_TOP))})")
+def check_ref(ref: str, where: str) -> str:
+    """Refuse an image name Docker would refuse, naming where it came from."""
+    if not _REF.match(ref):
+        raise StackError(f"{where}: '{ref}' is not a valid image name (Docker's rule: lowercase repository path, optional :tag).")
+    return ref
 
-    top = r.table(data, "stack", "")
-    name = r.string(top, "name", "stack.")
-    if not _NAME.fullmatch(name):
-        raise r.fail("stack.name", f"'{name}' must be lowercase letters, digits, '-' or '_'")
-    try:
-        platforms = parse_platforms(r.strings(top, "platforms", "stack.", ["linux/amd64", "linux/arm64"]), "stack.platforms")
-    except PlatformError as exc:
-        raise StackError(f"{source}: {exc.message}") from None
-    registry = r.string(top, "registry", "stack.", "")
-    urls: dict[str, tuple[str, str]] = {}
-    for label, pair in r.table(top, "urls", "stack.", required=False).items():
-        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
-            raise r.fail(f"stack.urls.{label}", "must be [ENV_KEY, default URL]")
-        urls[label] = (pair[0], pair[1])
-    values = top.get("values_file")
-    if values is not None and not isinstance(values, str):
-        raise r.fail("stack.values_file", "must be a string path")
 
-    images = []
-    services_seen: dict[str, str] = {}
-    for image_name, spec in r.table(data, "images", "").items():
-        where = f"images.{image_name}."
-        if not isinstance(spec, dict):
-            raise r.fail(f"images.{image_name}", "must be a table")
-        context = root / r.string(spec, "context", where)
-        if not context.is_dir():
-            raise r.fail(f"{where}context", f"points at {context}, which is not a folder")
-        dockerfile = context / r.string(spec, "dockerfile", where, "Dockerfile")
-        if not dockerfile.is_file():
-            raise r.fail(f"{where}dockerfile", f"points at {dockerfile}, which does not exist")
-        stages = r.string_map(spec, "stages", where) or {"dev": "dev", "prod": "prod"}
-        services = r.strings(spec, "services", where)
-        if not services:
-            raise r.fail(f"{where}services", "must name at least one compose service")
-        for service in services:
-            if service in services_seen:
-                raise r.fail(f"{where}services", f"names '{service}', which image '{services_seen[service]}' already runs")
-            services_seen[service] = image_name
-        images.append(Image(
-            name=image_name,
-            context=context,
-            dockerfile=dockerfile,
-            stages=stages,
-            services=services,
-            repository=r.string(spec, "repository", where, image_name),
-            build_args=r.string_map(spec, "build_args", where),
-            contexts=r.folder_map(spec, "contexts", where, root),
-        ))
-    if not images:
-        raise r.fail("images", "must describe at least one image")
+def default_image_name(project: str, service: str) -> str:
+    """The name compose gives a built image when the service names none."""
+    return f"{project}-{service}".lower()
 
-    third_party = []
-    for service, image in r.table(data, "third_party", "", required=False).items():
-        if not isinstance(image, str):
-            raise r.fail(f"third_party.{service}", "must be an image reference string")
-        if ":" not in image.rsplit("/", 1)[-1] and "@" not in image:
-            raise r.fail(f"third_party.{service}", f"'{image}' must be pinned by tag or digest")
-        third_party.append(ThirdParty(service, image))
 
-    modes = {}
-    for mode_name, spec in r.table(data, "modes", "").items():
-        where = f"modes.{mode_name}."
-        if not isinstance(spec, dict):
-            raise r.fail(f"modes.{mode_name}", "must be a table")
-        files = tuple(root / f for f in r.strings(spec, "files", where))
+@dataclass(frozen=True)
+class _RawBuild:
+    service: str
+    context: Path
+    dockerfile: Path
+    target: str | None
+    args: tuple[tuple[str, str], ...]
+    contexts: tuple[tuple[str, str], ...]
+    local_name: str
+
+    def key(self) -> tuple:
+        return (self.context, self.dockerfile, self.target, self.args, self.contexts)
+
+
+def _raw_builds(config: dict[str, Any], project: str, where: str) -> tuple[list[_RawBuild], dict[str, str], list[str]]:
+    """From one mode's compose config: builds, image-only services (service -> ref), all service names."""
+    services = config.get("services") or {}
+    builds: list[_RawBuild] = []
+    image_only: dict[str, str] = {}
+    for service, spec in services.items():
+        spec = spec or {}
+        build = spec.get("build")
+        image = spec.get("image")
+        if build:
+            context = Path(build.get("context") or ".")
+            if "://" in str(build.get("context") or "") or str(build.get("context", "")).startswith("git@"):
+                raise StackError(f"{where}: service '{service}' builds from a remote context ({build.get('context')}); polyarch builds local folders only.")
+            dockerfile = build.get("dockerfile") or "Dockerfile"
+            if build.get("dockerfile_inline"):
+                raise StackError(f"{where}: service '{service}' uses dockerfile_inline, which polyarch cannot build yet.",
+                                 tip="Move the Dockerfile into a file and name it with build.dockerfile.")
+            dockerfile_path = Path(dockerfile) if Path(dockerfile).is_absolute() else context / dockerfile
+            args = tuple(sorted((str(k), "" if v is None else str(v)) for k, v in (build.get("args") or {}).items()))
+            contexts = tuple(sorted((str(k), str(v)) for k, v in (build.get("additional_contexts") or {}).items()))
+            name = image or default_image_name(project, service)
+            check_ref(name, f"{where}: service '{service}' image")
+            builds.append(_RawBuild(service, context, dockerfile_path, build.get("target") or None, args, contexts, name))
+        elif image:
+            image_only[service] = str(image)
+        else:
+            raise StackError(f"{where}: service '{service}' has neither build nor image.")
+    return builds, image_only, list(services)
+
+
+def dockerfile_stages(dockerfile: Path) -> list[str]:
+    """The stage names a Dockerfile declares (`FROM ... AS name`), lowercased as BuildKit does."""
+    stages = []
+    for line in dockerfile.read_text(encoding="utf-8", errors="replace").splitlines():
+        match = re.match(r"^\s*FROM\s+(?:--\S+\s+)*\S+\s+AS\s+(\S+)\s*$", line, re.IGNORECASE)
+        if match:
+            stages.append(match.group(1).lower())
+    return stages
+
+
+def check_dockerfile(context: Path, dockerfile: Path, target: str | None, where: str) -> None:
+    """The context is a folder, the Dockerfile exists, and the target is one of its stages."""
+    if not context.is_dir():
+        raise StackError(f"{where}: the build context {context} is not a folder.")
+    if not dockerfile.is_file():
+        raise StackError(f"{where}: the Dockerfile {dockerfile} does not exist.")
+    if target is not None:
+        stages = dockerfile_stages(dockerfile)
+        if target.lower() not in stages:
+            raise StackError(f"{where}: target '{target}' is not a stage of {dockerfile}"
+                             f"{_did_you_mean(target, stages)} (stages: {', '.join(stages) or 'none, it is single-stage'}).")
+
+
+def _image_names(identities: list[tuple[Path, Path]], root: Path) -> dict[tuple[Path, Path], str]:
+    """A short, stable name per (context, Dockerfile): the context folder's name, made unique."""
+    names: dict[tuple[Path, Path], str] = {}
+    taken: set[str] = set()
+    for identity in identities:
+        context, dockerfile = identity
+        base = _slug(context.name if context != root else root.name)
+        name = base
+        if name in taken:
+            name = f"{base}-{_slug(dockerfile.name)}"
+        n = 2
+        while name in taken:
+            name = f"{base}-{n}"
+            n += 1
+        taken.add(name)
+        names[identity] = name
+    return names
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug or "image"
+
+
+ConfigReader = Callable[[tuple[Path, ...], str | None], dict[str, Any]]
+
+
+def mode_files(project: Project, settings: Settings, env: dict[str, str]) -> dict[str, tuple[Path, ...]]:
+    """Each mode's compose files, with its overlay when the .env key asks for it."""
+    if not settings.modes:
+        if not project.compose_files:
+            raise StackError(f"{project.describe()}: there is no compose file ({', '.join(COMPOSE_NAMES)}) in {project.root} and no [modes] table.",
+                             tip="Add a compose file, or name each mode's files in polyarch.toml's [modes] tables.")
+        return {"default": project.compose_files}
+    result = {}
+    for name, spec in settings.modes.items():
+        files = [project.path(f, f"modes.{name}.files") for f in spec.files]
+        if spec.overlay and env.get(spec.overlay.key, "") == spec.overlay.value:
+            files += [project.path(f, f"modes.{name}.overlay.files") for f in spec.overlay.files]
         for f in files:
             if not f.is_file():
-                raise r.fail(f"{where}files", f"names {f}, which does not exist")
-        stage = r.string(spec, "stage", where)
-        for image in images:
-            if stage not in image.stages:
-                raise r.fail(f"{where}stage", f"is '{stage}', but image '{image.name}' has no such stage")
-        modes[mode_name] = Mode(mode_name, files, stage, r.string(spec, "tag", where, "latest"))
+                raise StackError(f"{project.describe()}: mode '{name}' names {f}, which does not exist.")
+        result[name] = tuple(files)
+    return result
 
-    return Stack(
-        source=source,
-        name=name,
-        platforms=platforms,
-        registry=registry,
-        env_file=root / r.string(top, "env_file", "stack.", ".env"),
-        env_example=root / r.string(top, "env_example", "stack.", ".env.example"),
-        secrets=r.strings(top, "secrets", "stack.", []),
-        required=r.strings(top, "required", "stack.", []),
-        urls=urls,
-        images=tuple(images),
-        third_party=tuple(third_party),
-        modes=modes,
-        values_file=(root / values) if values else None,
-    )
+
+def build_stack(project: Project, settings: Settings, configs: dict[str, dict[str, Any]],
+                files: dict[str, tuple[Path, ...]], project_name: str) -> Stack:
+    """Turn each mode's resolved compose config into a validated Stack."""
+    root = project.root
+    where = project.describe()
+    try:
+        platforms = parse_platforms(settings.project.platforms, "project.platforms") if settings.project.platforms else DEFAULT_PLATFORMS
+    except PlatformError as exc:
+        raise StackError(f"{where}: {exc.message}") from None
+    roles: dict[str, str | None] = {}
+    for role in ROLES:
+        wanted = getattr(settings.tasks, role)
+        if not settings.modes:
+            roles[role] = "default"
+        elif wanted in files:
+            roles[role] = wanted
+        elif role in settings.tasks.model_fields_set:
+            raise StackError(f"{where}: tasks.{role} names mode '{wanted}', which is not defined{_did_you_mean(wanted, files)}.")
+        else:
+            # One mode serves every task; with several, a missing role is an
+            # error only when a task needs it (Stack.role).
+            roles[role] = next(iter(files)) if len(files) == 1 else None
+
+    raw: dict[str, tuple[list[_RawBuild], dict[str, str], list[str]]] = {}
+    for mode_name, config in configs.items():
+        raw[mode_name] = _raw_builds(config, project_name, f"mode '{mode_name}' ({', '.join(_rel(f, root) for f in files[mode_name])})")
+
+    identities = list(dict.fromkeys((b.context, b.dockerfile) for builds, _, _ in raw.values() for b in builds))
+    optional_identities = []
+    for key, spec in settings.optional.items():
+        context = project.path(spec.context, f"optional.{key}.context")
+        optional_identities.append((context, context / spec.dockerfile))
+    names = _image_names(identities, root)
+
+    for key in settings.images:
+        if key not in names.values():
+            raise StackError(f"{where}: images.{key} names no image the compose files build{_did_you_mean(key, names.values())} "
+                             f"(images: {', '.join(names.values()) or 'none'}).",
+                             tip="An image is named after its build context's folder.")
+
+    # Order in which other modes are searched for the build behind an image-only service.
+    search_order = [m for m in (roles["prod"],) if m] + [m for m in configs if m != roles["prod"]]
+    by_local_name: dict[str, _RawBuild] = {}
+    for mode_name in search_order:
+        for b in raw[mode_name][0]:
+            by_local_name.setdefault(normalize_ref(b.local_name), b)
+
+    checked: set[tuple] = set()
+    modes = {}
+    for mode_name, (builds, image_only, services) in raw.items():
+        mode_where = f"mode '{mode_name}'"
+        third_party: list[str] = []
+        own = {normalize_ref(b.local_name): b for b in builds}
+        for service, ref in image_only.items():
+            key = normalize_ref(ref)
+            source = own.get(key) or by_local_name.get(key)
+            if source is None:
+                check_ref(ref, f"{mode_where}: service '{service}' image")
+                third_party.append(ref)
+                continue
+            builds.append(_RawBuild(service, source.context, source.dockerfile, source.target, source.args,
+                                    source.contexts, ref))
+        groups: dict[tuple, list[_RawBuild]] = {}
+        for b in builds:
+            groups.setdefault(b.key(), []).append(b)
+        images = []
+        used_names: set[str] = set()
+        for key, members in groups.items():
+            first = members[0]
+            if key not in checked:
+                check_dockerfile(first.context, first.dockerfile, first.target, f"{mode_where}: service '{first.service}'")
+                checked.add(key)
+            name = names[(first.context, first.dockerfile)]
+            bake_name = name if name not in used_names else f"{name}-{_slug(first.target or 'default')}"
+            n = 2
+            while bake_name in used_names:
+                bake_name = f"{name}-{n}"
+                n += 1
+            used_names.add(bake_name)
+            images.append(ImageBuild(
+                name=bake_name, context=first.context, dockerfile=first.dockerfile, target=first.target,
+                args=first.args, contexts=first.contexts,
+                services=tuple(m.service for m in members),
+                local_names=tuple(dict.fromkeys(m.local_name for m in members)),
+                repository=_repository(settings.images.get(name), name),
+            ))
+        local = {normalize_ref(n) for i in images for n in i.local_names}
+        for ref in third_party:
+            if normalize_ref(ref) in local:
+                raise StackError(f"{mode_where}: {ref} is both built by the stack and used as a third-party image.")
+        modes[mode_name] = Mode(mode_name, files[mode_name], tuple(images),
+                                tuple(dict.fromkeys(third_party)), tuple(services))
+
+    optional = []
+    for (key, spec), (context, dockerfile) in zip(settings.optional.items(), optional_identities):
+        check_dockerfile(context, dockerfile, spec.target, f"optional.{key}")
+        optional.append(ImageBuild(key, context, dockerfile, spec.target, (), (), (), (), _repository(spec, key)))
+    return Stack(project, project_name, settings, platforms, modes, roles, tuple(optional))
+
+
+def _repository(spec: ImageSettings | OptionalImage | None, name: str) -> str:
+    repository = (spec.repository if spec else None) or name
+    if not REPOSITORY.match(repository):
+        raise StackError(f"The image '{name}' would be published as '{repository}', which is not a valid repository name.",
+                         tip=f"Set images.{name}.repository in polyarch.toml.")
+    return repository
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config: ConfigReader | None = None) -> Stack:
+    """Find the project, read polyarch.toml and every mode's compose config, and validate them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from polyarch.envfile import read_env
+    from polyarch.project import find_project
+    from polyarch.settings import load_settings
+
+    project = find_project(explicit, cwd)
+    settings = load_settings(project.settings_file) if project.settings_file else Settings()
+    env_file = project.root / settings.project.env_file
+    env = read_env(env_file)
+    files = mode_files(project, settings, env)
+    if read_config is None:
+        from polyarch.engine import compose_config_reader
+
+        read_config = compose_config_reader(project.root, env_file if env_file.is_file() else None)
+    import os
+
+    name = os.environ.get("COMPOSE_PROJECT_NAME") or settings.project.name
+    order = list(files)
+    configs: dict[str, dict[str, Any]] = {}
+    if name is None:
+        # Compose's own rule (top-level `name:`, else the folder) decides the
+        # name, read from the first mode's config; the others then use it.
+        configs[order[0]] = read_config(files[order[0]], None)
+        name = str(configs[order[0]].get("name") or project.root.name)
+    rest = [m for m in order if m not in configs]
+    with ThreadPoolExecutor(max_workers=max(1, min(4, len(rest)))) as pool:
+        for mode_name, config in zip(rest, pool.map(lambda m: read_config(files[m], name), rest)):
+            configs[mode_name] = config
+    configs = {m: configs[m] for m in order}
+    return build_stack(project, settings, configs, files, name)

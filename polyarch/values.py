@@ -44,13 +44,26 @@ def read_registry(path: Path) -> str | None:
     return "" if value is None else str(value)
 
 
-def write_tag(path: Path, tag: str) -> None:
-    """Set `image.tag`, keeping everything else in the file as it was."""
+def read_values(path: Path) -> dict:
+    """The whole values file as plain data."""
+    return _load(path)
+
+
+def write_tag(path: Path, tag: str, refs: tuple[tuple[str, str], ...] = ()) -> None:
+    """Set `image.tag` (and each dotted key of `refs`), keeping everything else in the file as it was."""
     data = _load(path)
     image = data.get("image")
     if not isinstance(image, dict):
         raise UsageError(f"The values file {path} has no `image:` mapping to write the tag into.")
     image["tag"] = tag
+    for dotted, ref in refs:
+        *parents, last = dotted.split(".")
+        node = data
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                raise UsageError(f"The values file {path} has no `{part}:` mapping to write {dotted} into.")
+            node = node[part]
+        node[last] = ref
     buffer = io.StringIO()
     _yaml().dump(data, buffer)
     write_atomic(path, buffer.getvalue())

@@ -28,13 +28,20 @@ PROJECT = "polyarch-devtest"
 
 
 def copy_stack(dest: Path, name: str = PROJECT) -> Path:
-    """A clean checkout of the sample stack, under another project name."""
+    """A clean checkout of the sample stack, under another compose project and image names.
+
+    Only the compose files' `name:` and image names change, the way a user
+    would fork the sample; polyarch.toml is copied as it is.
+    """
     for item in ("compose", "docker"):
         shutil.copytree(REPO / item, dest / item, ignore=shutil.ignore_patterns("__pycache__"))
+    for compose_file in (dest / "compose").glob("*.yaml"):
+        text = compose_file.read_text()
+        text = text.replace("name: polyarch\n", f"name: {name}\n").replace("image: polyarch-", f"image: {name}-")
+        compose_file.write_text(text)
     shutil.copy(REPO / ".env.example", dest / ".env.example")
-    text = (REPO / "stack.toml").read_text().replace('name = "polyarch"', f'name = "{name}"', 1)
-    (dest / "stack.toml").write_text(text)
-    return dest / "stack.toml"
+    shutil.copy(REPO / "polyarch.toml", dest / "polyarch.toml")
+    return dest / "polyarch.toml"
 
 
 def get_json(url: str, timeout: float = 5) -> dict:
@@ -135,7 +142,7 @@ def test_frontend_page_in_a_real_browser_shows_each_service_and_arch(dev_run, br
 
 
 def test_logs_shows_the_last_lines_without_following(stack_file, dev_run):
-    result = run_invoke(["logs", "--no-follow", "--service", "api", "--stack", str(stack_file)], timeout=60)
+    result = run_invoke(["logs", "--no-follow", "--services", "api", "--stack", str(stack_file)], timeout=60)
     assert "/healthz" in result.stdout
 
 

@@ -38,7 +38,7 @@ def values_stack(engine, namespace, tmp_path_factory):
     path = copy_stack(tmp_path_factory.mktemp("values"), PROJECT)
     (path.parent / "deploy").mkdir()
     (path.parent / "deploy" / "values.yaml").write_text(VALUES.replace("REGISTRY", namespace))
-    text = path.read_text().replace('registry = ""', 'registry = ""\nvalues_file = "deploy/values.yaml"', 1)
+    text = path.read_text().replace('registry = ""', 'values_file = "deploy/values.yaml"', 1)
     path.write_text(text)
     return path
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from polyarch.fingerprint import ANNOTATION, fingerprint
+from polyarch.release import release_images
 from polyarch.stack import load_stack
-from unit_helpers import REPO_STACK, copy_repo_stack, fresh_console, run_invoke  # noqa: F401  (fixture)
+from unit_helpers import REPO, compose_cli, copy_repo_stack, fresh_console, load_repo_stack, run_invoke  # noqa: F401  (fixtures)
 
 PLATFORMS = ("linux/amd64", "linux/arm64")
 
@@ -94,14 +95,38 @@ def test_a_file_moving_between_the_main_and_a_named_context_changes_it(tree):
     assert _fp(app, (("common", common),)) != before
 
 
-def test_the_repo_images_fingerprints_follow_the_shared_code(tmp_path):
+def test_contexts_given_as_text_or_path_fingerprint_alike(tree):
+    """Compose hands named contexts over as text; a Path to the same folder is the same input."""
+    app, common = tree
+    assert _fp(app, (("common", str(common)),)) == _fp(app, (("common", common),))
+
+
+def test_a_named_context_that_is_no_folder_counts_by_its_name(tree):
+    """docker-image:// or URL sources have no files here: the source text itself is the input."""
+    app, _ = tree
+    alpine = _fp(app, (("base", "docker-image://alpine:3.20"),))
+    assert alpine == _fp(app, (("base", "docker-image://alpine:3.20"),))
+    assert alpine != _fp(app, (("base", "docker-image://alpine:3.21"),))
+    assert alpine != _fp(app)
+
+
+def test_a_build_without_a_target_has_its_own_fingerprint(tree):
+    """Compose builds without `target:` have stage None: it is accepted and differs from a named stage."""
+    app, _ = tree
+    no_target = fingerprint(app, app / "Dockerfile", None, PLATFORMS, ())
+    assert no_target == fingerprint(app, app / "Dockerfile", None, PLATFORMS, ())
+    assert no_target != fingerprint(app, app / "Dockerfile", "prod", PLATFORMS, ())
+
+
+def test_the_repo_images_fingerprints_follow_the_shared_code():
     """The sample stack's images both depend on docker/common through their `common` context."""
-    stack = load_stack(REPO_STACK)
-    for image in stack.images:
-        contexts = tuple(sorted(image.contexts.items()))
-        assert [name for name, _ in contexts] == ["common"]
-        with_common = fingerprint(image.context, image.dockerfile, "prod", PLATFORMS, (), contexts)
-        assert with_common != fingerprint(image.context, image.dockerfile, "prod", PLATFORMS, ())
+    stack = load_repo_stack()
+    images = stack.role("prod").images
+    assert [image.name for image in images] == ["server", "frontend"]
+    for image in images:
+        assert image.contexts == (("common", str(REPO / "docker" / "common")),)
+        with_common = fingerprint(image.context, image.dockerfile, image.target, PLATFORMS, image.args, image.contexts)
+        assert with_common != fingerprint(image.context, image.dockerfile, image.target, PLATFORMS, image.args)
 
 
 def _deploy_fingerprints(stack_file: Path, capsys) -> set[str]:
@@ -115,7 +140,7 @@ def _deploy_fingerprints(stack_file: Path, capsys) -> set[str]:
     return set(found)
 
 
-def test_deploy_build_fingerprints_cover_the_named_context(tmp_path, capsys, monkeypatch, fresh_console):
+def test_deploy_build_fingerprints_cover_the_named_context(tmp_path, capsys, monkeypatch, fresh_console, compose_cli):
     """The task passes each image's contexts to fingerprint(): a shared-code edit changes both images."""
     monkeypatch.delenv("PLATFORMS", raising=False)
     stack_file = copy_repo_stack(tmp_path / "project")
@@ -123,11 +148,12 @@ def test_deploy_build_fingerprints_cover_the_named_context(tmp_path, capsys, mon
     shared.write_text("VALUE = 1\n")
     monkeypatch.chdir(tmp_path)
     before = _deploy_fingerprints(stack_file, capsys)
-    stack = load_stack(stack_file)
+    stack = load_stack(str(stack_file))
+    images, _, _ = release_images(stack, None, {})
+    assert [(i.name, i.target) for i in images] == [("server", "prod"), ("frontend", "prod")]
     assert before == {
-        fingerprint(image.context, image.dockerfile, "prod", stack.platforms,
-                    tuple(sorted(image.build_args.items())), tuple(sorted(image.contexts.items())))
-        for image in stack.images
+        fingerprint(image.context, image.dockerfile, image.target, stack.platforms, image.args, image.contexts)
+        for image in images
     }
     shared.write_text("VALUE = 2\n")
     assert not before & _deploy_fingerprints(stack_file, capsys)

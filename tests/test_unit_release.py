@@ -1,21 +1,34 @@
-"""Release rules as tables: tags from git refs, platform and registry choice, digest files, builder plans."""
+"""Release rules as tables: tags from git refs, platform and registry choice, digest files, builder plans;
+the images a release publishes (polyarch.toml's [images] and [optional]), and the plans that publish and run them."""
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from polyarch.digests import read_digests, write_digest
-from polyarch.errors import PlatformError, UsageError, VerificationError
-from polyarch.planner import builder_plan, publish_merge_plan
-from polyarch.plans import AddBuilderNode, CreateManifest, RemoveBuilder, Verify
-from polyarch.release import GitState, check_registry, choose_platforms, choose_registry, choose_tag, release_tags
-from polyarch.stack import load_stack
+from polyarch.errors import PlatformError, StackError, UsageError, VerificationError
+from polyarch.gitinfo import git_state
+from polyarch.planner import (airtight_package_plan, airtight_run_plan, builder_plan, cache_settings, deploy_plan,
+                               prod_plan, publish_build_plan, publish_merge_plan, published_ref)
+from polyarch.plans import (AddBuilderNode, Build, CheckImages, ComposeDown, ComposeUp, CopyByDigest, CreateManifest,
+                            LoadBundle, Pull, RecordDigests, RemoveBuilder, SaveBundle, Tag, UpdateValues, Verify)
+from polyarch.release import (GitState, check_registry, choose_platforms, choose_registry, choose_tag, release_images,
+                              release_tags)
+from polyarch.settings import ImageSettings
+from unit_helpers import (REPO, compose_cli, copy_repo_stack, edit_settings, fresh_console, load_clean,  # noqa: F401
+                          load_repo_stack, run_invoke, write_files)
 
-REPO = Path(__file__).resolve().parent.parent
 D1 = "sha256:" + "a" * 64
 D2 = "sha256:" + "b" * 64
+
+
+@pytest.fixture(scope="module")
+def stack():
+    return load_repo_stack()
 
 
 @pytest.mark.parametrize("ref, tags", [
@@ -37,6 +50,11 @@ def test_release_tags_from_refs(ref, tags):
 
 def test_release_tags_shorten_a_full_sha():
     assert release_tags("refs/heads/main", "abc1234def5678" + "0" * 26)[-1] == "sha-abc1234"
+
+
+def test_release_tags_shorten_a_longer_short_sha():
+    """git prints more than 7 digits in big repositories (or with core.abbrev): the tag keeps 7."""
+    assert release_tags("refs/heads/main", "abc1234def") == ("edge", "sha-abc1234")
 
 
 @pytest.mark.parametrize("sha", ["", "xyz", "ABC1234!"])
@@ -132,10 +150,10 @@ def test_write_digest_refuses_garbage(tmp_path):
     assert not (tmp_path / "server" / "amd64").exists()
 
 
-def test_merge_plan_checks_every_source_before_creating_any_tag():
-    stack = load_stack(REPO / "stack.toml")
+def test_merge_plan_checks_every_source_before_creating_any_tag(stack):
+    images, _, _ = release_images(stack, None, {})
     digests = {"server": {"linux/amd64": D1, "linux/arm64": D2}, "frontend": {"linux/amd64": D2, "linux/arm64": D1}}
-    plan = publish_merge_plan(stack, "r:5000/ns", digests, ("1.4.0", "latest"), ("linux/amd64", "linux/arm64"))
+    plan = publish_merge_plan(images, "r:5000/ns", digests, ("1.4.0", "latest"), ("linux/amd64", "linux/arm64"))
     kinds = [type(s) for s in plan.steps]
     first_create = kinds.index(CreateManifest)
     assert all(k is Verify for k in kinds[:first_create]) and first_create == 4
@@ -161,3 +179,362 @@ def test_builder_plan_replaces_an_existing_builder():
     plan = builder_plan("team", (("linux/arm64", "ssh://me@arm"),), exists=True)
     assert plan.steps[0] == RemoveBuilder("team")
     assert plan.steps[1] == AddBuilderNode("team", "linux/arm64", "ssh://me@arm", append=False)
+
+
+# --- what a release publishes: the prod mode's images, as polyarch.toml adjusts them -----------
+
+VALUES = """\
+image:
+  registry: 127.0.0.1:5000/acme
+  tag: old
+config:
+  PUBLIC_API_URL: https://acme.example/api
+  PUBLIC_EMPTY: ""
+  PUBLIC_DEBUG: true
+  OTHER: x
+  TOOLS: "yes"
+  TOOLS_IMAGE: ""
+"""
+
+
+@pytest.fixture(scope="module")
+def adopted(tmp_path_factory):
+    """The sample stack with a polyarch.toml that renames the project, sets repositories, a publish
+    target, build args from the values file and .env, and an optional image behind a values flag."""
+    settings = copy_repo_stack(tmp_path_factory.mktemp("adopted") / "acme")
+    root = settings.parent
+    write_files(root, {
+        "docker/server/Dockerfile": "FROM scratch AS dev\nFROM scratch AS prod\nFROM prod AS release\n",
+        "docker/tools/Dockerfile": "FROM scratch\n",
+        "deploy/values.yaml": VALUES,
+    })
+
+    def change(data):
+        data["project"].update(name="acme", values_file="deploy/values.yaml")
+        data["images"] = {
+            "server": {"repository": "acme/server", "publish_target": "release"},
+            "frontend": {"build_args": {"values_prefix": "config.PUBLIC_", "env": ["API_URL", "UNSET_KEY"]}},
+        }
+        data["optional"] = {"tools": {"context": "docker/tools", "repository": "acme/tools",
+                                      "enabled_by": "values:config.TOOLS", "ref_key": "config.TOOLS_IMAGE"}}
+
+    edit_settings(settings, change)
+    return load_clean(root)
+
+
+def values_of(stack) -> dict:
+    from polyarch.values import read_values
+
+    return read_values(stack.values_file)
+
+
+def with_settings(stack, **update):
+    """The same stack with some polyarch.toml tables replaced (images, optional)."""
+    return dataclasses.replace(stack, settings=stack.settings.model_copy(update=update))
+
+
+def test_release_images_of_a_stack_without_settings_are_its_prod_images(stack):
+    images, ref_keys, notes = release_images(stack, None, {})
+    assert images == stack.role("prod").images
+    assert (ref_keys, notes) == ((), ())
+
+
+def test_release_images_apply_polyarch_toml(adopted):
+    assert adopted.name == "acme" and adopted.values_file == adopted.root / "deploy/values.yaml"
+    images, ref_keys, notes = release_images(adopted, values_of(adopted), {"API_URL": "https://api.acme", "UNSET_KEY": ""})
+    assert [i.name for i in images] == ["server", "frontend", "tools"]
+    server, frontend, tools = images
+    assert (server.target, server.repository, server.args) == ("release", "acme/server", ())
+    assert (frontend.target, frontend.repository) == ("prod", "frontend")
+    # compose's args, every non-empty config.PUBLIC_* value (booleans as compose writes them) and set .env keys
+    assert frontend.args == (("API_URL", "https://api.acme"), ("PUBLIC_API_URL", "https://acme.example/api"),
+                             ("PUBLIC_APP_TITLE", "polyarch sample stack"), ("PUBLIC_DEBUG", "true"))
+    assert (tools.context, tools.dockerfile, tools.target, tools.repository, tools.args, tools.services) == (
+        adopted.root / "docker/tools", adopted.root / "docker/tools/Dockerfile", None, "acme/tools", (), ())
+    assert ref_keys == (("config.TOOLS_IMAGE", "tools"),)
+    assert notes == ("optional image tools: built, values:config.TOOLS is 'yes'",)
+    # The stack keeps what compose says: only the release differs.
+    assert adopted.role("prod").image("server").target == "prod"
+
+
+def test_values_build_args_override_compose_args(adopted):
+    values = values_of(adopted)
+    values["config"]["PUBLIC_APP_TITLE"] = "Acme"
+    images, _, _ = release_images(adopted, values, {})
+    assert dict(images[1].args)["PUBLIC_APP_TITLE"] == "Acme"
+
+
+@pytest.mark.parametrize(("flag", "built"), [
+    (True, True), ("true", True), ("Yes", True), ("1", True), ("on", True),
+    (False, False), ("no", False), ("0", False), ("", False), (None, False),
+])
+def test_an_optional_image_follows_its_values_flag(adopted, flag, built):
+    values = values_of(adopted)
+    if flag is None:
+        del values["config"]["TOOLS"]
+    else:
+        values["config"]["TOOLS"] = flag
+    images, ref_keys, notes = release_images(adopted, values, {})
+    assert [i.name for i in images] == ["server", "frontend"] + (["tools"] if built else [])
+    assert ref_keys == ((("config.TOOLS_IMAGE", "tools"),) if built else ())
+    assert notes == (f"optional image tools: {'built' if built else 'skipped'}, values:config.TOOLS is {flag!r}",)
+
+
+def test_an_optional_image_can_follow_an_env_flag_or_none(adopted):
+    tools = adopted.settings.optional["tools"]
+    by_env = with_settings(adopted, optional={"tools": tools.model_copy(update={"enabled_by": "env:BUILD_TOOLS"})})
+    assert [i.name for i in release_images(by_env, values_of(adopted), {"BUILD_TOOLS": "true"})[0]][-1] == "tools"
+    images, _, notes = release_images(by_env, values_of(adopted), {})
+    assert "tools" not in [i.name for i in images]
+    assert notes == ("optional image tools: skipped, env:BUILD_TOOLS is None",)
+    always = with_settings(adopted, optional={"tools": tools.model_copy(update={"enabled_by": None})})
+    images, ref_keys, notes = release_images(always, values_of(adopted), {})
+    assert [i.name for i in images][-1] == "tools" and notes == () and ref_keys == (("config.TOOLS_IMAGE", "tools"),)
+
+
+def test_settings_that_read_the_values_file_need_one(adopted):
+    with pytest.raises(UsageError, match=r"images\.frontend\.build_args\.values_prefix needs a values file"):
+        release_images(adopted, None, {})
+    no_prefix = with_settings(adopted, images={"server": adopted.settings.images["server"]})
+    with pytest.raises(UsageError, match=r"optional\.tools\.enabled_by reads the values file"):
+        release_images(no_prefix, None, {})
+
+
+def test_a_publish_target_must_be_a_stage_of_the_dockerfile(adopted):
+    typo = with_settings(adopted, images={"server": ImageSettings(publish_target="relase")})
+    with pytest.raises(StackError) as caught:
+        release_images(typo, values_of(adopted), {})
+    assert caught.value.message == (
+        f"images.server.publish_target: target 'relase' is not a stage of {adopted.root / 'docker/server/Dockerfile'}"
+        " (did you mean 'release'?) (stages: dev, prod, release).")
+
+
+# --- deploy-build ------------------------------------------------------------------------------
+
+
+def test_deploy_plan_writes_the_tag_and_the_optional_refs_into_the_values_file(adopted):
+    images, ref_keys, notes = release_images(adopted, values_of(adopted), {})
+    plan = deploy_plan(images, ("linux/amd64", "linux/arm64"), "127.0.0.1:5000/acme", "abc1234", notes=notes,
+                       fingerprints={"server": "f1", "frontend": "f2", "tools": "f3"},
+                       values_file=adopted.values_file, ref_keys=ref_keys)
+    assert [type(s) for s in plan.steps] == [Build, Verify, Verify, Verify, UpdateValues]
+    build = plan.steps[0]
+    assert build.push is True and build.skip_unchanged is True
+    refs = ("127.0.0.1:5000/acme/acme/server:abc1234", "127.0.0.1:5000/acme/frontend:abc1234",
+            "127.0.0.1:5000/acme/acme/tools:abc1234")
+    assert tuple(t.tags for t in build.targets) == tuple((r,) for r in refs)
+    assert tuple(t.ref for t in build.targets) == refs
+    assert [(v.ref, v.platforms) for v in plan.steps[1:4]] == [(r, ("linux/amd64", "linux/arm64")) for r in refs]
+    definition = build.definition()["target"]
+    assert definition["server"]["target"] == "release"
+    assert "target" not in definition["tools"]  # no target: the Dockerfile's last stage
+    assert definition["tools"]["annotations"] == ["index:dev.polyarch.inputs=f3"]
+    assert plan.steps[-1] == UpdateValues(adopted.values_file, "abc1234", (("config.TOOLS_IMAGE", refs[2]),))
+    assert plan.notes[0] == "optional image tools: built, values:config.TOOLS is 'yes'"
+    assert plan.notes[-1].startswith("cache: server: the builder's own cache")
+    assert plan.title == "build and push server, frontend, tools:abc1234 for linux/amd64, linux/arm64 to 127.0.0.1:5000/acme"
+
+
+def test_deploy_plan_drops_refs_of_images_it_does_not_build(adopted):
+    images = release_images(adopted, values_of(adopted), {})[0][:2]
+    plan = deploy_plan(images, ("linux/amd64",), "r/ns", "t", verify=False, values_file=adopted.values_file,
+                       ref_keys=(("config.TOOLS_IMAGE", "tools"),))
+    assert [type(s) for s in plan.steps] == [Build, UpdateValues]
+    assert plan.steps[-1] == UpdateValues(adopted.values_file, "t", ())
+
+
+def test_deploy_plan_without_a_values_file_writes_nothing(stack):
+    images, _, _ = release_images(stack, None, {})
+    plan = deploy_plan(images, ("linux/amd64",), "r/ns", "t", ref_keys=(("x.y", "server"),))
+    assert [type(s) for s in plan.steps] == [Build, Verify, Verify]
+    assert plan.steps[0].skip_unchanged is False  # no fingerprints: everything is built
+
+
+def test_published_ref_uses_the_repository_and_one_slash(adopted):
+    server = release_images(adopted, values_of(adopted), {})[0][0]
+    assert published_ref("127.0.0.1:5000/x/", server, "1.0") == "127.0.0.1:5000/x/acme/server:1.0"
+    assert published_ref("127.0.0.1:5000/x", server, "1.0") == "127.0.0.1:5000/x/acme/server:1.0"
+
+
+@pytest.mark.parametrize(("kind", "cache_from", "cache_to"), [
+    (None, (), ()),
+    ("none", (), ()),
+    ("registry", ("type=registry,ref=r/ns/server:buildcache",), ("type=registry,ref=r/ns/server:buildcache,mode=max",)),
+    ("local", ("type=local,src=/cache/server",), ("type=local,dest=/cache/server,mode=max",)),
+    ("ghcr.io/acme/cache", ("type=registry,ref=ghcr.io/acme/cache-server",),
+     ("type=registry,ref=ghcr.io/acme/cache-server,mode=max",)),
+])
+def test_cache_settings_per_kind(stack, kind, cache_from, cache_to):
+    image = stack.role("prod").image("server")
+    got_from, got_to, described = cache_settings(kind, "r/ns", image, Path("/cache"))
+    assert (got_from, got_to) == (cache_from, cache_to)
+    assert described
+
+
+def test_deploy_build_dry_run_publishes_what_polyarch_toml_says(adopted, capsys, monkeypatch, fresh_console, compose_cli):
+    monkeypatch.delenv("PLATFORMS", raising=False)
+    monkeypatch.chdir(adopted.root.parent)
+    before = adopted.values_file.read_text()
+    code = run_invoke("deploy-build", "--dry-run", "--tag", "t1", "--builder", "b", "--stack", str(adopted.root))
+    err = capsys.readouterr().err
+    assert code == 0, err
+    # The registry comes from the values file's image.registry.
+    assert "build and push server, frontend, tools:t1 for linux/amd64, linux/arm64 to 127.0.0.1:5000/acme" in err
+    assert "optional image tools: built, values:config.TOOLS is 'yes'" in err
+    assert (f"write image.tag = t1, config.TOOLS_IMAGE = 127.0.0.1:5000/acme/acme/tools:t1 into {adopted.values_file}"
+            in err)
+    assert '"target": "release"' in err and '"PUBLIC_API_URL": "https://acme.example/api"' in err
+    assert adopted.values_file.read_text() == before
+
+
+# --- prod, airtight, publish-build -------------------------------------------------------------
+
+
+def test_prod_plan_pulls_tags_under_the_local_names_and_restarts(stack):
+    plan = prod_plan(stack, "reg/ns", "1.2.0", "linux/arm64", env_present=True)
+    assert [type(s) for s in plan.steps] == [Pull, Tag, Pull, Tag, Pull, ComposeDown, ComposeUp]
+    assert plan.steps[:5] == (
+        Pull("reg/ns/server:1.2.0", "linux/arm64"),
+        Tag("reg/ns/server:1.2.0", ("polyarch-api:latest", "polyarch-scheduler:latest", "polyarch-worker:latest")),
+        Pull("reg/ns/frontend:1.2.0", "linux/arm64"),
+        Tag("reg/ns/frontend:1.2.0", ("polyarch-frontend:latest",)),
+        Pull("busybox:1.36.1", "linux/arm64", only_if_missing=True),
+    )
+    down, up = plan.steps[5:]
+    assert down.compose.files == stack.all_files() and down.volumes is False
+    assert up.compose.files == stack.role("prod").files
+    assert up.compose.variables == (("DOCKER_DEFAULT_PLATFORM", "linux/arm64"),)
+    assert up.pull == "missing" and "--no-build" in up.summary()
+
+
+def test_prod_plan_pulls_from_the_configured_repositories(adopted):
+    plan = prod_plan(adopted, "reg/ns", "1.2.0", "linux/amd64", env_present=False)
+    assert plan.steps[0] == Pull("reg/ns/acme/server:1.2.0", "linux/amd64")
+    # The compose files' own names, whatever the published repository is called.
+    assert plan.steps[1].targets == ("polyarch-api:latest", "polyarch-scheduler:latest", "polyarch-worker:latest")
+    assert plan.steps[-1].compose.project == "acme" and plan.steps[-1].compose.env_files == ()
+
+
+def test_airtight_package_plan_builds_pulls_and_saves_one_bundle(stack):
+    plan = airtight_package_plan(stack, "linux/arm64", "1.0", Path("/dist"), level=1)
+    assert [type(s) for s in plan.steps] == [Build, Pull, SaveBundle]
+    build, pull, save = plan.steps
+    assert [(t.name, t.stage, t.platforms) for t in build.targets] == [
+        ("server", "prod", ("linux/arm64",)), ("frontend", "prod", ("linux/arm64",))]
+    assert build.load is True and build.pushes is False
+    # Not only-if-missing: the bundle must hold exactly this platform's variant.
+    assert pull == Pull("busybox:1.36.1", "linux/arm64")
+    assert save.refs == stack.role("airtight").local_names() + ("busybox:1.36.1",)
+    assert set(save.refs) == {f"polyarch-{s}:latest" for s in ("api", "scheduler", "worker", "frontend")} | {"busybox:1.36.1"}
+    assert save.bundle == Path("/dist/polyarch-airtight-1.0-arm64.tar.gz")
+    assert save.checksum == Path("/dist/polyarch-airtight-1.0-arm64.tar.gz.sha256")
+    assert (save.stack, save.version, save.platform, save.level) == ("polyarch", "1.0", "linux/arm64", 1)
+
+
+@pytest.mark.parametrize("bundle", [None, Path("/dist/b.tar.gz")])
+def test_airtight_run_plan_never_pulls_or_builds(stack, bundle):
+    plan = airtight_run_plan(stack, bundle, "linux/amd64", env_present=True)
+    assert [type(s) for s in plan.steps] == ([LoadBundle] if bundle else []) + [CheckImages, ComposeDown, ComposeUp]
+    if bundle:
+        assert plan.steps[0] == LoadBundle(bundle)
+    check, down, up = plan.steps[-3:]
+    assert check.refs == stack.role("airtight").local_names() + ("busybox:1.36.1",)
+    assert "--bundle" in check.tip
+    assert down.compose.files == stack.all_files()
+    assert up.pull == "never" and "--no-build --pull never" in up.summary()
+    assert up.compose.files == (REPO / "compose/base.yaml", REPO / "compose/airtight.yaml")
+
+
+def test_publish_build_through_a_staging_repository_named_after_the_stack(adopted):
+    images, _, _ = release_images(adopted, values_of(adopted), {})
+    plan = publish_build_plan(adopted, images, "linux/amd64", "reg/ns", Path("/d"), push_by_digest=False)
+    assert [type(s) for s in plan.steps] == [Build, CopyByDigest, CopyByDigest, CopyByDigest, RecordDigests]
+    build = plan.steps[0]
+    assert build.push is True
+    assert {t.name: t.tags for t in build.targets} == {
+        "server": ("reg/ns/acme-staging/acme/server:linux-amd64",),
+        "frontend": ("reg/ns/acme-staging/frontend:linux-amd64",),
+        "tools": ("reg/ns/acme-staging/acme/tools:linux-amd64",),
+    }
+    assert plan.steps[1:4] == (
+        CopyByDigest("server", "reg/ns/acme-staging/acme/server", "reg/ns/acme/server"),
+        CopyByDigest("frontend", "reg/ns/acme-staging/frontend", "reg/ns/frontend"),
+        CopyByDigest("tools", "reg/ns/acme-staging/acme/tools", "reg/ns/acme/tools"),
+    )
+    assert plan.steps[-1] == RecordDigests(Path("/d"), "linux/amd64", ("server", "frontend", "tools"))
+    assert all(t.provenance is False and t.outputs == () and t.platforms == ("linux/amd64",) for t in build.targets)
+    assert [t.stage for t in build.targets] == ["release", "prod", None]
+
+
+def test_publish_build_of_the_sample_stack_stages_under_its_name(stack):
+    images, _, _ = release_images(stack, None, {})
+    plan = publish_build_plan(stack, images, "linux/arm64", "reg/ns", Path("/d"), push_by_digest=False)
+    assert plan.steps[1] == CopyByDigest("server", "reg/ns/polyarch-staging/server", "reg/ns/server")
+
+
+def test_publish_build_by_digest_pushes_no_tag(stack):
+    images, _, _ = release_images(stack, None, {})
+    plan = publish_build_plan(stack, images, "linux/arm64", "reg/ns", Path("/d"), push_by_digest=True)
+    assert [type(s) for s in plan.steps] == [Build, RecordDigests]
+    build = plan.steps[0]
+    assert build.push is False and build.pushes is True
+    for target in build.targets:
+        assert target.tags == ()
+        assert target.outputs == (
+            f"type=image,name=reg/ns/{target.name},push-by-digest=true,name-canonical=true,push=true",)
+
+
+# --- git state: the default tag -----------------------------------------------------------------
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def git_repo(tmp_path, monkeypatch):
+    """A one-commit repository with a source file and a values file, free of any user git config."""
+    import shutil
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    root = write_files(tmp_path / "repo", {"app.py": "A = 1\n", "deploy/values.yaml": "image:\n  tag: old\n"})
+    _git(root, "init", "-q")
+    _git(root, "add", ".")
+    _git(root, "-c", "user.name=Test", "-c", "user.email=test@example.org", "commit", "-q", "-m", "first")
+    return root
+
+
+def test_git_state_of_a_clean_tree(git_repo):
+    assert git_state(git_repo) == GitState(_git(git_repo, "rev-parse", "--short", "HEAD"), False)
+
+
+def test_git_state_uses_the_short_sha_exactly_as_git_prints_it(git_repo):
+    _git(git_repo, "config", "core.abbrev", "12")
+    state = git_state(git_repo)
+    assert len(state.short_sha) == 12
+    assert state.short_sha == _git(git_repo, "rev-parse", "--short", "HEAD")
+    assert _git(git_repo, "rev-parse", "HEAD").startswith(state.short_sha)
+
+
+def test_git_state_dirtiness_ignores_the_files_polyarch_writes(git_repo):
+    values = git_repo / "deploy" / "values.yaml"
+    values.write_text("image:\n  tag: abc1234\n")
+    assert git_state(git_repo).dirty is True
+    assert git_state(git_repo, ignore=(values,)).dirty is False
+    (git_repo / "app.py").write_text("A = 2\n")
+    assert git_state(git_repo, ignore=(values,)).dirty is True
+
+
+def test_git_state_ignores_untracked_files_and_ignore_paths_outside_the_tree(git_repo, tmp_path):
+    (git_repo / "notes.txt").write_text("not tracked\n")
+    assert git_state(git_repo, ignore=(tmp_path / "elsewhere.yaml",)).dirty is False
+
+
+def test_git_state_outside_git(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    (tmp_path / "plain").mkdir()
+    assert git_state(tmp_path / "plain") == GitState(None, False)

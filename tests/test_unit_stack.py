@@ -1,395 +1,373 @@
-"""The stack description: the repo's own stack.toml, rejected descriptions, finding the file."""
+"""The stack model: compose config (as data) plus polyarch.toml -> a validated Stack.
+
+Most tests hand `build_stack` the JSON that `docker compose config` prints,
+written out by hand, so they need no docker at all. The tests at the end read
+real compose files through the docker CLI's compose plugin (no engine).
+"""
 
 from __future__ import annotations
 
-import tomllib
+import shutil
 from pathlib import Path
 
 import pytest
+from unit_helpers import require_compose
 
 from polyarch.errors import StackError
-from polyarch.stack import ENV_VAR, find_stack_file, load_stack
-from unit_helpers import REPO, REPO_STACK, make_stack_tree, minimal_stack_data, to_toml, write_stack
+from polyarch.project import find_project
+from polyarch.settings import Settings, parse_settings
+from polyarch.stack import build_stack, dockerfile_stages, mode_files, normalize_ref
+
+REPO = Path(__file__).resolve().parent.parent
+LUMEN = REPO / "tests" / "fixtures" / "lumen"
 
 
-@pytest.fixture
-def no_stack_env(monkeypatch):
-    monkeypatch.delenv(ENV_VAR, raising=False)
+def project_tree(root: Path, settings_text: str | None = None) -> None:
+    """Build contexts `app` (dev/prod stages), `ui` (single stage) and a compose file."""
+    (root / "app").mkdir(parents=True)
+    (root / "app" / "Dockerfile").write_text("FROM python:3.12-slim AS base\nFROM base AS dev\nFROM base as Prod\n")
+    (root / "ui").mkdir()
+    (root / "ui" / "Dockerfile").write_text("FROM busybox:1.36.1\n")
+    (root / "compose.yaml").write_text("services: {}\n")
+    if settings_text is not None:
+        (root / "polyarch.toml").write_text(settings_text)
+
+
+def service(context: Path, target: str | None = None, image: str | None = None, args: dict | None = None) -> dict:
+    build: dict = {"context": str(context), "dockerfile": "Dockerfile"}
+    if target:
+        build["target"] = target
+    if args:
+        build["args"] = args
+    spec: dict = {"build": build}
+    if image:
+        spec["image"] = image
+    return spec
+
+
+def stack_of(root: Path, configs: dict[str, dict], settings: Settings | None = None, name: str = "shop"):
+    project = find_project(str(root))
+    settings = settings or Settings()
+    files = {m: (root / "compose.yaml",) for m in configs}
+    return build_stack(project, settings, configs, files, name)
+
+
+def modes_settings(*names: str, **tasks: str) -> Settings:
+    return parse_settings({"modes": {n: {"files": ["compose.yaml"]} for n in names}, **({"tasks": tasks} if tasks else {})},
+                          Path("polyarch.toml"))
+
+
+# --- images from compose --------------------------------------------------------------
+
+
+def test_identical_build_sections_are_one_image_with_every_service_name(tmp_path):
+    project_tree(tmp_path)
+    app = tmp_path / "app"
+    config = {"services": {
+        "api": service(app, "prod", "shop_api:latest"),
+        "worker": service(app, "prod", "shop_worker:latest"),
+        "beat": service(app, "prod"),
+        "web": service(tmp_path / "ui"),
+        "db": {"image": "postgres:16"},
+        "db-replica": {"image": "postgres:16"},
+    }}
+    stack = stack_of(tmp_path, {"default": config})
+    mode = stack.role("dev")
+    assert [i.name for i in mode.images] == ["app", "ui"]
+    app_image = mode.image("app")
+    assert app_image.services == ("api", "worker", "beat")
+    # beat has no image: compose's own default name, <project>-<service>.
+    assert app_image.local_names == ("shop_api:latest", "shop_worker:latest", "shop-beat")
+    assert app_image.target == "prod" and app_image.context == app
+    assert mode.image("ui").target is None
+    assert mode.third_party == ("postgres:16",)
+
+
+def test_different_targets_of_one_dockerfile_are_two_bake_targets(tmp_path):
+    project_tree(tmp_path)
+    app = tmp_path / "app"
+    config = {"services": {"api": service(app, "prod", "a:1"), "debug": service(app, "dev", "a-debug:1")}}
+    mode = stack_of(tmp_path, {"default": config}).role("dev")
+    assert [(i.name, i.target) for i in mode.images] == [("app", "prod"), ("app-dev", "dev")]
+
+
+def test_build_args_differ_so_images_differ(tmp_path):
+    project_tree(tmp_path)
+    app = tmp_path / "app"
+    config = {"services": {"a": service(app, "prod", "a:1", {"X": "1"}), "b": service(app, "prod", "b:1", {"X": "2"})}}
+    mode = stack_of(tmp_path, {"default": config}).role("dev")
+    assert [i.args for i in mode.images] == [(("X", "1"),), (("X", "2"),)]
+
+
+def test_image_only_mode_takes_its_builds_from_the_prod_mode(tmp_path):
+    project_tree(tmp_path)
+    app = tmp_path / "app"
+    dev = {"services": {"api": service(app, "dev", "shop_api:latest"), "cache": {"image": "redis:7"}}}
+    prod = {"services": {"api": service(app, "prod", "shop_api:latest"), "cache": {"image": "redis:7"}}}
+    airtight = {"services": {"api": {"image": "shop_api:latest"}, "cache": {"image": "redis:7"}}}
+    stack = stack_of(tmp_path, {"dev": dev, "prod": prod, "airtight": airtight}, modes_settings("dev", "prod", "airtight"))
+    sealed = stack.role("airtight")
+    # dev and prod both name shop_api:latest; the prod mode's build wins.
+    assert [(i.name, i.target, i.local_names) for i in sealed.images] == [("app", "prod", ("shop_api:latest",))]
+    assert sealed.third_party == ("redis:7",)
+
+
+def test_image_only_service_naming_a_build_of_its_own_mode_is_first_party(tmp_path):
+    project_tree(tmp_path)
+    config = {"services": {"api": service(tmp_path / "app", "prod", "shop/api:2"), "migrate": {"image": "shop/api:2"}}}
+    mode = stack_of(tmp_path, {"default": config}).role("dev")
+    assert mode.images[0].services == ("api", "migrate") and mode.third_party == ()
+
+
+@pytest.mark.parametrize("a, b", [("redis", "docker.io/library/redis:latest"), ("x/y:1", "docker.io/x/y:1"),
+                                  ("library/redis:7", "redis:7")])
+def test_image_names_compare_in_their_full_form(a, b):
+    assert normalize_ref(a) == normalize_ref(b)
+
+
+def test_zero_config_every_task_uses_the_one_mode(tmp_path):
+    project_tree(tmp_path)
+    stack = stack_of(tmp_path, {"default": {"services": {"web": service(tmp_path / "ui")}}})
+    assert stack.roles == {"dev": "default", "prod": "default", "airtight": "default"}
+    assert stack.platforms == ("linux/amd64", "linux/arm64")
+    assert stack.role("prod").images[0].repository == "ui"
+
+
+# --- validation ----------------------------------------------------------------------
+
+
+def test_a_target_that_is_not_a_stage_is_refused_with_the_stages(tmp_path):
+    project_tree(tmp_path)
+    with pytest.raises(StackError, match=r"target 'prd' is not a stage .*did you mean 'prod'.*stages: base, dev, prod"):
+        stack_of(tmp_path, {"default": {"services": {"api": service(tmp_path / "app", "prd")}}})
+
+
+def test_a_target_on_a_single_stage_dockerfile_is_refused(tmp_path):
+    project_tree(tmp_path)
+    with pytest.raises(StackError, match="single-stage"):
+        stack_of(tmp_path, {"default": {"services": {"web": service(tmp_path / "ui", "prod")}}})
+
+
+def test_stage_names_are_read_case_insensitively(tmp_path):
+    project_tree(tmp_path)
+    assert dockerfile_stages(tmp_path / "app" / "Dockerfile") == ["base", "dev", "prod"]
+
+
+def test_an_optional_image_context_outside_the_project_is_refused(tmp_path):
+    project_tree(tmp_path / "p")
+    settings = parse_settings({"optional": {"t": {"context": "../elsewhere"}}}, Path("polyarch.toml"))
+    with pytest.raises(StackError, match="optional.t.context .* leads outside the project folder"):
+        stack_of(tmp_path / "p", {"default": {"services": {}}}, settings)
+
+
+def test_three_builds_of_one_folder_get_three_bake_names(tmp_path):
+    project_tree(tmp_path)
+    app = tmp_path / "app"
+    config = {"services": {r: service(app, "prod", f"x-{r}", {"ROLE": r}) for r in ("a", "b", "c")}}
+    mode = stack_of(tmp_path, {"default": config}).role("dev")
+    assert len({i.name for i in mode.images}) == 3
+
+
+def test_a_bad_local_image_name_is_refused_naming_the_service(tmp_path):
+    project_tree(tmp_path)
+    with pytest.raises(StackError, match="service 'api' image: 'Shop API:1' is not a valid image name"):
+        stack_of(tmp_path, {"default": {"services": {"api": service(tmp_path / "app", "prod", "Shop API:1")}}})
+
+
+def test_images_table_naming_no_image_is_refused_with_a_suggestion(tmp_path):
+    project_tree(tmp_path)
+    settings = parse_settings({"images": {"apps": {"repository": "shop/app"}}}, Path("polyarch.toml"))
+    with pytest.raises(StackError, match=r"images.apps names no image .*did you mean 'app'"):
+        stack_of(tmp_path, {"default": {"services": {"api": service(tmp_path / "app", "prod")}}}, settings)
+
+
+def test_tasks_naming_a_missing_mode_is_refused(tmp_path):
+    project_tree(tmp_path)
+    with pytest.raises(StackError, match="tasks.prod names mode 'prod-locl'"):
+        stack_of(tmp_path, {"dev": {"services": {}}, "prod-local": {"services": {}}},
+                 modes_settings("dev", "prod-local", prod="prod-locl"))
+
+
+def test_a_role_with_no_mode_is_an_error_only_when_used(tmp_path):
+    project_tree(tmp_path)
+    stack = stack_of(tmp_path, {"dev": {"services": {}}, "staging": {"services": {}}}, modes_settings("dev", "staging"))
+    assert stack.role("dev").name == "dev"
+    with pytest.raises(StackError, match=r"no mode is named 'prod'") as caught:
+        stack.role("prod")
+    assert "[tasks]" in caught.value.tip
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"project": {"registy": "x"}}, "project.registy is not a known key; did you mean 'registry'?"),
+    ({"project": {"value_file": "v.yaml"}}, "did you mean 'values_file'?"),
+    ({"images": {"app": {"build_arg": {}}}}, "did you mean 'build_args'?"),
+    ({"modes": {"dev": {"files": []}}}, "modes.dev.files"),
+    ({"project": {"platforms": "linux/amd64"}}, "project.platforms"),
+    ({"images": {"app": {"repository": "Front End"}}}, "'Front End' is not a valid repository name"),
+    ({"optional": {"t": {"context": "x", "enabled_by": "config.FLAG"}}}, "must be 'values:KEY.PATH' or 'env:KEY'"),
+    ({"project": {"name": "My App"}}, "project.name"),
+    ({"stack": {}}, "stack is not a known key"),
+])
+def test_description_mistakes_are_refused_before_anything_runs(data, message):
+    with pytest.raises(StackError) as caught:
+        parse_settings(data, Path("polyarch.toml"))
+    assert message in caught.value.message
+
+
+def test_every_problem_is_listed_at_once():
+    with pytest.raises(StackError) as caught:
+        parse_settings({"project": {"registy": "x", "secrets": "A"}}, Path("polyarch.toml"))
+    assert "2 problems" in caught.value.message
+
+
+def test_mode_paths_must_stay_inside_the_project(tmp_path):
+    project_tree(tmp_path, '[modes.dev]\nfiles = ["../outside.yaml"]\n')
+    project = find_project(str(tmp_path))
+    settings = parse_settings({"modes": {"dev": {"files": ["../outside.yaml"]}}}, project.settings_file)
+    with pytest.raises(StackError, match="leads outside the project folder"):
+        mode_files(project, settings, {})
+
+
+def test_overlay_files_join_when_the_env_key_matches(tmp_path):
+    project_tree(tmp_path)
+    (tmp_path / "node.yaml").write_text("services: {}\n")
+    data = {"modes": {"dev": {"files": ["compose.yaml"], "overlay": {"key": "RUNTIME", "value": "node", "files": ["node.yaml"]}}}}
+    settings = parse_settings(data, Path("polyarch.toml"))
+    project = find_project(str(tmp_path))
+    assert mode_files(project, settings, {"RUNTIME": "docker"})["dev"] == (tmp_path / "compose.yaml",)
+    assert mode_files(project, settings, {"RUNTIME": "node"})["dev"] == (tmp_path / "compose.yaml", tmp_path / "node.yaml")
+
+
+# --- discovery --------------------------------------------------------------------------
+
+
+def test_discovery_walks_up_to_the_folder_with_a_compose_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("POLYARCH_STACK", raising=False)
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    (tmp_path / "docker-compose.yml").write_text("services: {}\n")
+    (tmp_path / "docker-compose.override.yml").write_text("services: {}\n")
+    deep = tmp_path / "src" / "pkg"
+    deep.mkdir(parents=True)
+    project = find_project(cwd=deep)
+    assert project.root == tmp_path and project.settings_file is None
+    assert project.compose_files == (tmp_path / "docker-compose.yml", tmp_path / "docker-compose.override.yml")
+
+
+def test_compose_yaml_is_preferred_like_compose_does(tmp_path, monkeypatch):
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    for name in ("docker-compose.yml", "compose.yaml"):
+        (tmp_path / name).write_text("services: {}\n")
+    assert find_project(str(tmp_path)).compose_files == (tmp_path / "compose.yaml",)
+
+
+def test_stack_may_name_a_compose_file(tmp_path):
+    (tmp_path / "stack-a.yml").write_text("services: {}\n")
+    project = find_project(str(tmp_path / "stack-a.yml"))
+    assert project.compose_files == (tmp_path / "stack-a.yml",) and project.settings_file is None
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_a_stack_path_that_does_not_exist_is_an_error(tmp_path, monkeypatch, how):
+    missing = str(tmp_path / "nope")
+    if how == "env":
+        monkeypatch.setenv("POLYARCH_STACK", missing)
+        with pytest.raises(StackError, match=r"\$POLYARCH_STACK points at .*nope, which does not exist"):
+            find_project()
+    else:
+        with pytest.raises(StackError, match="--stack points at .*nope, which does not exist"):
+            find_project(missing)
+
+
+def test_no_project_anywhere_says_how_to_point_at_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("POLYARCH_STACK", raising=False)
+    with pytest.raises(StackError) as caught:
+        find_project(cwd=tmp_path)
+    assert "--stack" in caught.value.tip
+
+
+# --- real compose files (docker CLI + compose plugin, no engine) -----------------------
 
 
 @pytest.fixture(scope="module")
-def repo_stack():
-    return load_stack(REPO_STACK)
-
-
-# --- the repo's own description ----------------------------------------------
-
-
-def test_repo_stack_top_level(repo_stack):
-    assert repo_stack.name == "polyarch"
-    assert repo_stack.source == REPO_STACK
-    assert repo_stack.root == REPO
-    assert repo_stack.platforms == ("linux/amd64", "linux/arm64")
-    assert repo_stack.registry == ""
-    assert repo_stack.env_file == REPO / ".env"
-    assert repo_stack.env_example == REPO / ".env.example"
-    assert repo_stack.secrets == ("SECRET_KEY", "API_TOKEN", "WORKER_SHARED_SECRET")
-    assert repo_stack.required == ("SECRET_KEY", "API_TOKEN")
-    assert repo_stack.urls == {
-        "Frontend": ("FRONTEND_URL", "http://127.0.0.1:3000"),
-        "API": ("API_URL", "http://127.0.0.1:5080/healthz"),
-    }
-    assert repo_stack.values_file is None
-
-
-@pytest.mark.parametrize(
-    ("name", "services", "repository", "build_args"),
-    [
-        ("server", ("api", "worker", "scheduler"), "server", {}),
-        ("frontend", ("frontend",), "frontend", {"PUBLIC_APP_TITLE": "polyarch sample stack"}),
-    ],
-)
-def test_repo_stack_images(repo_stack, name, services, repository, build_args):
-    image = repo_stack.image(name)
-    assert image.context == REPO / "docker" / name
-    assert image.dockerfile == REPO / "docker" / name / "Dockerfile"
-    assert image.services == services
-    assert image.repository == repository
-    assert image.build_args == build_args
-    assert image.contexts == {"common": REPO / "docker" / "common"}
-    assert image.stage("dev") == "dev" and image.stage("prod") == "prod"
-
-
-def test_repo_stack_image_order_and_third_party(repo_stack):
-    assert [i.name for i in repo_stack.images] == ["server", "frontend"]
-    assert [(t.service, t.image) for t in repo_stack.third_party] == [("init", "busybox:1.36.1")]
-
-
-@pytest.mark.parametrize(
-    ("mode", "files", "stage", "tag"),
-    [
-        ("dev", ("compose/base.yaml", "compose/dev.yaml"), "dev", "dev"),
-        ("prod", ("compose/base.yaml",), "prod", "latest"),
-        ("airtight", ("compose/base.yaml", "compose/airtight.yaml"), "prod", "latest"),
-    ],
-)
-def test_repo_stack_modes(repo_stack, mode, files, stage, tag):
-    m = repo_stack.mode(mode)
-    assert m.name == mode
-    assert m.files == tuple(REPO / f for f in files)
-    assert m.stage == stage
-    assert m.tag == tag
-
-
-def test_repo_stack_has_exactly_three_modes(repo_stack):
-    assert list(repo_stack.modes) == ["dev", "prod", "airtight"]
-
-
-@pytest.mark.parametrize(
-    ("service", "tag", "expected"),
-    [
-        ("api", "dev", "polyarch-api:dev"),
-        ("worker", "latest", "polyarch-worker:latest"),
-        ("frontend", "dev", "polyarch-frontend:dev"),
-    ],
-)
-def test_local_tag(repo_stack, service, tag, expected):
-    assert repo_stack.local_tag(service, tag) == expected
-
-
-def test_local_tags_per_image_and_for_the_stack(repo_stack):
-    assert repo_stack.local_tags(repo_stack.image("server"), "dev") == (
-        "polyarch-api:dev", "polyarch-worker:dev", "polyarch-scheduler:dev",
-    )
-    assert repo_stack.all_local_tags("latest") == (
-        "polyarch-api:latest", "polyarch-worker:latest", "polyarch-scheduler:latest", "polyarch-frontend:latest",
-    )
-
-
-@pytest.mark.parametrize(
-    ("registry_prefix", "expected"),  # not "registry": conftest marks that name as needing an engine
-    [("127.0.0.1:5000/polyarch", "127.0.0.1:5000/polyarch/server:1.0"),
-     ("ghcr.io/acme/", "ghcr.io/acme/server:1.0")],
-)
-def test_published_ref(repo_stack, registry_prefix, expected):
-    assert repo_stack.published_ref(repo_stack.image("server"), registry_prefix, "1.0") == expected
-
-
-def test_unknown_image_and_mode_name_the_choices(repo_stack):
-    with pytest.raises(StackError) as info:
-        repo_stack.image("db")
-    assert "'db'" in info.value.message and "server, frontend" in info.value.message
-    with pytest.raises(StackError) as info:
-        repo_stack.mode("staging")
-    assert "'staging'" in info.value.message and "dev, prod, airtight" in info.value.message
-    assert "[modes.staging]" in info.value.tip
-
-
-# --- invalid descriptions ----------------------------------------------------
-
-
-@pytest.fixture
-def stack_dir(tmp_path):
-    make_stack_tree(tmp_path)
-    return tmp_path
-
-
-def test_minimal_stack_is_valid(stack_dir):
-    """The baseline every rejection below starts from loads cleanly."""
-    stack = load_stack(write_stack(stack_dir, minimal_stack_data()))
-    assert stack.name == "mini"
-    assert [i.name for i in stack.images] == ["app", "ui"]
-    # defaults: dockerfile, stages and repository
-    ui = stack.image("ui")
-    assert ui.dockerfile == stack_dir / "ui" / "Dockerfile"
-    assert ui.stages == {"dev": "dev", "prod": "prod"}
-    assert ui.repository == "ui"
-    assert ui.contexts == {}
-    assert stack.registry == ""
-    assert stack.env_file == stack_dir / ".env"
-
-
-def _drop(data, *path):
-    node = data
-    for key in path[:-1]:
-        node = node[key]
-    del node[path[-1]]
-
-
-def _set(data, value, *path):
-    node = data
-    for key in path[:-1]:
-        node = node.setdefault(key, {})
-    node[path[-1]] = value
-
-
-# (id, change to the minimal description, substrings the message must contain)
-INVALID = [
-    ("missing-stack", lambda d: _drop(d, "stack"), ["stack is missing"]),
-    ("stack-not-table", lambda d: _set(d, "polyarch", "stack"), ["stack must be a table"]),
-    ("missing-name", lambda d: _drop(d, "stack", "name"), ["stack.name is missing"]),
-    ("name-uppercase", lambda d: _set(d, "Mini", "stack", "name"), ["stack.name", "'Mini'"]),
-    ("name-space", lambda d: _set(d, "my app", "stack", "name"), ["stack.name", "'my app'"]),
-    ("name-dot", lambda d: _set(d, "my.app", "stack", "name"), ["stack.name", "'my.app'"]),
-    ("name-empty", lambda d: _set(d, "", "stack", "name"), ["stack.name"]),
-    ("name-leading-dash", lambda d: _set(d, "-app", "stack", "name"), ["stack.name", "'-app'"]),
-    ("name-leading-underscore", lambda d: _set(d, "_app", "stack", "name"), ["stack.name", "'_app'"]),
-    ("name-non-ascii", lambda d: _set(d, "caf\u00e9", "stack", "name"), ["stack.name", "'caf\u00e9'"]),
-    ("name-not-string", lambda d: _set(d, 7, "stack", "name"), ["stack.name must be a string"]),
-    ("unknown-top-table", lambda d: _set(d, {"x": "y"}, "extras"), ["extras is not a known table"]),
-    ("platforms-bad-name", lambda d: _set(d, ["linux/amd65"], "stack", "platforms"), ["stack.platforms", "'linux/amd65'"]),
-    ("platforms-empty", lambda d: _set(d, [], "stack", "platforms"), ["stack.platforms is empty"]),
-    ("platforms-string", lambda d: _set(d, "linux/amd64", "stack", "platforms"), ["stack.platforms must be a list of strings"]),
-    ("url-not-pair", lambda d: _set(d, ["ONLY_KEY"], "stack", "urls", "Web"), ["stack.urls.Web"]),
-    ("values-file-not-string", lambda d: _set(d, 3, "stack", "values_file"), ["stack.values_file"]),
-    ("secrets-not-list", lambda d: _set(d, "SECRET_KEY", "stack", "secrets"), ["stack.secrets must be a list of strings"]),
-    ("images-missing", lambda d: _drop(d, "images"), ["images is missing"]),
-    ("images-empty", lambda d: _set(d, {}, "images"), ["images must describe at least one image"]),
-    ("context-key-missing", lambda d: _drop(d, "images", "app", "context"), ["images.app.context is missing"]),
-    ("context-dir-missing", lambda d: _set(d, "nowhere", "images", "app", "context"), ["images.app.context", "nowhere", "not a folder"]),
-    ("dockerfile-missing", lambda d: _set(d, "Containerfile", "images", "app", "dockerfile"), ["images.app.dockerfile", "Containerfile", "does not exist"]),
-    ("services-empty", lambda d: _set(d, [], "images", "app", "services"), ["images.app.services must name at least one"]),
-    ("services-missing", lambda d: _drop(d, "images", "ui", "services"), ["images.ui.services is missing"]),
-    ("service-in-two-images", lambda d: _set(d, ["ui", "web"], "images", "ui", "services"), ["images.ui.services", "'web'", "'app'"]),
-    ("build-arg-not-scalar", lambda d: _set(d, {"A": ["x"]}, "images", "app", "build_args"), ["images.app.build_args.A"]),
-    ("contexts-not-table", lambda d: _set(d, "common", "images", "app", "contexts"), ["images.app.contexts must be a table"]),
-    ("context-folder-missing", lambda d: _set(d, {"common": "nowhere"}, "images", "app", "contexts"), ["images.app.contexts.common", "nowhere", "not a folder"]),
-    ("context-is-a-file", lambda d: _set(d, {"common": "ui/Dockerfile"}, "images", "ui", "contexts"), ["images.ui.contexts.common", "not a folder"]),
-    ("context-path-not-string", lambda d: _set(d, {"common": 3}, "images", "app", "contexts"), ["images.app.contexts.common must be a string path"]),
-    ("context-name-dash", lambda d: _set(d, {"shared-code": "ui"}, "images", "app", "contexts"), ["images.app.contexts.shared-code", "not a valid name"]),
-    ("context-name-leading-digit", lambda d: _set(d, {"2nd": "ui"}, "images", "app", "contexts"), ["images.app.contexts.2nd", "not a valid name"]),
-    ("context-name-uppercase", lambda d: _set(d, {"Common": "ui"}, "images", "app", "contexts"), ["images.app.contexts.Common", "not a valid name"]),
-    ("context-name-empty", lambda d: _set(d, {"": "ui"}, "images", "app", "contexts"), ["images.app.contexts.", "not a valid name"]),
-    ("third-party-unpinned", lambda d: _set(d, "busybox", "third_party", "init"), ["third_party.init", "'busybox'", "pinned"]),
-    ("third-party-registry-port-unpinned", lambda d: _set(d, "localhost:5000/busybox", "third_party", "init"), ["third_party.init", "pinned"]),
-    ("third-party-not-string", lambda d: _set(d, ["busybox:1"], "third_party", "init"), ["third_party.init must be an image reference"]),
-    ("modes-missing", lambda d: _drop(d, "modes"), ["modes is missing"]),
-    ("mode-file-missing", lambda d: _set(d, ["compose/base.yaml", "compose/gone.yaml"], "modes", "dev", "files"), ["modes.dev.files", "gone.yaml", "does not exist"]),
-    ("mode-files-missing", lambda d: _drop(d, "modes", "prod", "files"), ["modes.prod.files is missing"]),
-    ("mode-stage-unknown", lambda d: _set(d, "test", "modes", "dev", "stage"), ["modes.dev.stage", "'test'", "image 'app'"]),
-    ("mode-stage-missing-in-one-image", lambda d: _set(d, {"dev": "dev", "prod": "prod", "ci": "ci"}, "images", "app", "stages") or _set(d, "ci", "modes", "dev", "stage"), ["modes.dev.stage", "'ci'", "image 'ui'"]),
-    ("mode-stage-missing", lambda d: _drop(d, "modes", "prod", "stage"), ["modes.prod.stage is missing"]),
-]
-
-
-@pytest.mark.parametrize(("change", "expected"), [(c, e) for _, c, e in INVALID], ids=[i for i, _, _ in INVALID])
-def test_invalid_description_names_file_and_key(stack_dir, change, expected):
-    data = minimal_stack_data()
-    change(data)
-    path = write_stack(stack_dir, data)
-    with pytest.raises(StackError) as info:
-        load_stack(path)
-    message = info.value.message
-    assert str(path) in message
-    for piece in expected:
-        assert piece in message
-    assert info.value.exit_code == 2
-
-
-@pytest.mark.parametrize(
-    "image",
-    ["busybox:1.36.1", "docker.io/library/busybox:1.36.1", "localhost:5000/busybox:1",
-     "busybox@sha256:" + "a" * 64],
-)
-def test_pinned_third_party_images_are_accepted(stack_dir, image):
-    data = minimal_stack_data()
-    data["third_party"] = {"init": image}
-    stack = load_stack(write_stack(stack_dir, data))
-    assert [(t.service, t.image) for t in stack.third_party] == [("init", image)]
-
-
-@pytest.mark.parametrize("name", ["mini", "my-app", "my_app2", "0stack"])
-def test_valid_names(stack_dir, name):
-    data = minimal_stack_data()
-    data["stack"]["name"] = name
-    stack = load_stack(write_stack(stack_dir, data))
-    assert stack.name == name
-    assert stack.local_tag("web", "dev") == f"{name}-web:dev"
-
-
-def test_platform_aliases_are_normalised(stack_dir):
-    data = minimal_stack_data()
-    data["stack"]["platforms"] = ["arm64", "linux/arm64/v8", "amd64"]
-    assert load_stack(write_stack(stack_dir, data)).platforms == ("linux/arm64", "linux/amd64")
-
-
-def test_named_contexts_are_folders_relative_to_the_stack_file(stack_dir):
-    (stack_dir / "shared" / "lib").mkdir(parents=True)
-    data = minimal_stack_data()
-    data["images"]["app"]["contexts"] = {"common": "shared", "lib_2": "shared/lib", "_ui": "ui"}
-    data["images"]["ui"]["contexts"] = {"common": "shared"}
-    stack = load_stack(write_stack(stack_dir, data))
-    assert stack.image("app").contexts == {
-        "common": stack_dir / "shared",
-        "lib_2": stack_dir / "shared" / "lib",
-        "_ui": stack_dir / "ui",
-    }
-    assert stack.image("ui").contexts == {"common": stack_dir / "shared"}
-
-
-def test_bool_and_number_build_args_become_strings(stack_dir):
-    data = minimal_stack_data()
-    data["images"]["app"]["build_args"] = {"DEBUG": True, "WORKERS": 4, "NAME": "x"}
-    stack = load_stack(write_stack(stack_dir, data))
-    assert stack.image("app").build_args == {"DEBUG": "true", "WORKERS": "4", "NAME": "x"}
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        '[stack]\nname = "mini"\nname = "again"\n',  # duplicate key
-        '[stack\nname = "mini"\n',  # unclosed header
-        '[stack]\nname = mini\n',  # unquoted string
-    ],
-)
-def test_invalid_toml_names_the_file_and_the_line(stack_dir, text):
-    path = write_stack(stack_dir, text)
-    with pytest.raises(StackError) as info:
-        load_stack(path)
-    message = info.value.message
-    assert str(path) in message
-    assert "not valid TOML" in message
-    assert "line" in message
-
-
-def test_helper_writer_round_trips():
-    """The tests above rely on to_toml writing what tomllib reads back."""
-    data = minimal_stack_data()
-    data["stack"]["urls"] = {"Web UI": ["WEB_URL", "http://x"]}
-    assert tomllib.loads(to_toml(data)) == data
-
-
-# --- finding the description -----------------------------------------------
-
-
-@pytest.fixture
-def found_tree(tmp_path):
-    make_stack_tree(tmp_path)
-    path = write_stack(tmp_path, minimal_stack_data())
-    deep = tmp_path / "app" / "src" / "pkg"
-    deep.mkdir(parents=True)
-    return path, deep
-
-
-def test_find_explicit_file(found_tree, no_stack_env, tmp_path):
-    path, deep = found_tree
-    assert find_stack_file(str(path), cwd=Path("/")) == path.resolve()
-
-
-def test_find_explicit_directory_uses_stack_toml_inside(found_tree, no_stack_env):
-    path, _ = found_tree
-    assert find_stack_file(path.parent) == path.resolve()
-
-
-def test_find_explicit_file_with_another_name(tmp_path, no_stack_env):
-    other = tmp_path / "other.toml"
-    other.write_text("")
-    assert find_stack_file(other) == other.resolve()
-
-
-def test_find_env_var(found_tree, monkeypatch, tmp_path):
-    path, _ = found_tree
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.setenv(ENV_VAR, str(path))
-    assert find_stack_file(cwd=elsewhere) == path.resolve()
-
-
-def test_explicit_beats_env_var(found_tree, monkeypatch, tmp_path):
-    path, _ = found_tree
-    other = tmp_path / "second.toml"
-    other.write_text("")
-    monkeypatch.setenv(ENV_VAR, str(path))
-    assert find_stack_file(other) == other.resolve()
-
-
-def test_env_var_beats_walking_up(found_tree, monkeypatch, tmp_path):
-    path, deep = found_tree
-    other = tmp_path / "second.toml"
-    other.write_text("")
-    monkeypatch.setenv(ENV_VAR, str(other))
-    assert find_stack_file(cwd=deep) == other.resolve()
-
-
-def test_find_walks_up_from_a_subdirectory(found_tree, no_stack_env):
-    path, deep = found_tree
-    assert find_stack_file(cwd=deep) == path
-
-
-def test_find_uses_the_current_directory_by_default(found_tree, no_stack_env, monkeypatch):
-    path, deep = found_tree
-    monkeypatch.chdir(deep)
-    assert find_stack_file() == path
-    assert load_stack().name == "mini"
-
-
-def test_not_found_walking_up_gives_a_tip(tmp_path, no_stack_env):
-    empty = tmp_path / "a" / "b"
-    empty.mkdir(parents=True)
-    with pytest.raises(StackError) as info:
-        find_stack_file(cwd=empty)
-    assert "No stack.toml" in info.value.message
-    assert str(empty) in info.value.message
-    assert "--stack" in info.value.tip and ENV_VAR in info.value.tip
-
-
-def test_explicit_path_missing_gives_a_tip(tmp_path, no_stack_env):
-    missing = tmp_path / "nope.toml"
-    with pytest.raises(StackError) as info:
-        find_stack_file(missing)
-    assert "--stack" in info.value.message and str(missing) in info.value.message
-    assert info.value.tip and "stack.toml" in info.value.tip
-
-
-def test_explicit_directory_without_stack_toml(tmp_path, no_stack_env):
-    with pytest.raises(StackError) as info:
-        find_stack_file(tmp_path)
-    assert str(tmp_path / "stack.toml") in info.value.message
-
-
-def test_env_var_missing_file_names_the_variable(tmp_path, monkeypatch):
-    monkeypatch.setenv(ENV_VAR, str(tmp_path / "gone.toml"))
-    with pytest.raises(StackError) as info:
-        find_stack_file(cwd=tmp_path)
-    assert f"${ENV_VAR}" in info.value.message and "gone.toml" in info.value.message
-    assert info.value.tip
+def compose_cli():
+    """Real compose files are read through the docker CLI's compose plugin (no engine)."""
+    require_compose()
+
+
+@pytest.fixture(scope="module")
+def lumen(compose_cli, tmp_path_factory):
+    """The adoption fixture, copied so that its .env and git state are the test's own."""
+    from polyarch.stack import load_stack
+
+    dest = tmp_path_factory.mktemp("adopt") / "lumen"
+    shutil.copytree(LUMEN, dest)
+    return load_stack(str(dest))
+
+
+# What the fixture's Makefile runs, written out by hand from its targets.
+MAKEFILE = {
+    "dev": {
+        "server": ("server", "Dockerfile", "dev", ("lumen_server:latest", "lumen_celery-worker:latest", "lumen_celery-beat:latest",
+                                                  "lumen-chatbot", "lumen-mcp")),
+        "client": ("client", "Dockerfile", "dev", ("lumen_frontend:latest",)),
+    },
+    "prod-local": {
+        "server": ("server", "Dockerfile", "prod", ("lumen_server:latest", "lumen_celery-worker:latest", "lumen_celery-beat:latest",
+                                                   "lumen_chatbot:latest", "lumen_mcp:latest")),
+        "client": ("client", "Dockerfile", "prod", ("lumen_frontend:latest",)),
+    },
+}
+THIRD_PARTY = {"postgres:15-alpine", "redis:7-alpine", "hashicorp/vault:1.15.4", "busybox:1.36.1",
+               "searxng/searxng:2024.6.30-39aaac40d", "chrislusf/seaweedfs:3.68", "amazon/aws-cli:2.15.30",
+               "memgraph/memgraph:2.16.0", "memgraph/lab:2.13.0", "semitechnologies/weaviate:1.24.10"}
+
+
+@pytest.mark.parametrize("mode_name", ["dev", "prod-local"])
+def test_adoption_fixture_builds_what_its_makefile_builds(lumen, mode_name):
+    mode = lumen.mode(mode_name)
+    got = {i.name: (i.context.name, i.dockerfile.name, i.target, set(i.local_names)) for i in mode.images}
+    want = {k: (c, d, t, set(names)) for k, (c, d, t, names) in MAKEFILE[mode_name].items()}
+    assert got == want
+    assert set(mode.third_party) == THIRD_PARTY and len(mode.third_party) == len(THIRD_PARTY)
+
+
+def test_adoption_fixture_airtight_file_gets_prod_builds_by_name(lumen):
+    sealed = lumen.role("airtight")
+    assert {i.name: i.target for i in sealed.images} == {"server": "prod", "client": "prod"}
+    assert set(sealed.local_names()) == set(MAKEFILE["prod-local"]["server"][3]) | {"lumen_frontend:latest"}
+    assert set(sealed.third_party) == THIRD_PARTY
+
+
+def test_adoption_fixture_project_name_is_the_folder(lumen):
+    assert lumen.name == "lumen" and lumen.roles == {"dev": "dev", "prod": "prod-local", "airtight": "airtight"}
+
+
+def test_adoption_fixture_deploy_images_match_the_makefile(lumen):
+    from polyarch.release import release_images
+    from polyarch.values import read_values
+
+    values = read_values(lumen.values_file)
+    images, ref_keys, notes = release_images(lumen, values, {})
+    by_name = {i.name: i for i in images}
+    assert {n: (i.repository, i.target) for n, i in by_name.items()} == {
+        "server": ("lumen-server", "prod"), "client": ("lumen-frontend", "prod"), "terminal": ("lumen-terminal", None)}
+    # Every non-empty config.NEXT_PUBLIC_* of the values file, as the Makefile passes them.
+    assert dict(by_name["client"].args) == {"NEXT_PUBLIC_API_URL": "https://lumen.example.org/api", "NEXT_PUBLIC_APP_NAME": "Lumen"}
+    assert ref_keys == (("config.TERMINAL_IMAGE", "terminal"),)
+    values["config"]["ENABLE_POD_ISOLATION"] = "false"
+    images, ref_keys, notes = release_images(lumen, values, {})
+    assert "terminal" not in {i.name for i in images} and ref_keys == ()
+    assert any("optional image terminal: skipped" in n for n in notes)
+
+
+def test_repo_sample_stack_in_ordinary_compose_form(compose_cli):
+    from polyarch.stack import load_stack
+
+    stack = load_stack(str(REPO))
+    dev, prod = stack.mode("dev"), stack.mode("prod")
+    assert stack.name == "polyarch"
+    assert {i.name: i.services for i in dev.images} == {"server": ("api", "scheduler", "worker"), "frontend": ("frontend",)}
+    assert set(dev.local_names()) == {f"polyarch-{s}:dev" for s in ("api", "scheduler", "worker", "frontend")}
+    assert set(prod.local_names()) == {f"polyarch-{s}:latest" for s in ("api", "scheduler", "worker", "frontend")}
+    assert dict(dev.image("server").contexts) == {"common": str(REPO / "docker" / "common")}
+    assert dev.third_party == ("busybox:1.36.1",)

@@ -1,12 +1,15 @@
-"""Tasks run in-process through invoke's Program: listing, dry runs, errors, init.
+"""Tasks run in-process through invoke's Program: listing, dry runs, JSON plans, errors, init.
 
 No engine is needed: every run here either only plans (--dry-run with an
-explicit --platform, so the engine is never asked for its architecture) or
-only touches the .env of a temporary copy of the stack.
+explicit --platform, so the engine is never asked for its architecture), fails
+before it would need one, or only touches the .env of a temporary copy of the
+stack. Reading the stack runs `docker compose config` (the docker CLI's
+compose plugin, no engine); without it these tests skip (fail on CI).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -16,11 +19,13 @@ import pytest
 
 from polyarch.envfile import read_env
 from polyarch.platforms import KNOWN_PLATFORMS
-from unit_helpers import REPO, copy_repo_stack, fresh_console, run_invoke  # noqa: F401  (fixture)
+from unit_helpers import (REPO, compose_cli, copy_repo_stack, fresh_console, require_compose,  # noqa: F401  (fixtures)
+                          run_invoke, write_files)
 
 SECRETS = ("SECRET_KEY", "API_TOKEN", "WORKER_SHARED_SECRET")
-DEVLOOP_TASKS = ("init", "dev", "build", "down", "logs", "restart", "clean", "nuke", "prod-build", "doctor")
+DEVLOOP_TASKS = ("init", "dev", "build", "rebuild", "down", "logs", "restart", "clean", "nuke", "prod-build", "doctor")
 LOCAL_DEV_TAGS = ("polyarch-api:dev", "polyarch-worker:dev", "polyarch-scheduler:dev", "polyarch-frontend:dev")
+LOCAL_PROD_TAGS = tuple(t.replace(":dev", ":latest") for t in LOCAL_DEV_TAGS)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -29,13 +34,18 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def stack_copy(tmp_path, monkeypatch, fresh_console):
-    """A copy of the repo's stack in tmp_path, run from an unrelated working directory."""
+def stack_copy(tmp_path, monkeypatch, fresh_console, compose_cli):
+    """A copy of the repo's stack in tmp_path (its polyarch.toml), run from an unrelated working directory."""
     path = copy_repo_stack(tmp_path / "project")
     work = tmp_path / "cwd"
     work.mkdir()
     monkeypatch.chdir(work)
     return path
+
+
+def write_env(project: Path) -> None:
+    """A .env with the values a prod mode requires."""
+    (project / ".env").write_text("SECRET_KEY=k\nAPI_TOKEN=t\n")
 
 
 # --- listing ---------------------------------------------------------------------
@@ -73,9 +83,10 @@ def test_dev_dry_run_prints_the_plan_and_changes_nothing(stack_copy, capsys, pla
     for tag in LOCAL_DEV_TAGS:
         assert tag in err
     assert f"DOCKER_DEFAULT_PLATFORM={platform}" in err
-    assert "POLYARCH_TAG=dev" in err
-    assert "--load" in err
+    assert "POLYARCH_TAG" not in err  # the compose files name their images themselves
+    assert "--load" in err and "--no-build" in err
     assert str(project / "compose" / "dev.yaml") in err
+    assert str(project / "docker" / "common") in err  # the named context, from compose's additional_contexts
     other = "linux/amd64" if platform == "linux/arm64" else "linux/arm64"
     assert other not in err  # only the platform asked for
     assert captured.out == ""  # people-facing output goes to stderr only
@@ -85,8 +96,9 @@ def test_dev_dry_run_prints_the_plan_and_changes_nothing(stack_copy, capsys, pla
     assert (REPO / ".env").exists() == repo_env_existed
 
 
-def test_dev_dry_run_finds_the_stack_through_the_env_var(stack_copy, capsys, monkeypatch):
-    monkeypatch.setenv("POLYARCH_STACK", str(stack_copy))
+@pytest.mark.parametrize("given", ["settings file", "folder"])
+def test_dev_dry_run_finds_the_stack_through_the_env_var(stack_copy, capsys, monkeypatch, given):
+    monkeypatch.setenv("POLYARCH_STACK", str(stack_copy if given == "settings file" else stack_copy.parent))
     code = run_invoke("dev", "--dry-run", "--platform", "arm64")
     err = capsys.readouterr().err
     assert code == 0, err
@@ -94,19 +106,35 @@ def test_dev_dry_run_finds_the_stack_through_the_env_var(stack_copy, capsys, mon
     assert "linux/arm64" in err
 
 
+def test_the_stack_is_found_upward_from_the_working_directory(stack_copy, capsys, monkeypatch):
+    """From compose/ (no polyarch.toml or default compose file there) polyarch finds the project folder above."""
+    monkeypatch.chdir(stack_copy.parent / "compose")
+    code = run_invoke("down", "--dry-run")
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"-p polyarch -f {stack_copy.parent / 'compose' / 'base.yaml'}" in err
+
+
 @pytest.mark.parametrize(
-    ("args", "expected"),
+    ("args", "expected", "absent"),
     [
-        (("build", "--dry-run", "--platform", "linux/arm64"), ["polyarch-api:dev", "--load", "build server, frontend"]),
+        (("build", "--dry-run", "--platform", "linux/arm64"),
+         ["polyarch-api:dev", "--load", "build server, frontend for linux/arm64"], ["polyarch-api:latest"]),
         (("build", "--dry-run", "--platform", "linux/amd64", "--mode", "prod"),
-         ["polyarch-api:latest", '"target": "prod"']),
-        (("prod-build", "--dry-run", "--platform", "linux/amd64"), ["polyarch-frontend:latest", "POLYARCH_TAG=latest"]),
-        (("down", "--dry-run"), ["down --remove-orphans", "airtight.yaml"]),
-        (("clean", "--dry-run"), ["--volumes"]),
-        (("nuke", "--dry-run"), ["remove images", "polyarch-api:dev", "polyarch-api:latest", "prune dangling"]),
+         ["polyarch-api:latest", '"target": "prod"'], ['"target": "dev"']),
+        (("build", "--dry-run", "--platform", "linux/amd64", "--services", "frontend"),
+         ["build frontend for linux/amd64", "polyarch-frontend:dev"], ["polyarch-api:dev", '"server"']),
+        (("dev", "--dry-run", "--platform", "linux/amd64", "--mode", "airtight"),
+         ["start the airtight stack", "polyarch-api:latest", "airtight.yaml up --detach"], ["polyarch-api:dev"]),
+        (("down", "--dry-run"), ["down --remove-orphans", "airtight.yaml"], ["--volumes", "remove images"]),
+        (("clean", "--dry-run"), ["down --remove-orphans --volumes"], ["remove images"]),
+        (("nuke", "--dry-run"), ["remove images", *LOCAL_DEV_TAGS, *LOCAL_PROD_TAGS], ["prune"]),
+        (("restart", "--dry-run", "--mode", "dev", "--platform", "linux/arm64"),
+         ["stop the stack", "down --remove-orphans", "start the dev stack", "dev.yaml up --detach --wait --no-build"],
+         ["buildx bake"]),
     ],
 )
-def test_other_dry_runs_plan_without_changes(stack_copy, capsys, args, expected):
+def test_other_dry_runs_plan_without_changes(stack_copy, capsys, args, expected, absent):
     before = snapshot(stack_copy.parent)
     code = run_invoke(*args, "--stack", str(stack_copy))
     err = capsys.readouterr().err
@@ -114,16 +142,179 @@ def test_other_dry_runs_plan_without_changes(stack_copy, capsys, args, expected)
     assert "Dry run, nothing will change" in err
     for piece in expected:
         assert piece in err
+    for piece in absent:
+        assert piece not in err
     assert snapshot(stack_copy.parent) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "expected", "absent"),
+    [
+        (("prod-build", "--dry-run", "--platform", "linux/amd64"),
+         ["polyarch-frontend:latest", "base.yaml up --detach --wait --no-build --pull missing"], ["--no-cache", "--volumes"]),
+        (("prod-build", "--dry-run", "--platform", "linux/amd64", "--fresh"),
+         ["down --remove-orphans --volumes", "remove images polyarch-api:dev", "--load --no-cache server frontend"], []),
+    ],
+)
+def test_prod_build_dry_runs_with_an_env_file(stack_copy, capsys, args, expected, absent):
+    write_env(stack_copy.parent)
+    before = snapshot(stack_copy.parent)
+    code = run_invoke(*args, "--stack", str(stack_copy))
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "Dry run, nothing will change: start the prod stack for linux/amd64" in err
+    for piece in expected:
+        assert piece in err
+    for piece in absent:
+        assert piece not in err
+    assert snapshot(stack_copy.parent) == before
+
+
+def test_rebuild_dry_run_touches_only_the_named_services(stack_copy, capsys):
+    project = stack_copy.parent
+    code = run_invoke("rebuild", "worker,api", "--dry-run", "--platform", "linux/arm64", "--stack", str(stack_copy))
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "Dry run, nothing will change: rebuild and restart worker, api (dev) for linux/arm64" in err
+    assert f"-f {project / 'compose' / 'dev.yaml'} rm --stop --force worker api" in err
+    assert "build server for linux/arm64" in err and "polyarch-scheduler:dev" in err  # one image, all its names
+    assert "up --detach --wait --no-build --pull missing worker api" in err
+    assert '"frontend"' not in err
+
+
+def test_rebuild_needs_a_service(stack_copy, capsys):
+    code = run_invoke("rebuild", ",", "--dry-run", "--platform", "linux/arm64", "--stack", str(stack_copy))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Name at least one service to rebuild" in err
+    assert "Dry run" not in err
+
+
+@pytest.mark.parametrize("task", [("build", "--services", "apii"), ("rebuild", "apii")])
+def test_an_unknown_service_is_refused_with_a_suggestion(stack_copy, capsys, task):
+    code = run_invoke(*task, "--dry-run", "--platform", "linux/arm64", "--stack", str(stack_copy))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Mode 'dev' has no service 'apii' (did you mean 'api'?)" in err
+    assert "Services: api, frontend, init, scheduler, worker." in err
+    assert "Dry run" not in err and "Traceback" not in err
+
+
+# --- --json -----------------------------------------------------------------------------
+
+
+def test_dev_json_plan_is_the_only_stdout(stack_copy, capsys):
+    project = stack_copy.parent
+    before = snapshot(project)
+    code = run_invoke("dev", "--dry-run", "--json", "--platform", "linux/arm64", "--stack", str(stack_copy))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    document = json.loads(captured.out)  # the whole of stdout is one JSON document
+    assert "Dry run" not in captured.err  # the plan is not printed twice
+    assert document["schema"] == 1
+    assert (document["project"], document["root"], document["mode"]) == ("polyarch", str(project), "dev")
+    assert document["compose_files"] == [str(project / "compose/base.yaml"), str(project / "compose/dev.yaml")]
+    assert document["third_party"] == ["busybox:1.36.1"]
+    images = {i["name"]: i for i in document["images"]}
+    assert list(images) == ["server", "frontend"]
+    assert images["server"]["services"] == ["api", "scheduler", "worker"]
+    assert images["server"]["local_names"] == ["polyarch-api:dev", "polyarch-scheduler:dev", "polyarch-worker:dev"]
+    assert images["server"]["contexts"] == {"common": str(project / "docker/common")}
+    assert images["frontend"]["build_args"] == {"PUBLIC_APP_TITLE": "polyarch sample stack"}
+    for image in images.values():
+        assert (image["target"], image["platforms"]) == ("dev", ["linux/arm64"])
+        assert image["tags"] == image["local_names"]
+    plan = document["plan"]
+    assert plan["title"] == "start the dev stack for linux/arm64"
+    assert [s["kind"] for s in plan["steps"]] == ["Build", "Pull", "ComposeUp"]
+    assert plan["steps"][2]["compose"]["variables"] == [["DOCKER_DEFAULT_PLATFORM", "linux/arm64"]]
+    assert snapshot(project) == before
+
+
+def test_nuke_json_plan_is_not_tied_to_a_mode(stack_copy, capsys):
+    code = run_invoke("nuke", "--dry-run", "--json", "--stack", str(stack_copy))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    document = json.loads(captured.out)
+    assert document["mode"] is None and document["images"] == [] and document["third_party"] == []
+    assert len(document["compose_files"]) == 3
+    kinds = [s["kind"] for s in document["plan"]["steps"]]
+    assert kinds == ["ComposeDown", "RemoveImages"]
+    remove = document["plan"]["steps"][1]
+    assert sorted(remove["refs"]) == sorted(LOCAL_DEV_TAGS + LOCAL_PROD_TAGS)
+    assert remove["prune_dangling"] is False
+
+
+@pytest.mark.parametrize("task", [("dev", "--platform", "linux/arm64"), ("nuke",)])
+def test_json_needs_dry_run(stack_copy, capsys, task):
+    before = snapshot(stack_copy.parent)
+    code = run_invoke(*task, "--json", "--stack", str(stack_copy))
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "--json prints a plan, so it needs --dry-run." in captured.err
+    assert captured.out == ""
+    assert snapshot(stack_copy.parent) == before
+
+
+# --- logs (checked before the engine is asked) ---------------------------------------------
+
+
+class FakeEngine:
+    """Records what `logs` asks the engine for; holds no containers."""
+
+    def __init__(self):
+        self.calls = []
+
+    def compose_logs(self, compose, services, follow, tail):
+        self.calls.append((compose, services, follow, tail))
+        return iter(["api-1  | ready\n", "worker-1  | ready\n"])
+
+
+def test_logs_passes_services_and_tail_to_compose(stack_copy, capsys, monkeypatch):
+    from polyarch.cli import Session
+
+    fake = FakeEngine()
+    monkeypatch.setattr(Session, "engine", lambda self: fake)
+    code = run_invoke("logs", "--services", "api,worker", "--tail", "all", "--no-follow", "--stack", str(stack_copy))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    ((compose, services, follow, tail),) = fake.calls
+    assert (services, follow, tail) == (["api", "worker"], False, "all")
+    assert compose.project == "polyarch" and len(compose.files) == 3 and compose.variables == ()
+    assert captured.out.splitlines() == ["api-1  | ready", "worker-1  | ready"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--tail", "ten"), "--tail must be a number of lines or 'all', not 'ten'."),
+    (("--services", "api,nope"), "The stack has no service nope (services: api, frontend, init, scheduler, worker)."),
+])
+def test_logs_refuses_bad_input_before_asking_the_engine(stack_copy, capsys, monkeypatch, args, message):
+    from polyarch.cli import Session
+
+    fake = FakeEngine()
+    monkeypatch.setattr(Session, "engine", lambda self: fake)
+    code = run_invoke("logs", *args, "--stack", str(stack_copy))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert fake.calls == []
+
+
+def test_logs_old_service_flag_is_gone(stack_copy, capsys):
+    code = run_invoke("logs", "--service", "api", "--stack", str(stack_copy))
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "No idea what '--service' is!" in captured.out + captured.err
 
 
 # --- errors ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("task", ["dev", "build", "prod-build"])
+@pytest.mark.parametrize("task", [("dev",), ("build",), ("prod-build",), ("rebuild", "api")])
 def test_bad_platform_exits_non_zero_listing_valid_forms(stack_copy, capsys, task):
+    write_env(stack_copy.parent)  # prod-build checks .env first, even in a dry run
     before = snapshot(stack_copy.parent)
-    code = run_invoke(task, "--dry-run", "--platform", "linux/amd65", "--stack", str(stack_copy))
+    code = run_invoke(*task, "--dry-run", "--platform", "linux/amd65", "--stack", str(stack_copy))
     captured = capsys.readouterr()
     output = captured.out + captured.err
     assert code == 2
@@ -144,34 +335,116 @@ def test_two_platforms_for_a_host_task_is_refused(stack_copy, capsys):
     assert "Traceback" not in err
 
 
-def test_missing_stack_file_exits_with_a_tip(tmp_path, capsys, monkeypatch, fresh_console):
+@pytest.mark.parametrize("name", ["polyarch.toml", "compose.yaml"])
+def test_missing_stack_file_exits_with_a_tip(tmp_path, capsys, monkeypatch, fresh_console, name):
     monkeypatch.chdir(tmp_path)
-    missing = tmp_path / "nowhere" / "stack.toml"
+    missing = tmp_path / "nowhere" / name
     code = run_invoke("dev", "--dry-run", "--platform", "linux/arm64", "--stack", str(missing))
     err = capsys.readouterr().err
     assert code == 2
-    assert "ERROR" in err and str(missing) in err
-    assert "TIP" in err
+    assert f"ERROR --stack points at {missing}, which does not exist." in err
+    assert "TIP Give a project folder, its polyarch.toml or a compose file." in err
     assert "Traceback" not in err
 
 
-def test_invalid_stack_file_names_the_key(stack_copy, capsys):
-    text = stack_copy.read_text().replace('init = "busybox:1.36.1"', 'init = "busybox"')
-    assert 'init = "busybox"' in text
+def test_a_folder_without_a_project_is_refused(tmp_path, capsys, monkeypatch, fresh_console):
+    monkeypatch.chdir(tmp_path)
+    code = run_invoke("down", "--dry-run", "--stack", str(tmp_path))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"--stack points at {tmp_path}, which holds neither polyarch.toml nor a compose file" in err
+
+
+def test_invalid_settings_file_names_the_key(stack_copy, capsys):
+    text = stack_copy.read_text().replace('registry = ""', 'registy = ""')
+    assert 'registy = ""' in text
     stack_copy.write_text(text)
     code = run_invoke("dev", "--dry-run", "--platform", "linux/arm64", "--stack", str(stack_copy))
     err = capsys.readouterr().err
     assert code == 2
-    assert "third_party.init" in err and str(stack_copy) in err
+    assert f"{stack_copy} has 1 problem" in err
+    assert "project.registy is not a known key; did you mean 'registry'?" in err
     assert "Traceback" not in err
 
 
-def test_prod_build_refuses_without_env(stack_copy, capsys):
-    code = run_invoke("prod-build", "--platform", "linux/amd64", "--stack", str(stack_copy))
+def test_a_mode_naming_a_missing_compose_file_is_refused(stack_copy, capsys):
+    text = stack_copy.read_text().replace('files = ["compose/base.yaml", "compose/airtight.yaml"]',
+                                          'files = ["compose/base.yaml", "compose/sealed.yaml"]')
+    assert "sealed.yaml" in text
+    stack_copy.write_text(text)
+    code = run_invoke("down", "--dry-run", "--stack", str(stack_copy))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"mode 'airtight' names {stack_copy.parent / 'compose' / 'sealed.yaml'}, which does not exist." in err
+
+
+def test_an_unknown_mode_is_refused_with_a_suggestion(stack_copy, capsys):
+    code = run_invoke("build", "--dry-run", "--platform", "linux/arm64", "--mode", "prd", "--stack", str(stack_copy))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "The stack has no mode 'prd' (did you mean 'prod'?) (modes: dev, prod, airtight)." in err
+    assert "Dry run" not in err
+
+
+def test_a_target_that_is_no_stage_of_the_dockerfile_is_refused(stack_copy, capsys):
+    (stack_copy.parent / "docker/frontend/Dockerfile").write_text("FROM scratch AS prod\n")
+    code = run_invoke("down", "--dry-run", "--stack", str(stack_copy))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "target 'dev' is not a stage of" in err and "(stages: prod)" in err
+
+
+def test_a_broken_compose_file_is_reported_by_compose(stack_copy, capsys):
+    (stack_copy.parent / "compose" / "dev.yaml").write_text("services:\n  api: [not, a, mapping\n")
+    code = run_invoke("down", "--dry-run", "--stack", str(stack_copy))
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "Could not read the compose files compose/base.yaml, compose/dev.yaml" in captured.err
+    assert "did not find expected" in captured.err  # compose's own YAML error, passed on
+    assert "Traceback" not in captured.out + captured.err
+
+
+@pytest.mark.parametrize("task", [("prod-build", "--platform", "linux/amd64"),
+                                  ("prod-build", "--dry-run", "--platform", "linux/amd64")])
+def test_prod_build_refuses_without_env(stack_copy, capsys, task):
+    code = run_invoke(*task, "--stack", str(stack_copy))
     err = capsys.readouterr().err
     assert code == 1
     assert ".env does not exist" in err and "invoke init" in err
+    assert "Dry run" not in err  # a dry run fails on input exactly as the real run would
     assert not (stack_copy.parent / ".env").exists()
+
+
+def test_prod_build_refuses_empty_required_values(stack_copy, capsys):
+    (stack_copy.parent / ".env").write_text("SECRET_KEY=k\nAPI_TOKEN=\n")
+    code = run_invoke("prod-build", "--dry-run", "--platform", "linux/amd64", "--stack", str(stack_copy))
+    err = capsys.readouterr().err
+    assert code == 1
+    assert ".env has no value for API_TOKEN" in err
+
+
+# --- a project of compose files only ----------------------------------------------------
+
+
+def test_a_lone_compose_file_is_a_project_with_one_mode(tmp_path, capsys, monkeypatch, fresh_console):
+    """--stack naming a compose file: one 'default' mode serves every task; no build target means the last stage."""
+    require_compose()
+    monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
+    root = write_files(tmp_path / "tiny", {
+        "compose.yaml": "services:\n  web:\n    build: ./web\n  cache:\n    image: redis:7.2.4\n",
+        "web/Dockerfile": "FROM scratch\n",
+    })
+    monkeypatch.chdir(tmp_path)
+    code = run_invoke("build", "--dry-run", "--json", "--platform", "linux/amd64", "--stack", str(root / "compose.yaml"))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    document = json.loads(captured.out)
+    assert (document["project"], document["mode"], document["third_party"]) == ("tiny", "default", ["redis:7.2.4"])
+    ((image),) = document["images"]
+    assert (image["name"], image["services"], image["local_names"], image["target"]) == ("web", ["web"], ["tiny-web"], None)
+    (build,) = document["plan"]["steps"]
+    assert "target" not in build["bake_definition"]["target"]["web"]
+    assert build["bake_definition"]["target"]["web"]["context"] == str(root / "web")
 
 
 # --- init ---------------------------------------------------------------------------------
@@ -232,6 +505,29 @@ def test_init_keeps_user_values_and_force_replaces_them(stack_copy, capsys):
     assert forced["SECRET_KEY"] not in capsys.readouterr().err
 
 
+def test_init_then_prod_build_dry_run_passes(stack_copy, capsys):
+    """init fills every required key, so the prod-build check that refused before now lets the plan through."""
+    assert run_invoke("init", "--stack", str(stack_copy)) == 0
+    capsys.readouterr()
+    code = run_invoke("prod-build", "--dry-run", "--platform", "linux/arm64", "--stack", str(stack_copy))
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "start the prod stack for linux/arm64" in err
+
+
+# --- the compose-CLI guard of these tests ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
+def test_missing_compose_cli_skips_here_and_fails_on_ci(monkeypatch, ci, outcome):
+    import unit_helpers
+
+    monkeypatch.setattr(unit_helpers, "compose_cli_problem", lambda: "no `docker` command on PATH")
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="needs the docker CLI with its compose plugin: no `docker` command on PATH"):
+        unit_helpers.require_compose()
+
+
 def test_every_flag_of_every_task_has_a_help_text():
     # In a fresh process: invoke's Task.get_arguments() consumes the help
     # texts, and other tests in this process have already parsed these tasks.
@@ -248,3 +544,11 @@ def test_every_flag_of_every_task_has_a_help_text():
     lines = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.splitlines()
     assert len(lines) > 40
     assert [line for line in lines if line.endswith("False")] == []
+    flags = {tuple(line.split()[:2]) for line in lines}
+    for task in ("dev", "build", "rebuild", "prod-build"):
+        assert (task, "mode") in flags
+    for task in ("dev", "build", "rebuild", "prod-build", "down", "clean", "nuke", "deploy-build", "prod",
+                 "package-airtight", "prod-airtight"):
+        assert (task, "json") in flags
+    assert ("dev", "fresh") in flags and ("prod-build", "fresh") in flags
+    assert ("logs", "services") in flags and ("logs", "service") not in flags

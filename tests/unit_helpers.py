@@ -1,22 +1,87 @@
 """Shared pieces for the fast unit tests (tests/test_unit_*.py).
 
-Nothing here talks to Docker or the network. Test modules import what they
-need with `from unit_helpers import ...` (pytest puts tests/ on sys.path).
+Nothing here talks to a Docker engine or the network. Reading a stack does
+run `docker compose config`, which needs only the docker CLI and its compose
+plugin: tests that load real compose files go through `require_compose()`
+(or the `compose_cli` fixture), which skips with the reason when the CLI is
+missing and fails instead on CI (CI=true). Test modules import what they need
+with `from unit_helpers import ...` (pytest puts tests/ on sys.path).
 """
 
 from __future__ import annotations
 
-import copy
+import functools
 import json
+import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-REPO_STACK = REPO / "stack.toml"
+# The file that describes the repo's sample stack (next to its compose files).
+REPO_SETTINGS = REPO / "polyarch.toml"
+
+# Variables that change what `docker compose config` or load_stack() sees.
+COMPOSE_ENV = ("COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_PROFILES", "COMPOSE_PATH_SEPARATOR", "POLYARCH_STACK")
+
+
+@functools.lru_cache(maxsize=1)
+def compose_cli_problem() -> str | None:
+    """Why `docker compose version` does not work here (None when it does). Asked once per test run."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return "no `docker` command on PATH"
+    try:
+        result = subprocess.run([docker, "compose", "version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"`docker compose version` could not run: {exc}"
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        return f"`docker compose version` exited {result.returncode}" + (f": {detail[0]}" if detail else "")
+    return None
+
+
+def require_compose() -> None:
+    """Skip the calling test (fail it when CI=true) unless the docker CLI's compose plugin works."""
+    problem = compose_cli_problem()
+    if problem is None:
+        return
+    reason = f"reading compose files needs the docker CLI with its compose plugin: {problem}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (required here: CI=true)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def compose_cli(monkeypatch):
+    """For tests that load real compose files: the CLI works, and no COMPOSE_* variable steers it."""
+    require_compose()
+    for name in COMPOSE_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+def load_clean(where: Path | str):
+    """load_stack(where) without COMPOSE_* variables steering it; skips without the compose CLI.
+
+    For module-scoped fixtures, which cannot use the `compose_cli` fixture.
+    """
+    from polyarch.stack import load_stack
+
+    require_compose()
+    with pytest.MonkeyPatch.context() as patch:
+        for name in COMPOSE_ENV:
+            patch.delenv(name, raising=False)
+        return load_stack(str(where))
+
+
+def load_repo_stack():
+    """The repo's sample stack, read through `docker compose config` (skips without the CLI)."""
+    return load_clean(REPO)
+
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -63,71 +128,50 @@ def to_toml(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-MINIMAL_STACK: dict[str, Any] = {
-    "stack": {
-        "name": "mini",
-        "platforms": ["linux/amd64", "linux/arm64"],
-        "secrets": ["SECRET_KEY"],
-        "required": ["SECRET_KEY"],
-    },
-    "images": {
-        "app": {
-            "context": "app",
-            "dockerfile": "Dockerfile",
-            "stages": {"dev": "dev", "prod": "prod"},
-            "services": ["web", "jobs"],
-        },
-        "ui": {
-            "context": "ui",
-            "services": ["ui"],
-        },
-    },
-    "third_party": {"cache": "redis:7.2.4"},
-    "modes": {
-        "dev": {"files": ["compose/base.yaml", "compose/dev.yaml"], "stage": "dev", "tag": "dev"},
-        "prod": {"files": ["compose/base.yaml"], "stage": "prod", "tag": "latest"},
-    },
-}
+def read_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
-def minimal_stack_data() -> dict[str, Any]:
-    """A fresh deep copy of a small valid description, safe to mutate."""
-    return copy.deepcopy(MINIMAL_STACK)
-
-
-def make_stack_tree(root: Path) -> None:
-    """The files MINIMAL_STACK refers to: two build contexts and two compose files."""
-    for context in ("app", "ui"):
-        (root / context).mkdir(parents=True, exist_ok=True)
-        (root / context / "Dockerfile").write_text("FROM scratch AS dev\nFROM scratch AS prod\n")
-    (root / "compose").mkdir(exist_ok=True)
-    (root / "compose" / "base.yaml").write_text("services: {}\n")
-    (root / "compose" / "dev.yaml").write_text("services: {}\n")
-
-
-def write_stack(root: Path, data: dict[str, Any] | str) -> Path:
-    """Write a description (dict or raw TOML text) as root/stack.toml."""
-    path = root / "stack.toml"
-    path.write_text(data if isinstance(data, str) else to_toml(data), encoding="utf-8")
+def edit_settings(path: Path, change) -> Path:
+    """Rewrite a polyarch.toml: `change(data)` edits the parsed TOML in place (comments are dropped)."""
+    data = read_toml(path)
+    change(data)
+    path.write_text(to_toml(data), encoding="utf-8")
     return path
 
 
-def copy_repo_stack(dest: Path) -> Path:
-    """Copy the repo's own stack description to `dest` with stand-in Dockerfiles.
+def write_files(root: Path, files: dict[str, str]) -> Path:
+    """Write each relative path's text below root (folders created); returns root."""
+    for relative, content in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    return root
 
-    Copies stack.toml, .env.example and compose/; the build contexts get a
-    dummy Dockerfile each and the named context folder is created, so the
-    description validates. Returns the new stack.toml path.
+
+# Stand-ins for the repo's Dockerfiles: the stages its compose files target, no real work.
+STUB_DOCKERFILE = "FROM scratch AS dev\nFROM scratch AS prod\n"
+
+
+def copy_repo_stack(dest: Path) -> Path:
+    """Copy the repo's sample stack to `dest` with stand-in Dockerfiles.
+
+    Copies polyarch.toml, .env.example and compose/; the build contexts the
+    compose files name (../docker/server, ../docker/frontend) get a Dockerfile
+    with the dev and prod stages, and the named context docker/common is
+    created, so the stack loads. Returns the copy's polyarch.toml path.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(REPO / "stack.toml", dest / "stack.toml")
+    shutil.copy2(REPO / "polyarch.toml", dest / "polyarch.toml")
     shutil.copy2(REPO / ".env.example", dest / ".env.example")
     shutil.copytree(REPO / "compose", dest / "compose")
     for context in ("docker/server", "docker/frontend"):
         (dest / context).mkdir(parents=True)
-        (dest / context / "Dockerfile").write_text("FROM scratch AS dev\nFROM scratch AS prod\n")
+        (dest / context / "Dockerfile").write_text(STUB_DOCKERFILE)
     (dest / "docker/common").mkdir(parents=True)
-    return dest / "stack.toml"
+    return dest / "polyarch.toml"
 
 
 def run_invoke(*args: str) -> int:

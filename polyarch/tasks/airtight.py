@@ -15,11 +15,12 @@ from polyarch.errors import BundleError
 @polyarch_task(help={
     "platform": "Platform to package for (default: $PLATFORM, else this host's).",
     "version": "Version in the bundle's name (default: $VERSION, else the short git SHA, 'dev' outside git).",
-    "output": "Folder to write the bundle into (default: the stack's folder).",
+    "output": "Folder to write the bundle into (default: the project folder; created if missing).",
     "dry_run": HELP["dry_run"],
+    "json": HELP["json"],
     "stack": HELP["stack"],
 })
-def package_airtight(c, platform=None, version=None, output=None, dry_run=False, stack=None):
+def package_airtight(c, platform=None, version=None, output=None, dry_run=False, json=False, stack=None):
     """Write an offline bundle of every image for one platform."""
     from pathlib import Path
 
@@ -27,20 +28,28 @@ def package_airtight(c, platform=None, version=None, output=None, dry_run=False,
     from polyarch.planner import airtight_package_plan
     from polyarch.release import check_tag
 
-    session = Session.open(stack, dry_run)
+    session = Session.open(stack, dry_run, json)
     s = session.stack
+    mode = s.role("airtight")
     chosen = session.host_platform(platform or os.environ.get("PLATFORM") or None)
-    wanted = version or os.environ.get("VERSION") or git_state(s.root).short_sha or "dev"
+    wanted = (version or os.environ.get("VERSION") or git_state(s.root).short_sha or "dev").strip()
     check_tag(wanted)
     folder = Path(output).expanduser().resolve() if output else s.root
-    if not folder.is_dir():
-        raise BundleError(f"The output folder {folder} does not exist.", tip="Create it, or pass another --output.")
+    if folder.exists() and not folder.is_dir():
+        raise BundleError(f"--output {folder} is not a folder.", tip="Pass a folder to write the bundle into.")
+    if not dry_run:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BundleError(f"Cannot create the output folder {folder}: {exc.strerror}.") from None
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        raise BundleError(f"The output folder {folder} is not writable.", tip="Pass another --output.")
     # With the containerd image store `docker save` writes layers that are
     # already compressed; a fast gzip level then costs little size and much time.
     compressed_layers = True if dry_run else session.engine().info().containerd_store
     plan = airtight_package_plan(s, chosen, wanted, folder, level=1 if compressed_layers else 6)
     started = time.monotonic()
-    results = session.carry_out(plan, chosen)
+    results = session.carry_out(plan, chosen, mode)
     if results is None:
         return
     from polyarch.plans import SaveBundle
@@ -108,31 +117,33 @@ def check_bundle(path, host_platform: str, insist: str | None):
     "bundle": "Bundle to load first (default: $AIRTIGHT_BUNDLE; without one, the images must already be in the engine).",
     "platform": "Run a bundle made for this platform even if the host's differs (emulated).",
     "dry_run": HELP["dry_run"],
+    "json": HELP["json"],
     "stack": HELP["stack"],
 })
-def prod_airtight(c, bundle=None, platform=None, dry_run=False, stack=None):
+def prod_airtight(c, bundle=None, platform=None, dry_run=False, json=False, stack=None):
     """Check and load an offline bundle, then run it."""
     from polyarch.bundle import expand_user_path
     from polyarch.planner import airtight_run_plan
     from polyarch.platforms import parse_platform
     from polyarch.tasks.devloop import print_urls, require_env
 
-    session = Session.open(stack, dry_run)
+    session = Session.open(stack, dry_run, json)
     s = session.stack
-    if not dry_run:
-        require_env(s)
+    mode = s.role("airtight")
+    # Checked in a dry run too: a dry run that passes means the real run will not fail on input.
+    require_env(s)
     given = bundle or os.environ.get("AIRTIGHT_BUNDLE") or None
     path = expand_user_path(given).resolve() if given else None
     insist = parse_platform(platform, "--platform") if platform else None
     run_platform = session.host_platform(None)
-    if path is not None and not dry_run:
+    if path is not None:
         manifest = check_bundle(path, session.native_platform(), insist)
         if manifest is not None:
             run_platform = manifest.platform
     elif path is None:
         console.info("No bundle given: the images must already be in the engine.")
     plan = airtight_run_plan(s, path, run_platform, env_present=s.env_file.is_file())
-    if session.carry_out(plan) is not None:
+    if session.carry_out(plan, mode=mode) is not None:
         print_urls(s)
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from invoke import Collection
 
 from polyarch import console
-from polyarch.cli import HELP, Session, polyarch_task
+from polyarch.cli import HELP, Session, polyarch_task, prog
 from polyarch.errors import EnvFileError, PolyarchError
 
 if TYPE_CHECKING:
@@ -44,25 +44,34 @@ def require_env(stack: Stack) -> None:
     from polyarch.envfile import missing_required
 
     if not stack.env_file.is_file():
-        raise EnvFileError(f"{stack.env_file} does not exist.", tip="Run `invoke init` to create it with fresh secrets.")
+        raise EnvFileError(f"{stack.env_file} does not exist.", tip=f"Run `{prog()} init` to create it with fresh secrets.")
     missing = missing_required(stack.env_file, stack.required)
     if missing:
         raise EnvFileError(
             f"{stack.env_file} has no value for {', '.join(missing)}.",
-            tip="Run `invoke init` to fill empty secrets (it keeps the values you set).",
+            tip=f"Run `{prog()} init` to fill empty secrets (it keeps the values you set).",
         )
 
 
-def start_mode(session: Session, mode_name: str, platform: str | None, build: bool, no_cache: bool = False) -> None:
+def split_services(text: str | None) -> tuple[str, ...]:
+    """'api,worker' or 'api worker' -> ('api', 'worker')."""
+    return tuple(dict.fromkeys(p for p in (text or "").replace(",", " ").split() if p))
+
+
+def start_mode(session: Session, mode, platform: str | None, build: bool, no_cache: bool = False, fresh: bool = False) -> None:
     """Build (optionally) and start one mode for the host's platform."""
     from polyarch.planner import up_plan
 
     stack = session.stack
-    mode = stack.mode(mode_name)
     chosen = session.host_platform(platform)
-    plan = up_plan(stack, mode, chosen, env_present=stack.env_file.is_file() or session.dry_run, build=build, no_cache=no_cache)
-    if session.carry_out(plan, chosen) is not None:
+    plan = up_plan(stack, mode, chosen, env_present=stack.env_file.is_file() or session.dry_run, build=build,
+                   no_cache=no_cache, fresh=fresh)
+    if session.carry_out(plan, chosen, mode) is not None:
         print_urls(stack)
+
+
+def pick_mode(session: Session, mode: str | None, role: str):
+    return session.stack.mode(mode) if mode else session.stack.role(role)
 
 
 @polyarch_task(help={"force": "Regenerate every secret, even those already set.", "stack": HELP["stack"]})
@@ -71,36 +80,63 @@ def init(c, force=False, stack=None):
     run_init(Session.open(stack).stack, force)
 
 
-@polyarch_task(help={"platform": HELP["platform"], "no_cache": HELP["no_cache"], "dry_run": HELP["dry_run"], "stack": HELP["stack"]})
-def dev(c, platform=None, no_cache=False, dry_run=False, stack=None):
+@polyarch_task(help={"platform": HELP["platform"], "no_cache": HELP["no_cache"], "fresh": HELP["fresh"], "mode": HELP["mode"] + " Default: the dev mode.",
+                     "dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"]})
+def dev(c, platform=None, no_cache=False, fresh=False, mode=None, dry_run=False, json=False, stack=None):
     """Build the dev images for this host and start the stack."""
-    session = Session.open(stack, dry_run)
-    if not session.stack.env_file.exists() and not dry_run:
-        console.info(f"No {session.stack.env_file.name} yet: running `invoke init` first.")
+    session = Session.open(stack, dry_run, json)
+    chosen_mode = pick_mode(session, mode, "dev")
+    if not session.stack.env_file.exists() and not dry_run and session.stack.env_example.is_file():
+        console.info(f"No {session.stack.env_file.name} yet: running `{prog()} init` first.")
         run_init(session.stack)
-    start_mode(session, "dev", platform, build=True, no_cache=no_cache)
+    start_mode(session, chosen_mode, platform, build=True, no_cache=no_cache, fresh=fresh)
 
 
-@polyarch_task(help={"platform": HELP["platform"], "no_cache": HELP["no_cache"], "dry_run": HELP["dry_run"],
-                     "mode": "Which mode's images to build: dev (default) or prod.", "stack": HELP["stack"]})
-def build(c, platform=None, no_cache=False, mode="dev", dry_run=False, stack=None):
+@polyarch_task(help={"services": "Only the images these services run (comma-separated).", "platform": HELP["platform"],
+                     "no_cache": HELP["no_cache"], "dry_run": HELP["dry_run"], "json": HELP["json"],
+                     "mode": HELP["mode"] + " Default: the dev mode.", "stack": HELP["stack"]})
+def build(c, services=None, platform=None, no_cache=False, mode=None, dry_run=False, json=False, stack=None):
     """Build the images for this host without starting them."""
     from polyarch.planner import build_plan
 
-    session = Session.open(stack, dry_run)
+    session = Session.open(stack, dry_run, json)
+    chosen_mode = pick_mode(session, mode, "dev")
     chosen = session.host_platform(platform)
-    plan = build_plan(session.stack, session.stack.mode(mode), chosen, no_cache)
-    if session.carry_out(plan, chosen) is not None:
-        console.done(f"built {', '.join(session.stack.all_local_tags(session.stack.mode(mode).tag))}")
+    plan = build_plan(session.stack, chosen_mode, chosen, no_cache, split_services(services))
+    if session.carry_out(plan, chosen, chosen_mode) is not None:
+        console.done(f"built {', '.join(t for step in plan.steps for target in step.targets for t in target.tags)}")
 
 
-@polyarch_task(help={"platform": HELP["platform"], "no_cache": HELP["no_cache"], "dry_run": HELP["dry_run"], "stack": HELP["stack"]})
-def prod_build(c, platform=None, no_cache=False, dry_run=False, stack=None):
+@polyarch_task(positional=["services"], help={
+    "services": "Services to rebuild and restart, comma-separated (e.g. api or api,worker).",
+    "platform": HELP["platform"], "mode": HELP["mode"] + " Default: the dev mode.",
+    "dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"]})
+def rebuild(c, services, platform=None, mode=None, dry_run=False, json=False, stack=None):
+    """Stop, rebuild and start just some services."""
+    from polyarch.errors import UsageError
+    from polyarch.planner import rebuild_plan
+
+    session = Session.open(stack, dry_run, json)
+    chosen_mode = pick_mode(session, mode, "dev")
+    names = split_services(services)
+    if not names:
+        raise UsageError("Name at least one service to rebuild, e.g. `rebuild api`.")
+    chosen = session.host_platform(platform)
+    plan = rebuild_plan(session.stack, chosen_mode, chosen, session.stack.env_file.is_file() or dry_run, names)
+    if session.carry_out(plan, chosen, chosen_mode) is not None:
+        console.done(f"rebuilt and restarted {', '.join(names)}")
+
+
+@polyarch_task(help={"platform": HELP["platform"], "no_cache": HELP["no_cache"], "fresh": HELP["fresh"],
+                     "mode": HELP["mode"] + " Default: the prod mode.",
+                     "dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"]})
+def prod_build(c, platform=None, no_cache=False, fresh=False, mode=None, dry_run=False, json=False, stack=None):
     """Build the prod stages for this host and start them."""
-    session = Session.open(stack, dry_run)
-    if not dry_run:
-        require_env(session.stack)
-    start_mode(session, "prod", platform, build=True, no_cache=no_cache)
+    session = Session.open(stack, dry_run, json)
+    chosen_mode = pick_mode(session, mode, "prod")
+    # Checked in a dry run too: a dry run that passes means the real run will not fail on input.
+    require_env(session.stack)
+    start_mode(session, chosen_mode, platform, build=True, no_cache=no_cache, fresh=fresh)
 
 
 def stop(session: Session, volumes: bool = False, images: bool = False) -> None:
@@ -108,7 +144,7 @@ def stop(session: Session, volumes: bool = False, images: bool = False) -> None:
 
     stack = session.stack
     plan = down_plan(stack, env_present=stack.env_file.is_file(), volumes=volumes, images=images)
-    if session.carry_out(plan) is None:
+    if session.carry_out(plan, mode=None) is None:
         return
     left = session.engine().project_resources(stack.name)
     leftovers = left["containers"] + left["networks"] + (left["volumes"] if volumes else [])
@@ -118,36 +154,45 @@ def stop(session: Session, volumes: bool = False, images: bool = False) -> None:
         console.done(f"the {stack.name} stack is down")
 
 
-@polyarch_task(help={"dry_run": HELP["dry_run"], "stack": HELP["stack"]})
-def down(c, dry_run=False, stack=None):
+@polyarch_task(help={"dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"]})
+def down(c, dry_run=False, json=False, stack=None):
     """Stop and remove the stack (any mode); keep volumes."""
-    stop(Session.open(stack, dry_run))
+    stop(Session.open(stack, dry_run, json))
 
 
-@polyarch_task(help={"dry_run": HELP["dry_run"], "stack": HELP["stack"]})
-def clean(c, dry_run=False, stack=None):
+@polyarch_task(help={"dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"]})
+def clean(c, dry_run=False, json=False, stack=None):
     """Stop the stack and delete its volumes."""
-    stop(Session.open(stack, dry_run), volumes=True)
+    stop(Session.open(stack, dry_run, json), volumes=True)
 
 
-@polyarch_task(help={"dry_run": HELP["dry_run"], "stack": HELP["stack"]})
-def nuke(c, dry_run=False, stack=None):
+@polyarch_task(help={"dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"]})
+def nuke(c, dry_run=False, json=False, stack=None):
     """Clean, then delete the stack's local images."""
-    stop(Session.open(stack, dry_run), volumes=True, images=True)
+    stop(Session.open(stack, dry_run, json), volumes=True, images=True)
 
 
 @polyarch_task(
-    iterable=["service"],
-    help={"service": "Only this service (repeatable).", "follow": "Keep following (--no-follow prints and exits).",
-          "tail": "Lines of history to show per service.", "stack": HELP["stack"]},
+    help={"services": "Only these services (comma-separated; `polyarch logs api worker` also works).",
+          "follow": "Keep following (--no-follow prints and exits).",
+          "tail": "Lines of history to show per service (a number, or 'all').", "stack": HELP["stack"]},
 )
-def logs(c, service=None, follow=True, tail=50, stack=None):
+def logs(c, services=None, follow=True, tail="50", stack=None):
     """Show the last log lines of the stack and follow them."""
+    from polyarch.errors import UsageError
     from polyarch.planner import compose_for
 
+    tail = str(tail).strip()
+    if tail != "all" and not tail.isdigit():
+        raise UsageError(f"--tail must be a number of lines or 'all', not '{tail}'.")
     session = Session.open(stack)
+    names = split_services(services)
+    known = {s for m in session.stack.modes.values() for s in m.services}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(f"The stack has no service {', '.join(unknown)} (services: {', '.join(sorted(known))}).")
     compose = compose_for(session.stack, None, None, session.stack.env_file.is_file())
-    for line in session.engine().compose_logs(compose, list(service or []), follow, int(tail)):
+    for line in session.engine().compose_logs(compose, list(names), follow, tail):
         console.emit(line.rstrip("\n"))
 
 
@@ -157,12 +202,13 @@ def restart(c, mode=None, platform=None, dry_run=False, stack=None):
     """Stop the stack and start it again in the same mode."""
     session = Session.open(stack, dry_run)
     if mode is None:
-        mode = running_mode(session) or "dev"
+        mode = running_mode(session) or session.stack.roles.get("dev") or next(iter(session.stack.modes))
         console.info("Restarting in mode", emphasis=mode)
-    if mode != "dev" and not dry_run:
+    chosen_mode = session.stack.mode(mode)
+    if mode != session.stack.roles.get("dev"):
         require_env(session.stack)
     stop(session)
-    start_mode(session, mode, platform, build=False)
+    start_mode(session, chosen_mode, platform, build=False)
 
 
 def running_mode(session: Session) -> str | None:
@@ -181,4 +227,4 @@ def running_mode(session: Session) -> str | None:
     return None
 
 
-ns = Collection("devloop", init, dev, build, down, logs, restart, clean, nuke, prod_build)
+ns = Collection("devloop", init, dev, build, rebuild, down, logs, restart, clean, nuke, prod_build)

@@ -25,11 +25,15 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, dry_run=Fal
     """Build one platform, push by digest, record the digests."""
     from polyarch.planner import publish_build_plan
     from polyarch.platforms import parse_platform
-    from polyarch.tasks.release import registry_for
+    from polyarch.release import release_images
+    from polyarch.tasks.release import read_inputs, registry_for
 
     session = Session.open(stack, dry_run)
     chosen = parse_platform(platform, "--platform")
     target = registry_for(session.stack, registry)
+    images, _refs, notes = release_images(session.stack, *read_inputs(session.stack))
+    for note in notes:
+        console.info(note)
     # buildx' docker driver cannot push by digest; other drivers can. A dry
     # run only looks (no bootstrap) and assumes the docker driver if it cannot.
     try:
@@ -42,7 +46,7 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, dry_run=Fal
         # Only a dry run gets here: buildx could not say, so assume the common case.
         console.warn("buildx did not report the builder's driver; the plan assumes the docker driver (push through a staging repository)")
     push_by_digest = driver not in ("", "docker")
-    plan = publish_build_plan(session.stack, chosen, target, Path(digest_dir).resolve(), push_by_digest)
+    plan = publish_build_plan(session.stack, images, chosen, target, Path(digest_dir).resolve(), push_by_digest)
     results = session.carry_out(plan, chosen)
     if results is None:
         return
@@ -65,18 +69,19 @@ def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, p
     from polyarch.gitinfo import current_ref, git_state
     from polyarch.planner import publish_merge_plan
     from polyarch.platforms import parse_platforms
-    from polyarch.release import release_tags
-    from polyarch.tasks.release import registry_for
+    from polyarch.release import release_images, release_tags
+    from polyarch.tasks.release import read_inputs, registry_for
 
     session = Session.open(stack, dry_run)
     s = session.stack
+    images, _refs, _notes = release_images(s, *read_inputs(s))
     wanted = parse_platforms(platforms, "--platforms") if platforms else s.platforms
     target = registry_for(s, registry)
     git_ref = ref or os.environ.get("GITHUB_REF") or current_ref(s.root)
     commit = sha or os.environ.get("GITHUB_SHA") or git_state(s.root).short_sha or ""
     tags = release_tags(git_ref, commit)
-    digests = read_digests(Path(digest_dir), tuple(i.name for i in s.images), wanted)
-    plan = publish_merge_plan(s, target, digests, tags, wanted)
+    digests = read_digests(Path(digest_dir), tuple(i.name for i in images), wanted)
+    plan = publish_merge_plan(images, target, digests, tags, wanted)
     console.info(f"ref {git_ref} -> tags {', '.join(tags)}")
     results = session.carry_out(plan)
     if results is None:

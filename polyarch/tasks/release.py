@@ -15,6 +15,27 @@ if TYPE_CHECKING:
     from polyarch.stack import Stack
 
 
+def pull_registry_for(stack: Stack, flag: str | None) -> str:
+    """Where `prod` pulls from: --registry, else project.pull_registry, else where deploy-build pushes."""
+    from polyarch.release import check_registry
+
+    if flag is None and stack.pull_registry:
+        return check_registry(stack.pull_registry, "project.pull_registry")
+    return registry_for(stack, flag)
+
+
+def read_inputs(stack: Stack) -> tuple[dict | None, dict[str, str]]:
+    """The values file (None when the project names none) and .env, as data."""
+    from polyarch.envfile import read_env
+
+    values = None
+    if stack.values_file is not None:
+        from polyarch.values import read_values
+
+        values = read_values(stack.values_file)
+    return values, (read_env(stack.env_file) if stack.env_file.is_file() else {})
+
+
 def registry_for(stack: Stack, flag: str | None) -> str:
     from polyarch.release import choose_registry
 
@@ -36,45 +57,51 @@ def registry_for(stack: Stack, flag: str | None) -> str:
     "rebuild": "Build and push even images whose inputs are unchanged since the tag was pushed.",
     "verify": "Check every pushed tag lists every platform (--no-verify skips it).",
     "dry_run": HELP["dry_run"],
+    "json": HELP["json"],
     "stack": HELP["stack"],
 })
 def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, cache=None, builder=None, rebuild=False,
-                 verify=True, dry_run=False, stack=None):
+                 verify=True, dry_run=False, json=False, stack=None):
     """Build all images multi-arch, push, verify the manifest lists."""
     from platformdirs import user_cache_path
 
     from polyarch.fingerprint import fingerprint
     from polyarch.gitinfo import git_state
     from polyarch.planner import deploy_plan
-    from polyarch.release import choose_platforms, choose_tag
+    from polyarch.release import choose_platforms, choose_tag, release_images
 
-    session = Session.open(stack, dry_run)
+    session = Session.open(stack, dry_run, json)
     s = session.stack
     chosen, source = choose_platforms(platforms, os.environ.get("PLATFORMS"), s.platforms)
+    values, env = read_inputs(s)
+    images, ref_keys, image_notes = release_images(s, values, env)
     target_registry = registry_for(s, registry)
-    release_tag = choose_tag(tag, git_state(s.root), allow_dirty)
+    # The values file is polyarch's own output: its change must not make the tree dirty.
+    release_tag = choose_tag(tag, git_state(s.root, ignore=(s.values_file,) if s.values_file else ()), allow_dirty)
     cache_root = user_cache_path("polyarch") / "buildx" / s.name
-    notes = [f"platforms from {source}: {', '.join(chosen)}"]
+    notes = [f"platforms from {source}: {', '.join(chosen)}", *image_notes]
     if builder:
         notes.append(f"builder: '{builder}' (--builder)")
     fingerprints = None if rebuild else {
-        image.name: fingerprint(image.context, image.dockerfile, image.stage("prod"), chosen,
-                                tuple(sorted(image.build_args.items())), tuple(sorted(image.contexts.items())))
-        for image in s.images
+        image.name: fingerprint(image.context, image.dockerfile, image.target, chosen, image.args, image.contexts)
+        for image in images
     }
-    plan = deploy_plan(s, chosen, target_registry, release_tag, builder, cache, cache_root, verify, tuple(notes), fingerprints,
-                       fallback_builder=None if builder else f"{s.name}-multiarch")
+    plan = deploy_plan(images, chosen, target_registry, release_tag, builder, cache, cache_root, verify, tuple(notes), fingerprints,
+                       fallback_builder=None if builder else f"{s.name}-multiarch",
+                       values_file=s.values_file, ref_keys=ref_keys)
     started = time.monotonic()
-    results = session.carry_out(plan)
+    results = session.carry_out(plan, mode=s.role("prod"))
     if results is None:
         return
     from polyarch.plans import Build
 
     elapsed = time.monotonic() - started
     metadata = next(r for i, r in results.items() if isinstance(plan.steps[i - 1], Build))
+    from polyarch.planner import published_ref
+
     rows = []
-    for image in s.images:
-        ref = s.published_ref(image, target_registry, release_tag)
+    for image in images:
+        ref = published_ref(target_registry, image, release_tag)
         entry = (metadata or {}).get(image.name, {})
         digest = entry.get("containerimage.digest", "?")
         rows.append((image.name, ref, ", ".join(chosen), digest, "unchanged, skipped" if entry.get("skipped") else "built and pushed"))
@@ -112,26 +139,27 @@ def verify(c, ref, platforms=None, stack=None):
 
 @polyarch_task(help={
     "version": "Published tag to run (default: $VERSION, else latest).",
-    "registry": "Registry and namespace the images were pushed to (default: the stack's or the values file's).",
+    "registry": "Registry and namespace to pull from (default: project.pull_registry, else where deploy-build pushes).",
     "platform": HELP["platform"],
     "dry_run": HELP["dry_run"],
+    "json": HELP["json"],
     "stack": HELP["stack"],
 })
-def prod(c, version=None, registry=None, platform=None, dry_run=False, stack=None):
+def prod(c, version=None, registry=None, platform=None, dry_run=False, json=False, stack=None):
     """Pull the published images for this host and run them."""
     from polyarch.planner import prod_plan
     from polyarch.release import check_tag
     from polyarch.tasks.devloop import print_urls, require_env
 
-    session = Session.open(stack, dry_run)
+    session = Session.open(stack, dry_run, json)
     s = session.stack
-    if not dry_run:
-        require_env(s)
+    # Checked in a dry run too: a dry run that passes means the real run will not fail on input.
+    require_env(s)
     wanted_version = check_tag(version or os.environ.get("VERSION") or "latest")
-    target_registry = registry_for(s, registry)
+    target_registry = pull_registry_for(s, registry)
     chosen = session.host_platform(platform)
     plan = prod_plan(s, target_registry, wanted_version, chosen, env_present=s.env_file.is_file())
-    if session.carry_out(plan, chosen) is not None:
+    if session.carry_out(plan, chosen, s.role("prod")) is not None:
         print_urls(s)
 
 

@@ -1,0 +1,106 @@
+"""Find the project polyarch works on, the way compose finds its files.
+
+From the current folder upward, the first folder holding a `polyarch.toml` or
+a compose file (`compose.yaml`, `compose.yml`, `docker-compose.yaml`,
+`docker-compose.yml`, plus the matching override file) is the project.
+`--stack` / `$POLYARCH_STACK` name a polyarch.toml, a compose file or a folder
+explicitly. Reads only the file system.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from polyarch.errors import StackError
+from polyarch.settings import SETTINGS_FILE
+
+ENV_VAR = "POLYARCH_STACK"
+COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+OVERRIDE_NAMES = {
+    "compose.yaml": ("compose.override.yaml", "compose.override.yml"),
+    "compose.yml": ("compose.override.yml", "compose.override.yaml"),
+    "docker-compose.yaml": ("docker-compose.override.yaml", "docker-compose.override.yml"),
+    "docker-compose.yml": ("docker-compose.override.yml", "docker-compose.override.yaml"),
+}
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project folder: its polyarch.toml (if any) and its default compose files."""
+
+    root: Path
+    settings_file: Path | None
+    compose_files: tuple[Path, ...]
+
+    def describe(self) -> str:
+        return str(self.settings_file or self.root)
+
+    def path(self, relative: str, key: str) -> Path:
+        """A path from polyarch.toml, which must stay inside the project."""
+        if Path(relative).is_absolute():
+            raise StackError(f"{self.describe()}: {key} is an absolute path ({relative}); give a path relative to {self.root}.")
+        path = (self.root / relative)
+        try:
+            path.resolve().relative_to(self.root.resolve())
+        except ValueError:
+            raise StackError(f"{self.describe()}: {key} ({relative}) leads outside the project folder {self.root}.") from None
+        return path
+
+
+def default_compose_files(folder: Path) -> tuple[Path, ...]:
+    """Compose's default files in a folder: the first main file found, then its override."""
+    from_env = os.environ.get("COMPOSE_FILE")
+    if from_env:
+        separator = os.environ.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
+        return tuple((folder / f) for f in from_env.split(separator) if f)
+    for name in COMPOSE_NAMES:
+        main = folder / name
+        if main.is_file():
+            overrides = [folder / o for o in OVERRIDE_NAMES[name] if (folder / o).is_file()]
+            return (main, *overrides[:1])
+    return ()
+
+
+def _project_in(folder: Path) -> Project | None:
+    settings = folder / SETTINGS_FILE
+    compose = tuple(f for f in (folder / n for n in COMPOSE_NAMES) if f.is_file())
+    if settings.is_file() or compose:
+        return Project(folder, settings if settings.is_file() else None, default_compose_files(folder))
+    return None
+
+
+def find_project(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Project:
+    """The project: --stack, else $POLYARCH_STACK, else the nearest folder upward with polyarch.toml or a compose file."""
+    chosen = explicit or os.environ.get(ENV_VAR)
+    if chosen:
+        origin = "--stack" if explicit else f"${ENV_VAR}"
+        path = Path(chosen).expanduser()
+        if not path.is_absolute():
+            path = (cwd or Path.cwd()) / path
+        if not path.exists():
+            raise StackError(f"{origin} points at {path}, which does not exist.",
+                             tip="Give a project folder, its polyarch.toml or a compose file.")
+        path = path.resolve()
+        if path.is_dir():
+            found = _project_in(path)
+            if found is None:
+                raise StackError(f"{origin} points at {path}, which holds neither {SETTINGS_FILE} nor a compose file ({', '.join(COMPOSE_NAMES)}).")
+            return found
+        if path.suffix == ".toml":
+            return Project(path.parent, path, default_compose_files(path.parent))
+        if path.suffix in (".yaml", ".yml"):
+            return Project(path.parent, None, (path,))
+        raise StackError(f"{origin} points at {path}, which is neither a polyarch.toml nor a compose file.")
+    start = (cwd or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        found = _project_in(folder)
+        if found is not None:
+            if found.settings_file is None and not found.compose_files:
+                break
+            return found
+    raise StackError(
+        f"No {SETTINGS_FILE} or compose file ({', '.join(COMPOSE_NAMES)}) in {start} or any folder above it.",
+        tip=f"Run polyarch in your project's folder, or pass --stack PATH (or set {ENV_VAR}).",
+    )

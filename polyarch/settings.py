@@ -1,0 +1,239 @@
+"""The schema of `polyarch.toml`: only what compose files cannot say.
+
+Every key is optional. Unknown keys are refused, with the nearest known key
+suggested, and wrong types are named with their path, before any task does
+anything. Pure: parses data, reads no files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from polyarch.errors import StackError
+
+SETTINGS_FILE = "polyarch.toml"
+
+# Compose's rule for project names.
+PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+# A repository path component as Docker's reference grammar allows it.
+_REPO_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REPOSITORY = re.compile(rf"^{_REPO_COMPONENT}(?:/{_REPO_COMPONENT})*$")
+MODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Overlay(_Strict):
+    """Extra compose files a mode adds when a `.env` key has a given value."""
+
+    key: str
+    value: str
+    files: list[str] = Field(min_length=1)
+
+
+class ModeSettings(_Strict):
+    """One mode: the compose files it runs."""
+
+    files: list[str] = Field(min_length=1)
+    overlay: Overlay | None = None
+
+
+class BuildArgSources(_Strict):
+    """Where deploy-build and publish-build take an image's extra build args from."""
+
+    values_prefix: str | None = None
+    env: list[str] = Field(default_factory=list)
+
+    @field_validator("env")
+    @classmethod
+    def _keys(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            if not ENV_KEY.match(key):
+                raise ValueError(f"'{key}' is not a valid variable name")
+        return keys
+
+
+class ImageSettings(_Strict):
+    """What compose cannot say about a first-party image: how it is published."""
+
+    repository: str | None = None
+    publish_target: str | None = None
+    build_args: BuildArgSources = Field(default_factory=BuildArgSources)
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str | None) -> str | None:
+        if value is not None and not REPOSITORY.match(value):
+            raise ValueError(f"'{value}' is not a valid repository name (lowercase letters, digits, '.', '_', '-', '/')")
+        return value
+
+
+class OptionalImage(_Strict):
+    """An image no compose service runs, built by deploy-build only when a flag is true."""
+
+    context: str
+    dockerfile: str = "Dockerfile"
+    target: str | None = None
+    repository: str | None = None
+    enabled_by: str | None = None
+    ref_key: str | None = None
+    build_args: BuildArgSources = Field(default_factory=BuildArgSources)
+
+    @field_validator("enabled_by")
+    @classmethod
+    def _flag(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(values|env):[A-Za-z0-9_.-]+$", value):
+            raise ValueError(f"'{value}' must be 'values:KEY.PATH' or 'env:KEY'")
+        return value
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str | None) -> str | None:
+        return ImageSettings._repository(value)
+
+
+class ProjectSettings(_Strict):
+    name: str | None = None
+    platforms: list[str] | None = None
+    registry: str | None = None
+    pull_registry: str | None = None
+    env_file: str = ".env"
+    env_example: str = ".env.example"
+    secrets: list[str] = Field(default_factory=list)
+    required: list[str] = Field(default_factory=list)
+    urls: dict[str, list[str]] = Field(default_factory=dict)
+    values_file: str | None = None
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, urls: dict[str, list[str]]) -> dict[str, list[str]]:
+        for label, pair in urls.items():
+            if len(pair) != 2:
+                raise ValueError(f"{label} must be [ENV_KEY, default URL]")
+        return urls
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not PROJECT_NAME.match(value):
+            raise ValueError(f"'{value}' must be lowercase letters, digits, '-' or '_', starting with a letter or digit")
+        return value
+
+
+class TaskModes(_Strict):
+    """Which mode each group of tasks uses."""
+
+    dev: str = "dev"
+    prod: str = "prod"
+    airtight: str = "airtight"
+
+
+class Settings(_Strict):
+    """The whole `polyarch.toml`."""
+
+    project: ProjectSettings = Field(default_factory=ProjectSettings)
+    tasks: TaskModes = Field(default_factory=TaskModes)
+    modes: dict[str, ModeSettings] = Field(default_factory=dict)
+    images: dict[str, ImageSettings] = Field(default_factory=dict)
+    optional: dict[str, OptionalImage] = Field(default_factory=dict)
+
+    @field_validator("modes")
+    @classmethod
+    def _mode_names(cls, modes: dict[str, ModeSettings]) -> dict[str, ModeSettings]:
+        for name in modes:
+            if not MODE_NAME.match(name):
+                raise ValueError(f"'{name}' is not a usable mode name")
+        return modes
+
+
+def _known_keys(model: type[BaseModel]) -> list[str]:
+    return list(model.model_fields)
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model inside `X | None` or `dict[str, X]`, else the annotation."""
+    import typing
+
+    args = typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if origin is dict and len(args) == 2:
+        return _DictOf(args[1])
+    for arg in args:
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return annotation
+
+
+class _DictOf:
+    """Marks a free-form table whose values are all of one model."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = error["loc"]
+    dotted = ".".join(str(p) for p in location)
+    if error["type"] == "extra_forbidden":
+        parent = _parent_model(location[:-1])
+        known = _known_keys(parent) if parent else []
+        close = difflib.get_close_matches(str(location[-1]), known, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else (f" (known keys: {', '.join(known)})" if known else "")
+        return f"{dotted} is not a known key{hint}"
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    return f"{dotted}: {message}"
+
+
+def _parent_model(location: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: Any = Settings
+    for part in location:
+        if isinstance(model, _DictOf):
+            model = _unwrap(model.value)
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        model = _unwrap(field.annotation)
+    if isinstance(model, _DictOf):
+        return None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def parse_settings(data: dict[str, Any], source: Path) -> Settings:
+    """Validate the data of a polyarch.toml; every problem is listed in one error."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(e) for e in exc.errors()]
+        raise StackError(f"{source} has {len(problems)} problem{'s' if len(problems) > 1 else ''}:\n  "
+                         + "\n  ".join(problems),
+                         tip="Fix the keys named above; README.md's 'polyarch.toml reference' lists every key.") from None
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate a polyarch.toml file."""
+    import tomllib
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise StackError(f"{path} is not UTF-8 text.", tip="Save it as UTF-8.") from None
+    except OSError as exc:
+        raise StackError(f"Cannot read {path}: {exc.strerror}.") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise StackError(f"{path} is not valid TOML: {exc}.") from None
+    return parse_settings(data, path)

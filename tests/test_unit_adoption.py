@@ -1,0 +1,221 @@
+"""The `polyarch` command, build-arg sources, values keys and the JSON plan: no engine needed.
+
+The tests that run the command on the sample or the adoption fixture read
+compose files through the docker CLI's compose plugin (no engine).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from unit_helpers import require_compose
+
+from polyarch.program import gather_services
+from polyarch.release import extra_build_args, is_true, lookup
+from polyarch.settings import BuildArgSources
+
+REPO = Path(__file__).resolve().parent.parent
+LUMEN = REPO / "tests" / "fixtures" / "lumen"
+POLYARCH = str(Path(sys.executable).parent / "polyarch")
+TASKS = {"logs", "build", "dev", "down"}
+VALUE_OPTIONS = {"logs": {"--tail", "-t", "--stack", "-s"}, "build": {"--platform", "-p", "--mode", "-m", "--stack"}}
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["logs", "api", "worker"], ["logs", "--services", "api,worker"]),
+    (["logs", "--tail", "5", "api"], ["logs", "--services", "api", "--tail", "5"]),
+    (["logs", "api", "--no-follow", "worker"], ["logs", "--services", "api,worker", "--no-follow"]),
+    (["logs"], ["logs"]),
+    (["build", "api", "down"], ["build", "--services", "api", "down"]),
+    (["--debug", "dev", "--dry-run"], ["--debug", "dev", "--dry-run"]),
+    (["logs", "--tail=5", "api"], ["logs", "--services", "api", "--tail=5"]),
+])
+def test_bare_words_after_logs_and_build_become_services(argv, expected):
+    assert gather_services(argv, VALUE_OPTIONS, TASKS) == expected
+
+
+def test_values_prefix_takes_every_non_empty_key_under_it():
+    values = {"config": {"NEXT_PUBLIC_A": "https://x", "NEXT_PUBLIC_EMPTY": "", "NEXT_PUBLIC_NULL": None,
+                         "NEXT_PUBLIC_FLAG": True, "OTHER": "no"}}
+    args = extra_build_args(BuildArgSources(values_prefix="config.NEXT_PUBLIC_"), values, {}, "images.ui")
+    assert args == (("NEXT_PUBLIC_A", "https://x"), ("NEXT_PUBLIC_FLAG", "true"))
+
+
+def test_env_keys_become_build_args_when_set():
+    args = extra_build_args(BuildArgSources(env=["A", "B"]), None, {"A": "1", "B": ""}, "images.ui")
+    assert args == (("A", "1"),)
+
+
+def test_a_values_prefix_without_a_values_file_is_refused():
+    from polyarch.errors import UsageError
+
+    with pytest.raises(UsageError, match="needs a values file"):
+        extra_build_args(BuildArgSources(values_prefix="config.X_"), None, {}, "images.ui")
+
+
+@pytest.mark.parametrize("value, truth", [(True, True), ("true", True), ("YES", True), ("1", True), ("false", False),
+                                          (None, False), ("", False), (False, False)])
+def test_flags_read_like_helm_users_write_them(value, truth):
+    assert is_true(value) is truth
+
+
+def test_lookup_follows_dotted_keys():
+    assert lookup({"a": {"b": {"c": 3}}}, "a.b.c") == 3
+    assert lookup({"a": {"b": 1}}, "a.x") is None and lookup({"a": 1}, "a.b") is None
+
+
+def test_write_tag_sets_ref_keys_and_keeps_comments(tmp_path):
+    from polyarch.values import write_tag
+
+    path = tmp_path / "values.yaml"
+    path.write_text("# top comment\nimage:\n  registry: r  # where\n  tag: old\nconfig:\n  TERMINAL_IMAGE: \"\"\n")
+    write_tag(path, "abc1234", (("config.TERMINAL_IMAGE", "r/term:abc1234"),))
+    text = path.read_text()
+    assert "# top comment" in text and "# where" in text
+    from polyarch.values import read_values
+
+    data = read_values(path)
+    assert data["image"]["tag"] == "abc1234" and data["config"]["TERMINAL_IMAGE"] == "r/term:abc1234"
+    assert '"r/term:abc1234"' in text  # the value's quoting style is kept
+
+
+def test_write_tag_refuses_a_missing_parent_and_leaves_the_file(tmp_path):
+    from polyarch.errors import UsageError
+    from polyarch.values import write_tag
+
+    path = tmp_path / "values.yaml"
+    original = "image:\n  tag: old\n"
+    path.write_text(original)
+    with pytest.raises(UsageError, match="no `config:` mapping"):
+        write_tag(path, "new", (("config.TERMINAL_IMAGE", "x"),))
+    assert path.read_text() == original
+
+
+# --- the command, on real compose files (CLI only) --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compose_cli():
+    """Real compose files are read through the docker CLI's compose plugin (no engine)."""
+    require_compose()
+
+
+def polyarch(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    full = dict(os.environ, NO_COLOR="1", COLUMNS="200", **env)
+    full.pop("POLYARCH_STACK", None)
+    return subprocess.run([POLYARCH, *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=120)
+
+
+def test_polyarch_version_and_list():
+    result = subprocess.run([POLYARCH, "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("polyarch ")
+    listing = subprocess.run([POLYARCH, "--list"], capture_output=True, text=True).stdout
+    for name in ("dev", "deploy-build", "rebuild", "package-airtight", "prod-airtight", "logs"):
+        assert f"  {name} " in listing
+
+
+@pytest.fixture
+def lumen_copy(tmp_path):
+    dest = tmp_path / "lumen"
+    shutil.copytree(LUMEN, dest)
+    return dest
+
+
+def test_json_plan_of_the_adoption_fixture(compose_cli, lumen_copy):
+    result = polyarch(["package-airtight", "--dry-run", "--json", "--platform", "linux/arm64", "--version", "9"], lumen_copy / "server")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["project"] == "lumen" and doc["mode"] == "airtight"
+    assert doc["compose_files"] == [] or all(f.endswith(".yml") for f in doc["compose_files"])
+    images = {i["name"]: i for i in doc["images"]}
+    assert set(images["server"]["local_names"]) == {"lumen_server:latest", "lumen_celery-worker:latest", "lumen_celery-beat:latest",
+                                                    "lumen_chatbot:latest", "lumen_mcp:latest"}
+    assert images["server"]["target"] == "prod" and images["server"]["platforms"] == ["linux/arm64"]
+    assert len(doc["third_party"]) == 10
+    kinds = [s["kind"] for s in doc["plan"]["steps"]]
+    assert kinds == ["Build"] + ["Pull"] * 10 + ["SaveBundle"]
+    assert doc["plan"]["steps"][-1]["bundle"].endswith("lumen-airtight-9-arm64.tar.gz")
+
+
+def test_json_needs_dry_run(compose_cli, lumen_copy):
+    result = polyarch(["dev", "--json"], lumen_copy)
+    assert result.returncode == 2 and "--json prints a plan, so it needs --dry-run" in result.stderr
+
+
+def test_frontend_overlay_follows_the_env_key(compose_cli, lumen_copy):
+    (lumen_copy / ".env").write_text("FRONTEND_DEV_RUNTIME=node\n")
+    doc = json.loads(polyarch(["dev", "--dry-run", "--json"], lumen_copy).stdout)
+    assert [Path(f).name for f in doc["compose_files"]] == ["docker-compose.yaml", "docker-compose.frontend-node.yml"]
+    (lumen_copy / ".env").write_text("FRONTEND_DEV_RUNTIME=docker\n")
+    doc = json.loads(polyarch(["dev", "--dry-run", "--json"], lumen_copy).stdout)
+    assert [Path(f).name for f in doc["compose_files"]] == ["docker-compose.yaml"]
+
+
+def test_a_misspelled_key_stops_every_task_before_anything(compose_cli, lumen_copy):
+    settings = lumen_copy / "polyarch.toml"
+    settings.write_text(settings.read_text().replace("values_file", "value_file", 1))
+    result = polyarch(["deploy-build", "--dry-run"], lumen_copy)
+    assert result.returncode == 2
+    assert "project.value_file is not a known key; did you mean 'values_file'?" in result.stderr
+
+
+def test_a_missing_target_is_named_with_the_stages(compose_cli, lumen_copy):
+    compose = lumen_copy / "docker-compose.prod-local.yml"
+    compose.write_text(compose.read_text().replace("target: prod", "target: production", 1))
+    result = polyarch(["prod-build", "--dry-run"], lumen_copy)
+    assert result.returncode == 2 and "target 'production' is not a stage" in result.stderr and "base, dev, prod" in result.stderr
+
+
+def test_rebuild_plans_just_the_named_services(compose_cli, lumen_copy):
+    doc = json.loads(polyarch(["rebuild", "frontend", "--dry-run", "--json"], lumen_copy).stdout)
+    assert [s["kind"] for s in doc["plan"]["steps"]] == ["ComposeRemove", "Build", "ComposeUp"]
+    assert [i["name"] for i in doc["images"]] == ["client"]
+    assert doc["plan"]["steps"][2]["services"] == ["frontend"]
+    bad = polyarch(["rebuild", "frontnd", "--dry-run"], lumen_copy)
+    assert bad.returncode == 2 and "did you mean 'frontend'" in bad.stderr
+
+
+def test_dev_fresh_removes_the_stack_first_and_builds_without_cache(compose_cli, lumen_copy):
+    doc = json.loads(polyarch(["dev", "--fresh", "--dry-run", "--json"], lumen_copy).stdout)
+    steps = doc["plan"]["steps"]
+    assert [s["kind"] for s in steps[:3]] == ["ComposeDown", "RemoveImages", "Build"]
+    assert steps[0]["volumes"] is True and steps[2]["no_cache"] is True
+    assert "lumen-chatbot" in steps[1]["refs"] and "lumen_chatbot:latest" in steps[1]["refs"]
+
+
+def test_a_projects_own_tasks_py_adds_tasks_next_to_polyarchs(compose_cli, lumen_copy):
+    (lumen_copy / "tasks.py").write_text(textwrap.dedent('''\
+        from invoke import task
+
+        from polyarch.tasks import namespace
+
+        ns = namespace()
+
+
+        @task(help={"platforms": "Passed on to deploy-build."})
+        def deploy(c, platforms=None):
+            """Publish the images, then roll them out with Helm."""
+            from polyarch.tasks.release import deploy_build
+
+            deploy_build(c, platforms=platforms, registry="127.0.0.1:5000/example", allow_dirty=True, dry_run=True)
+            print("helm would run now")
+
+
+        ns.add_task(deploy)
+    '''))
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("POLYARCH_STACK", None)
+    invoke = str(Path(sys.executable).parent / "invoke")
+    listing = subprocess.run([invoke, "--list"], cwd=lumen_copy, env=env, capture_output=True, text=True).stdout
+    assert "deploy " in listing and "deploy-build" in listing
+    result = subprocess.run([invoke, "deploy", "--platforms", "linux/arm64"], cwd=lumen_copy, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "helm would run now" in result.stdout
+    assert "127.0.0.1:5000/example/lumen-server" in result.stderr and "linux/arm64" in result.stderr

@@ -1,0 +1,130 @@
+"""Collisions, hostile files and secrets: the engine-free parts of the reliability work."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from polyarch import console
+from polyarch.errors import EnvFileError
+
+
+@pytest.fixture
+def clean_secrets(monkeypatch):
+    monkeypatch.setattr(console, "_secrets", [])
+
+
+def test_env_secrets_never_reach_the_terminal(clean_secrets):
+    console.hide_secrets({"API_TOKEN": "tok-123456", "PORT": "5080", "NOTE": "a" * 24, "EMPTY": ""}, ())
+    text = console.redact("compose said: invalid template tok-123456 on port 5080 " + "a" * 24)
+    assert "tok-123456" not in text and "a" * 24 not in text
+    assert "port 5080" in text  # short ordinary values stay readable
+
+
+def test_listed_secret_keys_are_hidden_whatever_their_name(clean_secrets):
+    console.hide_secrets({"DB_PW": "hunter22"}, ("DB_PW",))
+    assert console.redact("password hunter22") == "password ***"
+
+
+def test_terminal_control_sequences_are_removed(clean_secrets):
+    assert console.redact("\x1b[31mred\x1b[0m \x1b]0;title\x07 bell\x07 ok\n") == "red  bell ok\n"
+
+
+def test_an_env_file_that_is_a_folder_is_a_clear_error(tmp_path):
+    from polyarch.envfile import read_env
+
+    (tmp_path / ".env").mkdir()
+    with pytest.raises(EnvFileError, match="is not a file"):
+        read_env(tmp_path / ".env")
+
+
+def test_an_env_file_that_is_not_utf8_is_a_clear_error(tmp_path):
+    from polyarch.envfile import read_env
+
+    (tmp_path / ".env").write_bytes(b"KEY=\xff\xfe\n")
+    with pytest.raises(EnvFileError, match="not UTF-8"):
+        read_env(tmp_path / ".env")
+
+
+def test_a_digest_file_is_never_echoed(tmp_path):
+    from polyarch.digests import read_digests
+    from polyarch.errors import UsageError
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "amd64").write_text("API_TOKEN=super-secret-value\n")
+    with pytest.raises(UsageError) as caught:
+        read_digests(tmp_path, ("app",), ("linux/amd64",))
+    assert "super-secret-value" not in caught.value.message
+    assert "does not hold a sha256" in caught.value.message
+
+
+def test_a_symlinked_digest_file_is_refused(tmp_path):
+    from polyarch.digests import read_digests
+    from polyarch.errors import UsageError
+
+    secret = tmp_path / "secret"
+    secret.write_text("sha256:" + "a" * 64)
+    (tmp_path / "d" / "app").mkdir(parents=True)
+    (tmp_path / "d" / "app" / "amd64").symlink_to(secret)
+    with pytest.raises(UsageError, match="is a symlink"):
+        read_digests(tmp_path / "d", ("app",), ("linux/amd64",))
+
+
+def test_two_bundle_writers_never_share_a_temporary_file(tmp_path):
+    from polyarch.bundle import PendingFiles
+
+    a = PendingFiles(tmp_path / "b.tar.gz", tmp_path / "b.tar.gz.sha256")
+    b = PendingFiles(tmp_path / "b.tar.gz", tmp_path / "b.tar.gz.sha256")
+    assert a.tmp_bundle != b.tmp_bundle and a.tmp_checksum != b.tmp_checksum
+    assert a.tmp_bundle.name.startswith(".b.tar.gz.") and a.tmp_bundle.name.endswith(".partial")
+
+
+def test_a_second_run_waits_for_the_stack_lock(tmp_path, monkeypatch):
+    """Two real processes: the second says who holds the lock and goes on only once it is released."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from polyarch.locks import acquire, lock_path, release_all
+        path = lock_path(Path({str(tmp_path)!r}), "demo")
+        acquire(path, sys.argv[1], lambda other: print("waiting for", other, flush=True))
+        print("got", sys.argv[1], time.monotonic(), flush=True)
+        time.sleep(float(sys.argv[2]))
+        release_all()
+    """)
+    env = dict(os.environ)
+    first = subprocess.Popen([sys.executable, "-c", script, "first", "1.5"], stdout=subprocess.PIPE, text=True, env=env)
+    assert first.stdout.readline().startswith("got first")
+    second = subprocess.run([sys.executable, "-c", script, "second", "0"], capture_output=True, text=True, env=env, timeout=30)
+    first.wait(timeout=30)
+    first.stdout.close()
+    lines = second.stdout.splitlines()
+    assert lines[0] == "waiting for first" and lines[1].startswith("got second")
+
+
+def test_sigterm_during_a_task_runs_the_ctrl_c_clean_up(tmp_path):
+    """A task body that is killed with SIGTERM exits 130 through the same path as Ctrl-C."""
+    script = textwrap.dedent("""
+        import time
+        from invoke import Collection, Program
+        from polyarch.cli import polyarch_task
+
+        @polyarch_task
+        def slow(c):
+            try:
+                print("started", flush=True)
+                time.sleep(30)
+            finally:
+                print("cleaned up", flush=True)
+
+        Program(namespace=Collection(slow), name="t").run(["t", "slow"])
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    proc.terminate()
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "cleaned up" in out and "Interrupted" in err
