@@ -29,6 +29,8 @@ from polyarch.errors import BundleError
 MANIFEST_NAME = "polyarch-bundle.json"
 FORMAT_VERSION = 1
 _CHUNK = 1 << 20
+# A real manifest is a few KB; anything claiming more is not read into memory.
+MANIFEST_LIMIT = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ def read_manifest(path: Path) -> BundleManifest | None:
                 raise BundleError(f"{path} is gzip data but not an image archive (no tar header inside).") from None
             if info.name != MANIFEST_NAME:
                 return None
+            if info.size > MANIFEST_LIMIT:
+                raise BundleError(f"{path} claims a {info.size}-byte {MANIFEST_NAME}; a real one is a few KB, so the bundle is not trusted.")
             data = stream.read(info.size)
     except (OSError, EOFError, zlib.error) as exc:
         if isinstance(exc, BundleError):
@@ -86,9 +90,14 @@ def read_manifest(path: Path) -> BundleManifest | None:
         ) from None
     try:
         fields = json.loads(data)
-        return BundleManifest(**fields)
+        manifest = BundleManifest(**fields)
     except (ValueError, TypeError) as exc:
         raise BundleError(f"{path} has an unreadable {MANIFEST_NAME}: {exc}.") from None
+    images = manifest.images
+    if not (isinstance(images, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in images.items())
+            and all(isinstance(getattr(manifest, f), str) for f in ("stack", "version", "platform"))):
+        raise BundleError(f"{path} has a malformed {MANIFEST_NAME} (images must map names to image IDs).")
+    return manifest
 
 
 def sha256_of(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:

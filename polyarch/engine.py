@@ -187,12 +187,24 @@ class Engine:
 
     def ensure_container_builder(self, name: str) -> BuilderInfo:
         """Create (once) a docker-container builder named `name` and return it."""
+        created = False
         if not self.builder_exists(name):
             try:
                 self.docker.buildx.create(name=name, driver="docker-container")
+                created = True
             except self.DockerException as exc:
                 raise _explain(exc, f"create the buildx builder {name}") from None
-        return self.builder(name)
+        try:
+            return self.builder(name)
+        except EngineError as exc:
+            # A builder that cannot start (its BuildKit image cannot be pulled,
+            # say) is removed again rather than left behind broken.
+            if created:
+                with contextlib.suppress(self.DockerException):
+                    self.docker.buildx.remove(name)
+            raise EngineError(f"The buildx builder {name} (docker-container driver) could not start, so it was removed again.\n{exc.message}",
+                              "It needs the moby/buildkit image. Where no registry is reachable, use the docker driver with "
+                              "the containerd image store instead (`invoke doctor` says how).") from None
 
     def builder_exists(self, name: str) -> bool:
         try:
@@ -283,6 +295,38 @@ class Engine:
         except self.DockerException as exc:
             raise _explain(exc, f"inspect {', '.join(refs)}") from None
         return {ref: image.id for ref, image in zip(refs, images)}
+
+    def keep_names(self, names: tuple[str, ...]) -> dict[str, str | None]:
+        """Give each existing local name's image a backup name; returns name -> backup (None where absent).
+
+        With the containerd image store an image whose last name moves away is
+        gone, so the old images are kept alive under these backup names.
+        """
+        import secrets
+
+        token = secrets.token_hex(4)
+        kept: dict[str, str | None] = {}
+        for number, name in enumerate(names):
+            if not self.image_exists(name):
+                kept[name] = None
+                continue
+            backup = f"polyarch-kept-{token}:{number}"
+            self.tag(name, backup)
+            kept[name] = backup
+        return kept
+
+    def restore_names(self, kept: dict[str, str | None]) -> None:
+        """Point each name back at its backup, dropping the backup name; remove names that did not exist."""
+        for name, backup in kept.items():
+            try:
+                if backup is None:
+                    if self.image_exists(name):
+                        self.docker.image.remove(name, force=True)
+                    continue
+                self.docker.image.tag(backup, name)
+                self.docker.image.remove(backup, force=True)
+            except self.DockerException as exc:
+                raise _explain(exc, f"put the local name {name} back") from None
 
     def remove_images(self, refs: tuple[str, ...], prune_dangling: bool) -> list[str]:
         """Remove the images that exist; returns the ones removed."""

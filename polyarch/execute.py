@@ -22,10 +22,12 @@ from polyarch.plans import (
     ComposeDown,
     ComposeUp,
     CreateManifest,
+    KeepNames,
     LoadBundle,
     Plan,
     Pull,
     RemoveImages,
+    RestoreNames,
     SaveBundle,
     Step,
     Tag,
@@ -35,11 +37,25 @@ from polyarch.plans import (
 
 
 def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
-    """Execute every step in order; returns each step's result by index."""
+    """Execute every step in order; returns each step's result by index.
+
+    When a step fails after a KeepNames, its RestoreNames still runs.
+    """
     results: dict[int, object] = {}
+    kept: dict[str, str | None] = {}
     for number, item in enumerate(plan.steps, 1):
         console.step(f"[{number}/{len(plan.steps)}] {item.summary()}")
-        results[number] = run_step(engine, item, results)
+        try:
+            results[number] = run_step(engine, item, results)
+        except BaseException:
+            if kept and not isinstance(item, RestoreNames):
+                console.warn("putting the local image names back as they were")
+                engine.restore_names(kept)
+            raise
+        if isinstance(item, KeepNames):
+            kept = results[number]
+        elif isinstance(item, RestoreNames):
+            kept = {}
     return results
 
 
@@ -80,10 +96,7 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
     if isinstance(item, RemoveImages):
         return engine.remove_images(item.refs, item.prune_dangling)
     if isinstance(item, CheckImages):
-        missing = [r for r in item.refs if not engine.image_exists(r)]
-        if missing:
-            raise EngineError(f"These images are missing from the engine: {', '.join(missing)}.", item.tip or None)
-        return None
+        return check_images(engine, item)
     if isinstance(item, Verify):
         known = _index_read_this_run(results, item.ref)
         index = verify_index(engine, item.ref, item.platforms, known)
@@ -126,6 +139,12 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
         return None
     if isinstance(item, SaveBundle):
         return save_bundle(engine, item)
+    if isinstance(item, KeepNames):
+        return engine.keep_names(item.names)
+    if isinstance(item, RestoreNames):
+        kept = next(r for r in reversed(list(results.values())) if isinstance(r, dict) and set(r) == set(item.names))
+        engine.restore_names(kept)
+        return None
     if isinstance(item, LoadBundle):
         loaded = engine.load(item.bundle)
         console.info(f"  loaded {len(loaded)} images")
@@ -154,6 +173,14 @@ def choose_builder(engine: Engine, build: Build) -> str | None:
     if judge_builder(current.driver, info.containerd_store, current.platforms).ok and all(p in current.platforms for p in platforms):
         console.info(f"  builder: current builder '{current.name}' ({current.driver} driver) builds {', '.join(platforms)} at once")
         return None
+    unknown = [p for p in platforms if p not in current.platforms]
+    if unknown and current.platforms:
+        # The builder lists every platform this machine can emulate; another
+        # builder on the same machine would not do better.
+        raise PlatformError(
+            f"This machine cannot build {', '.join(unknown)}: the builder '{current.name}' lists only {', '.join(current.platforms)}.",
+            tip="Register QEMU for those platforms (`invoke doctor --platforms ...` says how), or leave them out with --platforms.",
+        )
     name = build.fallback_builder
     fallback = engine.ensure_container_builder(name)
     missing = [p for p in platforms if p not in fallback.platforms]
@@ -200,6 +227,28 @@ def unchanged_targets(engine: Engine, build: Build) -> dict[str, dict]:
             console.info(f"  {target.name}: {target.ref} already holds these inputs; not rebuilt, not pushed")
             skipped[target.name] = {"containerimage.digest": index.digest, "skipped": True, "index": index}
     return skipped
+
+
+def check_images(engine: Engine, item: CheckImages) -> None:
+    """Every image present; with a platform, runnable there; with image IDs, exactly those."""
+    from polyarch.stack import normalize_ref
+
+    missing = [r for r in item.refs if not engine.image_exists(r)]
+    if missing:
+        raise EngineError(f"These images are missing from the engine: {', '.join(missing)}.", item.tip or None)
+    if item.image_ids:
+        promised = {normalize_ref(ref): image_id for ref, image_id in item.image_ids}
+        actual = engine.image_ids(item.refs)
+        wrong = [ref for ref in item.refs if normalize_ref(ref) in promised and actual[ref] != promised[normalize_ref(ref)]]
+        if wrong:
+            raise VerificationError(f"After loading, {', '.join(wrong)} are not the images the bundle names (other image IDs); the stack was not started.",
+                                    tip="The bundle's manifest does not match its content: package it again.")
+    if item.platform:
+        foreign = [ref for ref in item.refs if not engine.platform_available(ref, item.platform)]
+        if foreign:
+            raise VerificationError(f"{', '.join(foreign)} cannot run as {item.platform} (the engine holds another platform of them); the stack was not started.",
+                                    tip=f"Use a bundle made for {item.platform} (package-airtight --platform {item.platform}).")
+    return None
 
 
 def _check_loaded(engine: Engine, build: Build) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import re
 from pathlib import Path
 
@@ -69,13 +70,19 @@ def _ignored(relative: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool:
 
 
 def context_files(context: Path) -> list[Path]:
-    """Files in the build context, sorted, without what .dockerignore leaves out."""
+    """Files and symlinks in the build context, sorted, without what .dockerignore leaves out.
+
+    As Docker sends a context: symlinks are not followed (their target text
+    counts, see `fingerprint`), and FIFOs, sockets and devices are skipped.
+    """
     rules = _ignore_rules(context)
     found = []
     for folder, dirs, files in os.walk(context):
         dirs[:] = sorted(d for d in dirs if d not in _ALWAYS_SKIPPED)
-        for name in sorted(files):
+        for name in sorted(files + [d for d in dirs if (Path(folder) / d).is_symlink()]):
             path = Path(folder) / name
+            if not (path.is_symlink() or stat.S_ISREG(path.lstat().st_mode)):
+                continue
             relative = path.relative_to(context).as_posix()
             if not _ignored(relative, rules) and not name.endswith(".pyc"):
                 found.append(path)
@@ -97,7 +104,10 @@ def fingerprint(context: Path, dockerfile: Path, stage: str | None, platforms: t
     def feed_files(root: Path) -> None:
         for path in context_files(root):
             feed("path", path.relative_to(root).as_posix().encode())
-            feed("mode", oct(path.stat().st_mode & 0o111).encode())
+            if path.is_symlink():
+                feed("link", os.readlink(path).encode())
+                continue
+            feed("mode", oct(path.lstat().st_mode & 0o111).encode())
             feed("data", path.read_bytes())
 
     feed("scheme", _SCHEME.encode())

@@ -21,10 +21,12 @@ from polyarch.plans import (
     ComposeDown,
     ComposeRemove,
     ComposeUp,
+    KeepNames,
     LoadBundle,
     Plan,
     Pull,
     RemoveImages,
+    RestoreNames,
     SaveBundle,
     Tag,
     UpdateValues,
@@ -63,7 +65,10 @@ def image_target(image: ImageBuild, platforms: tuple[str, ...], tags: tuple[str,
 def host_build(mode: Mode, platform: str, no_cache: bool = False, images: tuple[ImageBuild, ...] | None = None) -> Build:
     """Build the mode's first-party images (or some of them) for one platform and load them under their local names."""
     chosen = mode.images if images is None else images
-    targets = tuple(image_target(image, (platform,), image.local_names) for image in chosen)
+    # No provenance attestation on local builds: it differs on every build, so
+    # the image ID would change and compose would recreate every container
+    # even when nothing changed.
+    targets = tuple(image_target(image, (platform,), image.local_names, provenance=False) for image in chosen)
     return Build(targets=targets, load=True, no_cache=no_cache)
 
 
@@ -209,20 +214,30 @@ def airtight_package_plan(stack: Stack, platform: str, version: str, folder: Pat
 
     mode = stack.role("airtight")
     bundle = folder / bundle_name(stack.name, version, arch_name(platform))
-    steps: list = [host_build(mode, platform)] if mode.images else []
+    # Packaging (for another platform, say) must not change what the user's
+    # local names run: they are noted first and put back at the end.
+    names = mode.local_names()
+    steps: list = [KeepNames(names), host_build(mode, platform)] if mode.images else []
     steps += [Pull(ref, platform) for ref in mode.third_party]
     steps.append(SaveBundle(airtight_refs(mode), bundle, bundle.with_name(bundle.name + ".sha256"),
                             stack.name, version, platform, level))
+    if mode.images:
+        steps.append(RestoreNames(names))
     return Plan(f"package {stack.name} {version} for {platform}", tuple(steps))
 
 
-def airtight_run_plan(stack: Stack, bundle: Path | None, platform: str, env_present: bool) -> Plan:
-    """`prod-airtight`: load (optionally), check every image is there, restart without pulling or building."""
+def airtight_run_plan(stack: Stack, bundle: Path | None, platform: str, env_present: bool,
+                      image_ids: tuple[tuple[str, str], ...] = ()) -> Plan:
+    """`prod-airtight`: load (optionally), check every image is there for the platform, restart without pulling or building.
+
+    `image_ids` are the (name, image ID) pairs the bundle's manifest promises.
+    """
     mode = stack.role("airtight")
     steps: list = []
     if bundle is not None:
         steps.append(LoadBundle(bundle))
-    steps.append(CheckImages(airtight_refs(mode), tip="Pass --bundle PATH (or set AIRTIGHT_BUNDLE) to load them from an airtight bundle."))
+    steps.append(CheckImages(airtight_refs(mode), tip="Pass --bundle PATH (or set AIRTIGHT_BUNDLE) to load them from an airtight bundle.",
+                             platform=platform, image_ids=image_ids))
     steps.append(ComposeDown(compose_for(stack, None, None, env_present)))
     steps.append(ComposeUp(compose_for(stack, mode, platform, env_present), pull="never"))
     return Plan(f"run {stack.name} offline for {platform}", tuple(steps))

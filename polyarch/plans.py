@@ -212,13 +212,20 @@ class RemoveImages:
 
 @dataclass(frozen=True)
 class CheckImages:
-    """Fail unless every named image is present in the engine."""
+    """Fail unless every named image is in the engine, runs on `platform`, and has the promised image ID."""
 
     refs: tuple[str, ...]
     tip: str = ""
+    platform: str | None = None
+    image_ids: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> str:
-        return f"check that {len(self.refs)} images are present: {', '.join(self.refs)}"
+        text = f"check that {len(self.refs)} images are present"
+        if self.platform:
+            text += f" for {self.platform}"
+        if self.image_ids:
+            text += " with the image IDs the bundle names"
+        return text + f": {', '.join(self.refs)}"
 
 
 @dataclass(frozen=True)
@@ -281,6 +288,29 @@ class SaveBundle:
 
 
 @dataclass(frozen=True)
+class KeepNames:
+    """Keep the images some local names point at under backup names, so RestoreNames can put them back."""
+
+    names: tuple[str, ...]
+
+    def summary(self) -> str:
+        return f"keep what {len(self.names)} local names point at under backup names (put back after the bundle is written)"
+
+
+@dataclass(frozen=True)
+class RestoreNames:
+    """Point the local names back at the images they named before (or remove names that did not exist).
+
+    Runs even when a step between KeepNames and this one fails.
+    """
+
+    names: tuple[str, ...]
+
+    def summary(self) -> str:
+        return f"put {len(self.names)} local names back as they were before packaging"
+
+
+@dataclass(frozen=True)
 class LoadBundle:
     """`docker load` a bundle that was checked beforehand."""
 
@@ -338,7 +368,7 @@ class CopyByDigest:
         return f"copy {self.image} from {self.source} to {self.destination}@<digest> (no tag)"
 
 
-Step = Union[ComposeRemove, CopyByDigest, RecordDigests, RemoveBuilder, AddBuilderNode, SaveBundle, LoadBundle, Build, Tag, Pull, ComposeUp, ComposeDown, RemoveImages, CheckImages, Verify, CreateManifest, UpdateValues]
+Step = Union[KeepNames, RestoreNames, ComposeRemove, CopyByDigest, RecordDigests, RemoveBuilder, AddBuilderNode, SaveBundle, LoadBundle, Build, Tag, Pull, ComposeUp, ComposeDown, RemoveImages, CheckImages, Verify, CreateManifest, UpdateValues]
 
 
 @dataclass(frozen=True)

@@ -199,3 +199,38 @@ def test_dry_run_packages_nothing(stack_file, tmp_path):
                          "--stack", str(stack_file)])
     assert "docker save" in result.stderr and f"{PROJECT}-airtight-dry-{HOST_ARCH}.tar.gz" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_packaging_for_another_platform_leaves_local_names_as_they_were(engine, stack_file, tmp_path):
+    run_invoke(["build", "--mode", "prod", "--stack", str(stack_file)])
+    before = {ref: engine.image.inspect(ref).id for ref in FIRST_PARTY}
+    run_invoke(["package-airtight", "--platform", f"linux/{FOREIGN}", "--version", "keep", "--output", str(tmp_path),
+                "--stack", str(stack_file)], timeout=1800)
+    assert {ref: engine.image.inspect(ref).id for ref in FIRST_PARTY} == before
+    assert engine.image.inspect(FIRST_PARTY[0]).architecture == HOST_ARCH
+    # ...and the bundle still holds the other platform.
+    assert read_manifest(tmp_path / f"{PROJECT}-airtight-keep-{FOREIGN}.tar.gz").platform == f"linux/{FOREIGN}"
+
+
+def test_a_bundle_of_another_stack_is_refused_before_loading(engine, stack_file, host_bundle, tmp_path):
+    other = copy_stack(tmp_path / "other", "polyarch-otherstack")
+    (other.parent / ".env").write_text((stack_file.parent / ".env").read_text())
+    result = run_invoke(["prod-airtight", "--bundle", str(host_bundle), "--stack", str(other)], check=False)
+    assert result.returncode != 0 and "is a bundle of the 'polyarch-airtest' stack" in result.stderr
+    assert not engine.image.exists("polyarch-otherstack-api:latest")
+
+
+def test_a_plain_bundle_of_the_wrong_platform_is_caught_after_loading(engine, stack_file, foreign_bundle, tmp_path):
+    """`docker save | gzip` by hand carries no manifest: the platform check after loading still stops it."""
+    remove_stack_images(engine)
+    engine.image.load(str(foreign_bundle), quiet=True)
+    plain = tmp_path / f"{PROJECT}-plain.tar.gz"
+    with gzip.open(plain, "wb", compresslevel=1) as sink, \
+            subprocess.Popen(["docker", "save", *FIRST_PARTY, "busybox:1.36.1"], stdout=subprocess.PIPE) as proc:
+        shutil.copyfileobj(proc.stdout, sink)
+    assert proc.returncode == 0
+    remove_stack_images(engine)
+    result = run_invoke(["prod-airtight", "--bundle", str(plain), "--stack", str(stack_file)], check=False)
+    assert result.returncode != 0 and f"cannot run as linux/{HOST_ARCH}" in result.stderr, result.stderr
+    assert stack_containers(engine) == []
+    remove_stack_images(engine)

@@ -127,6 +127,16 @@ def test_frontend_reports_every_service(dev_run):
         assert service in text
 
 
+def test_dev_again_with_nothing_changed_recreates_no_container(engine, stack_file, dev_run):
+    def state():
+        label = f"com.docker.compose.project={PROJECT}"
+        return {c.name: (c.id, c.state.started_at) for c in engine.container.list(filters={"label": label})}
+
+    before = state()
+    run_invoke(["dev", "--stack", str(stack_file)])
+    assert state() == before and len(before) == 4
+
+
 def test_frontend_page_in_a_real_browser_shows_each_service_and_arch(dev_run, browser, tmp_path):
     wait_for(both_heartbeats_fresh, 60)
     dom = subprocess.run(

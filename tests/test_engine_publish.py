@@ -98,3 +98,19 @@ def test_merge_dry_run_prints_tags_and_sources_and_pushes_nothing(namespace, dig
     arm = (digests / "server" / "arm64").read_text().strip()
     assert f"{namespace}/server@{arm}" in result.stderr
     assert "3.1.0-rc.1" not in registry_tags(repo_path(namespace, "server"))
+
+
+def test_merge_refuses_a_manifest_list_digest_as_one_platforms_source(engine, namespace, digests, stack_file, tmp_path):
+    """The amd64 file names a multi-platform list: merging it would give a tag with arm64 twice."""
+    run_invoke(["publish-merge", "--registry", namespace, "--digest-dir", str(digests), "--ref", "refs/heads/feature",
+                "--sha", "def5678", "--stack", str(stack_file)])
+    merged = engine.buildx.imagetools.inspect(f"{namespace}/frontend:sha-def5678")
+    index_digest = run_invoke(["verify", f"{namespace}/frontend:sha-def5678", "--stack", str(stack_file)]).stdout.strip().rsplit("@", 1)[1]
+    assert len(merged.manifests) == 2 and index_digest.startswith("sha256:")
+    bad = tmp_path / "digests"
+    shutil.copytree(digests, bad)
+    (bad / "frontend" / "amd64").write_text(index_digest + "\n")
+    result = run_invoke(["publish-merge", "--registry", namespace, "--digest-dir", str(bad), "--ref", "refs/heads/main",
+                         "--sha", SHA, "--stack", str(stack_file)], check=False)
+    assert result.returncode != 0 and "is a manifest list, not a single linux/amd64 manifest" in result.stderr, result.stderr
+    assert "edge" not in registry_tags(repo_path(namespace, "frontend"))

@@ -140,8 +140,10 @@ def test_json_plan_of_the_adoption_fixture(compose_cli, lumen_copy):
     assert images["server"]["target"] == "prod" and images["server"]["platforms"] == ["linux/arm64"]
     assert len(doc["third_party"]) == 10
     kinds = [s["kind"] for s in doc["plan"]["steps"]]
-    assert kinds == ["Build"] + ["Pull"] * 10 + ["SaveBundle"]
-    assert doc["plan"]["steps"][-1]["bundle"].endswith("lumen-airtight-9-arm64.tar.gz")
+    assert kinds == ["KeepNames", "Build"] + ["Pull"] * 10 + ["SaveBundle", "RestoreNames"]
+    assert doc["plan"]["steps"][-2]["bundle"].endswith("lumen-airtight-9-arm64.tar.gz")
+    # The names packaging touches are exactly the ones it puts back.
+    assert doc["plan"]["steps"][0]["names"] == doc["plan"]["steps"][-1]["names"]
 
 
 def test_json_needs_dry_run(compose_cli, lumen_copy):

@@ -14,7 +14,7 @@ from polyarch.errors import PlatformError, StackError, UsageError, VerificationE
 from polyarch.gitinfo import git_state
 from polyarch.planner import (airtight_package_plan, airtight_run_plan, builder_plan, cache_settings, deploy_plan,
                                prod_plan, publish_build_plan, publish_merge_plan, published_ref)
-from polyarch.plans import (AddBuilderNode, Build, CheckImages, ComposeDown, ComposeUp, CopyByDigest, CreateManifest,
+from polyarch.plans import (KeepNames, RestoreNames, AddBuilderNode, Build, CheckImages, ComposeDown, ComposeUp, CopyByDigest, CreateManifest,
                             LoadBundle, Pull, RecordDigests, RemoveBuilder, SaveBundle, Tag, UpdateValues, Verify)
 from polyarch.release import (GitState, check_registry, choose_platforms, choose_registry, choose_tag, release_images,
                               release_tags)
@@ -417,8 +417,10 @@ def test_prod_plan_pulls_from_the_configured_repositories(adopted):
 
 def test_airtight_package_plan_builds_pulls_and_saves_one_bundle(stack):
     plan = airtight_package_plan(stack, "linux/arm64", "1.0", Path("/dist"), level=1)
-    assert [type(s) for s in plan.steps] == [Build, Pull, SaveBundle]
-    build, pull, save = plan.steps
+    assert [type(s) for s in plan.steps] == [KeepNames, Build, Pull, SaveBundle, RestoreNames]
+    keep, build, pull, save, restore = plan.steps
+    # Every local name the build replaces is noted first and put back last.
+    assert set(keep.names) == {t for target in build.targets for t in target.tags} and restore.names == keep.names
     assert [(t.name, t.stage, t.platforms) for t in build.targets] == [
         ("server", "prod", ("linux/arm64",)), ("frontend", "prod", ("linux/arm64",))]
     assert build.load is True and build.pushes is False

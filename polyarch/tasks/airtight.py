@@ -113,6 +113,21 @@ def check_bundle(path, host_platform: str, insist: str | None):
     return manifest
 
 
+def check_bundle_fits(manifest, stack, mode, path) -> None:
+    """Refuse, before loading, a bundle of another stack or one that lacks an image the airtight mode runs."""
+    from polyarch.planner import airtight_refs
+    from polyarch.stack import normalize_ref
+
+    if manifest.stack != stack.name:
+        raise BundleError(f"{path.name} is a bundle of the '{manifest.stack}' stack, not of '{stack.name}'; nothing was loaded.",
+                          tip="Use the bundle that package-airtight wrote for this project.")
+    held = {normalize_ref(ref) for ref in manifest.images}
+    missing = [ref for ref in airtight_refs(mode) if normalize_ref(ref) not in held]
+    if missing:
+        raise BundleError(f"{path.name} lacks {len(missing)} image(s) the {mode.name} mode runs: {', '.join(missing)}; nothing was loaded.",
+                          tip="Package the bundle again with `package-airtight` from the same version of the project.")
+
+
 @polyarch_task(help={
     "bundle": "Bundle to load first (default: $AIRTIGHT_BUNDLE; without one, the images must already be in the engine).",
     "platform": "Run a bundle made for this platform even if the host's differs (emulated).",
@@ -136,13 +151,16 @@ def prod_airtight(c, bundle=None, platform=None, dry_run=False, json=False, stac
     path = expand_user_path(given).resolve() if given else None
     insist = parse_platform(platform, "--platform") if platform else None
     run_platform = session.host_platform(None)
+    manifest = None
     if path is not None:
         manifest = check_bundle(path, session.native_platform(), insist)
         if manifest is not None:
+            check_bundle_fits(manifest, s, mode, path)
             run_platform = manifest.platform
-    elif path is None:
+    else:
         console.info("No bundle given: the images must already be in the engine.")
-    plan = airtight_run_plan(s, path, run_platform, env_present=s.env_file.is_file())
+    plan = airtight_run_plan(s, path, run_platform, env_present=s.env_file.is_file(),
+                             image_ids=tuple(sorted(manifest.images.items())) if manifest else ())
     if session.carry_out(plan, mode=mode) is not None:
         print_urls(s)
 
