@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-_held: list[int] = []
+_held: dict[Path, int] = {}
 
 
 def lock_path(root: Path, name: str) -> Path:
@@ -24,10 +24,15 @@ def lock_path(root: Path, name: str) -> Path:
 
 
 def acquire(path: Path, holder: str, on_wait: Callable[[str], None]) -> None:
-    """Take the lock at `path` (waiting if another process holds it) until `release_all`."""
+    """Take the lock at `path` (waiting if another process holds it) until `release_all`.
+
+    A task that runs several plans (restart: down, then up) takes it once.
+    """
     try:
         import fcntl
     except ImportError:  # Windows: no flock; runs are not serialised there.
+        return
+    if path in _held:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -43,13 +48,13 @@ def acquire(path: Path, holder: str, on_wait: Callable[[str], None]) -> None:
     except BaseException:
         os.close(fd)
         raise
-    _held.append(fd)
+    _held[path] = fd
 
 
 def release_all() -> None:
     """Drop every lock this process took (at the end of a task)."""
     while _held:
-        fd = _held.pop()
+        _path, fd = _held.popitem()
         try:
             os.ftruncate(fd, 0)
         finally:

@@ -7,11 +7,12 @@
 #   - dockerd (with the containerd image store and a registry mirror pointing at
 #     the local registry) answers `docker info`;
 #   - the buildx and compose v2 CLI plugins work;
-#   - QEMU user emulation for aarch64 is registered with binfmt_misc;
+#   - QEMU user emulation is registered with binfmt_misc for every
+#     architecture Debian's QEMU package ships (aarch64 and arm are checked);
 #   - a local registry answers on 127.0.0.1:5000;
 #   - stand-ins for the public base images the stack uses
 #     (library/python:3.12-slim, library/busybox:1.36.1) sit in that registry
-#     as linux/amd64 + linux/arm64 manifest lists, so `FROM python:3.12-slim`
+#     as linux/amd64 + linux/arm64 + linux/arm/v7 manifest lists, so `FROM python:3.12-slim`
 #     and `image: busybox:1.36.1` resolve through the mirror.
 #
 # Every step checks before it acts, so running the script again is cheap: when
@@ -48,13 +49,17 @@ WORK_DIR="${POLYARCH_PROVISION_WORK:-/var/cache/polyarch-provision}"
 
 PYTHON_REF="${REGISTRY_ADDR}/library/python:3.12-slim"
 BUSYBOX_REF="${REGISTRY_ADDR}/library/busybox:1.36.1"
-ARCHES=(amd64 arm64)
+# Debian architectures of the stand-ins; docker_platform maps them to Docker's names.
+ARCHES=(amd64 arm64 armhf)
+FOREIGN_ARCHES=(arm64 armhf)
+# binfmt_misc entries the tests rely on (others are registered, not checked).
+QEMU_CHECKED=(qemu-aarch64 qemu-arm)
 # The stand-in's Debian release; its python3 is what `python` runs.
 STANDIN_SUITE=bookworm
 STANDIN_PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin
 # Bump when the recipe below changes: stand-ins with another revision are rebuilt.
 STANDIN_LABEL=org.polyarch.stand-in
-STANDIN_REVISION=2
+STANDIN_REVISION=3
 BUSYBOX_NEEDED_APPLETS=(sh mkdir chmod echo date cat sleep ls wget uname)
 
 export DEBIAN_FRONTEND=noninteractive
@@ -155,13 +160,29 @@ check_engine_config() {
 check_buildx() { timeout 15 docker buildx version >/dev/null 2>&1; }
 check_compose() { timeout 15 docker compose version >/dev/null 2>&1; }
 
-check_qemu() {
-    local entry=/proc/sys/fs/binfmt_misc/qemu-aarch64
+docker_platform() {
+    case "$1" in
+        amd64) echo linux/amd64 ;;
+        arm64) echo linux/arm64 ;;
+        armhf) echo linux/arm/v7 ;;
+        *) die "no Docker platform known for Debian architecture $1" ;;
+    esac
+}
+
+check_qemu_entry() {
+    local entry=/proc/sys/fs/binfmt_misc/$1
     [[ -r "$entry" ]] || return 1
     [[ "$(head -n 1 "$entry")" == enabled ]] || return 1
     # The F flag opens the interpreter at registration time, so it also works
     # inside containers whose file system has no qemu binary.
     grep -q '^flags:.*F' "$entry"
+}
+
+check_qemu() {
+    local name
+    for name in "${QEMU_CHECKED[@]}"; do
+        check_qemu_entry "$name" || return 1
+    done
 }
 
 check_registry() { curl -fsS -m 3 -o /dev/null "${REGISTRY_URL}/v2/" 2>/dev/null; }
@@ -171,7 +192,7 @@ check_registry() { curl -fsS -m 3 -o /dev/null "${REGISTRY_URL}/v2/" 2>/dev/null
 check_stand_in() {
     local out arch platforms=()
     out=$(timeout 30 docker buildx imagetools inspect "$1" --format '{{json .Image}}' 2>/dev/null) || return 1
-    for arch in "${ARCHES[@]}"; do platforms+=("linux/$arch"); done
+    for arch in "${ARCHES[@]}"; do platforms+=("$(docker_platform "$arch")"); done
     jq -e --arg key "$STANDIN_LABEL" --arg rev "$STANDIN_REVISION" \
         '[$ARGS.positional[] as $p | .[$p].config.Labels[$key]? == $rev] | all' \
         --args "${platforms[@]}" <<<"$out" >/dev/null 2>&1
@@ -295,12 +316,15 @@ Pin-Priority: 100"
     fi
 }
 
-ensure_arm64_arch() {
-    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-        log "dpkg --add-architecture arm64 (for the arm64 busybox-static download)"
-        dpkg --add-architecture arm64
-        APT_UPDATED=0
-    fi
+ensure_foreign_arches() {
+    local arch
+    for arch in "${FOREIGN_ARCHES[@]}"; do
+        if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+            log "dpkg --add-architecture $arch (for the $arch busybox-static download)"
+            dpkg --add-architecture "$arch"
+            APT_UPDATED=0
+        fi
+    done
 }
 
 # Keep packages' maintainer scripts from starting services (docker, registry)
@@ -374,7 +398,7 @@ ensure_packages() {
     if [[ "$CODENAME" == bookworm ]]; then
         ensure_trixie_source
     fi
-    ensure_arm64_arch
+    ensure_foreign_arches
     apt_update_once
 
     if [[ "$engine_missing" == 1 ]]; then
@@ -402,7 +426,7 @@ ensure_packages() {
     fi
 }
 
-# Static busybox for both arches, unpacked (not installed) under WORK_DIR.
+# Static busybox for every arch of ARCHES, unpacked (not installed) under WORK_DIR.
 ensure_busybox_binaries() {
     local arch absent=0
     for arch in "${ARCHES[@]}"; do
@@ -411,14 +435,16 @@ ensure_busybox_binaries() {
     if [[ "$absent" == 0 ]]; then
         return
     fi
-    ensure_arm64_arch
+    ensure_foreign_arches
     apt_update_once
-    log "downloading busybox-static for amd64 and arm64"
+    log "downloading busybox-static for ${ARCHES[*]}"
     local dl="$WORK_DIR/debs"
     rm -rf "$dl" && mkdir -p "$dl"
     # apt's sandbox user must be able to write the download directory.
     chown _apt "$dl" 2>/dev/null || true
-    (cd "$dl" && apt-get download -q busybox-static:amd64 busybox-static:arm64)
+    local debs=()
+    for arch in "${ARCHES[@]}"; do debs+=("busybox-static:$arch"); done
+    (cd "$dl" && apt-get download -q "${debs[@]}")
     local tree bin
     for arch in "${ARCHES[@]}"; do
         tree="$dl/tree-$arch"
@@ -438,7 +464,7 @@ ensure_busybox_binaries() {
 
 ensure_qemu() {
     if check_qemu; then
-        log "qemu: aarch64 emulation already registered"
+        log "qemu: ${QEMU_CHECKED[*]} emulation already registered"
         return
     fi
     if [[ ! -e /proc/sys/fs/binfmt_misc/status ]]; then
@@ -449,33 +475,39 @@ ensure_qemu() {
         echo 1 >/proc/sys/fs/binfmt_misc/status
     fi
     if check_qemu; then
-        # The kernel still had the entry; it only was not mounted here.
-        log "qemu: aarch64 emulation was registered already"
+        # The kernel still had the entries; they only were not mounted here.
+        log "qemu: emulation was registered already"
         return
     fi
-    local entry=/proc/sys/fs/binfmt_misc/qemu-aarch64
-    if [[ -e "$entry" ]]; then
-        # Registered but disabled or without the F flag: drop and redo it.
-        log "qemu: replacing the existing aarch64 entry ($(head -n 1 "$entry"))"
-        echo -1 >"$entry"
-    fi
+    local name entry conf
+    for name in "${QEMU_CHECKED[@]}"; do
+        entry=/proc/sys/fs/binfmt_misc/$name
+        if [[ -e "$entry" ]] && ! check_qemu_entry "$name"; then
+            # Registered but disabled or without the F flag: drop and redo it.
+            log "qemu: replacing the existing $name entry ($(head -n 1 "$entry"))"
+            echo -1 >"$entry"
+        fi
+    done
     if [[ "$CODENAME" == bookworm ]]; then
-        log "qemu: update-binfmts --enable qemu-aarch64"
-        update-binfmts --enable qemu-aarch64
+        # Every emulator qemu-user-static ships, not only the checked ones.
+        for conf in /usr/share/binfmts/qemu-*; do
+            name=${conf##*/}
+            [[ -e /proc/sys/fs/binfmt_misc/$name ]] && continue
+            update-binfmts --enable "$name" >/dev/null 2>&1 || log "qemu: could not enable $name"
+        done
     else
-        local conf=/usr/lib/binfmt.d/qemu-aarch64.conf
-        [[ -r "$conf" ]] || die "qemu: $conf is missing (is qemu-user-binfmt installed?)"
-        if [[ -x /usr/lib/systemd/systemd-binfmt ]]; then
-            log "qemu: systemd-binfmt $conf"
-            /usr/lib/systemd/systemd-binfmt "$conf" || true
-        fi
-        if [[ ! -e "$entry" ]]; then
-            log "qemu: writing $conf into binfmt_misc/register"
-            grep -v -e '^[#;]' -e '^[[:space:]]*$' "$conf" >/proc/sys/fs/binfmt_misc/register
-        fi
+        for conf in /usr/lib/binfmt.d/qemu-*.conf; do
+            name=${conf##*/}
+            name=${name%.conf}
+            [[ -e /proc/sys/fs/binfmt_misc/$name ]] && continue
+            grep -v -e '^[#;]' -e '^[[:space:]]*$' "$conf" >/proc/sys/fs/binfmt_misc/register 2>/dev/null \
+                || log "qemu: could not register $name"
+        done
     fi
-    check_qemu || die "qemu: aarch64 is still not registered with the F flag ($(tr '\n' ' ' <"$entry" 2>/dev/null))"
-    log "qemu: aarch64 emulation registered"
+    for name in "${QEMU_CHECKED[@]}"; do
+        check_qemu_entry "$name" || die "qemu: $name is still not registered with the F flag ($(tr '\n' ' ' <"/proc/sys/fs/binfmt_misc/$name" 2>/dev/null))"
+    done
+    log "qemu: registered $(ls /proc/sys/fs/binfmt_misc | grep -c '^qemu-') emulators (${QEMU_CHECKED[*]} checked)"
 }
 
 # --------------------------------------------------------------- registry ---
@@ -710,7 +742,7 @@ push_arch_and_join() {
     for arch in "${ARCHES[@]}"; do
         docker image rm "${ref}-${arch}" >/dev/null 2>&1 || true
     done
-    check_stand_in "$ref" || die "stand-in: $ref does not list linux/amd64 and linux/arm64 (revision $STANDIN_REVISION) after imagetools create"
+    check_stand_in "$ref" || die "stand-in: $ref does not list every platform of ${ARCHES[*]} (revision $STANDIN_REVISION) after imagetools create"
 }
 
 build_python_stand_in() {
@@ -727,7 +759,7 @@ build_python_stand_in() {
             --extract-hook="$WORK_DIR/python-extract-hook.sh \"\$1\"" \
             "$STANDIN_SUITE" "$tarball" "deb ${mirror} ${STANDIN_SUITE} main"
         log "stand-in: docker import $PYTHON_REF-$arch"
-        docker import --platform "linux/$arch" \
+        docker import --platform "$(docker_platform "$arch")" \
             -c "ENV PATH=$STANDIN_PATH" -c 'ENV LANG=C.UTF-8' -c 'CMD ["python3"]' \
             -c "LABEL $STANDIN_LABEL=$STANDIN_REVISION" \
             "$tarball" "${PYTHON_REF}-${arch}" >/dev/null
@@ -757,7 +789,7 @@ build_busybox_stand_in() {
         printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
         tar -C "$root" --numeric-owner --owner=0 --group=0 -cf "$tarball" .
         log "stand-in: docker import $BUSYBOX_REF-$arch ($(wc -l <<<"$applets") applets)"
-        docker import --platform "linux/$arch" \
+        docker import --platform "$(docker_platform "$arch")" \
             -c "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" -c 'CMD ["sh"]' \
             -c "LABEL $STANDIN_LABEL=$STANDIN_REVISION" \
             "$tarball" "${BUSYBOX_REF}-${arch}" >/dev/null
@@ -783,16 +815,18 @@ verify_stand_ins() {
     log "stand-in: verifying through the mirror (docker pull python:3.12-slim, busybox:1.36.1)"
     docker pull -q python:3.12-slim >/dev/null || die "stand-in: docker pull python:3.12-slim failed (is the mirror set?)"
     docker pull -q busybox:1.36.1 >/dev/null || die "stand-in: docker pull busybox:1.36.1 failed (is the mirror set?)"
+    local platform
     for arch in "${ARCHES[@]}"; do
-        case "$arch" in amd64) want=x86_64 ;; arm64) want=aarch64 ;; esac
-        got=$(run_in "linux/$arch" python:3.12-slim \
+        case "$arch" in amd64) want=x86_64 ;; arm64) want=aarch64 ;; armhf) want=armv7l ;; esac
+        platform=$(docker_platform "$arch")
+        got=$(run_in "$platform" python:3.12-slim \
             python -c 'import json, http.server, urllib.request, hashlib, platform; print(platform.machine())')
-        [[ "$got" == "$want" ]] || die "stand-in: python:3.12-slim on linux/$arch reports '$got', expected '$want'"
-        got=$(run_in "linux/$arch" python:3.12-slim sh -c 'command -v python3 >/dev/null && uname -m')
-        [[ "$got" == "$want" ]] || die "stand-in: /bin/sh in python:3.12-slim on linux/$arch reports '$got'"
-        got=$(run_in "linux/$arch" busybox:1.36.1 uname -m)
-        [[ "$got" == "$want" ]] || die "stand-in: busybox:1.36.1 on linux/$arch reports '$got', expected '$want'"
-        log "stand-in: linux/$arch ok (python and busybox report $want)"
+        [[ "$got" == "$want" ]] || die "stand-in: python:3.12-slim on $platform reports '$got', expected '$want'"
+        got=$(run_in "$platform" python:3.12-slim sh -c 'command -v python3 >/dev/null && uname -m')
+        [[ "$got" == "$want" ]] || die "stand-in: /bin/sh in python:3.12-slim on $platform reports '$got'"
+        got=$(run_in "$platform" busybox:1.36.1 uname -m)
+        [[ "$got" == "$want" ]] || die "stand-in: busybox:1.36.1 on $platform reports '$got', expected '$want'"
+        log "stand-in: $platform ok (python and busybox report $want)"
     done
 }
 
@@ -804,13 +838,13 @@ ensure_stand_ins() {
     mkdir -p "$WORK_DIR"
     local built=0
     if check_stand_in "$PYTHON_REF"; then
-        log "stand-in: $PYTHON_REF is in place (both arches, revision $STANDIN_REVISION)"
+        log "stand-in: $PYTHON_REF is in place (${ARCHES[*]}, revision $STANDIN_REVISION)"
     else
         build_python_stand_in
         built=1
     fi
     if check_stand_in "$BUSYBOX_REF"; then
-        log "stand-in: $BUSYBOX_REF is in place (both arches, revision $STANDIN_REVISION)"
+        log "stand-in: $BUSYBOX_REF is in place (${ARCHES[*]}, revision $STANDIN_REVISION)"
     else
         build_busybox_stand_in
         built=1

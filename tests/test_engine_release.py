@@ -69,6 +69,17 @@ def test_the_arm64_variant_runs_arm64_code(engine, namespace, published):
     assert out.strip() == "aarch64"
 
 
+def test_three_platforms_with_arm_v7_for_a_raspberry_pi_fleet(engine, namespace, stack_file):
+    run_invoke(["deploy-build", "--platforms", "linux/amd64,linux/arm64,linux/arm/v7", "--registry", namespace,
+                "--tag", "pi", "--stack", str(stack_file)], timeout=2400)
+    manifest = engine.buildx.imagetools.inspect(f"{namespace}/server:pi")
+    assert sorted("/".join(filter(None, (m.platform.os, m.platform.architecture, m.platform.variant)))
+                  for m in manifest.manifests if m.platform.os != "unknown") == ["linux/amd64", "linux/arm/v7", "linux/arm64"]
+    out = engine.run(f"{namespace}/server:pi", ["python3", "-c", "import platform; print(platform.machine())"],
+                     platform="linux/arm/v7", remove=True, pull="always")
+    assert out.strip() == "armv7l"
+
+
 def test_platforms_flag_builds_only_what_it_names(engine, namespace, stack_file):
     run_invoke(["deploy-build", "--platforms", "linux/arm64", "--registry", namespace, "--tag", "arm-flag",
                 "--stack", str(stack_file)], timeout=1800)

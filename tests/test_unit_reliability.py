@@ -128,3 +128,20 @@ def test_sigterm_during_a_task_runs_the_ctrl_c_clean_up(tmp_path):
     proc.terminate()
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "cleaned up" in out and "Interrupted" in err
+
+
+def test_one_task_running_two_plans_takes_its_own_lock_once(tmp_path, monkeypatch):
+    """restart runs down, then up: the second plan must not wait for the first's lock."""
+    import threading
+
+    from polyarch.locks import acquire, lock_path, release_all
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    path = lock_path(tmp_path, "demo")
+    waited = []
+    worker = threading.Thread(target=lambda: (acquire(path, "a", waited.append), acquire(path, "b", waited.append)))
+    worker.start()
+    worker.join(timeout=10)
+    alive = worker.is_alive()
+    release_all()
+    assert not alive and waited == []
