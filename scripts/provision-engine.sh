@@ -241,9 +241,20 @@ report() {
 
 APT_UPDATED=0
 apt_update_once() {
+    # A mirror in the middle of a sync serves an index of the wrong size now
+    # and then; try again, and in the end go on with the lists apt has (the
+    # install or download that follows fails clearly if one is really missing).
+    local try
     if [[ "$APT_UPDATED" == 0 ]]; then
-        log "apt-get update"
-        apt-get update -q
+        for try in 1 2 3; do
+            log "apt-get update (try $try)"
+            if apt-get update -q; then
+                APT_UPDATED=1
+                return
+            fi
+            sleep $((try * 5))
+        done
+        log "apt-get update: some index files could not be fetched; going on with what apt has"
         APT_UPDATED=1
     fi
 }

@@ -139,7 +139,7 @@ def test_one_task_running_two_plans_takes_its_own_lock_once(tmp_path, monkeypatc
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     path = lock_path(tmp_path, "demo")
     waited = []
-    worker = threading.Thread(target=lambda: (acquire(path, "a", waited.append), acquire(path, "b", waited.append)))
+    worker = threading.Thread(target=lambda: (acquire(path, "a", waited.append), acquire(path, "b", waited.append)), daemon=True)
     worker.start()
     worker.join(timeout=10)
     alive = worker.is_alive()
