@@ -57,6 +57,15 @@ def binfmt_state(platform: str, binfmt_dir: Path) -> str:
     return "enabled" if first == ["enabled"] else "disabled"
 
 
+def can_build(platform: str, builder_platforms: tuple[str, ...], binfmt_dir: Path = BINFMT_DIR) -> bool:
+    """Can this machine build (and run) `platform`: the builder lists it, or its QEMU handler is enabled.
+
+    BuildKit probes emulators once when it starts and on some kernels misses
+    one that works (linux/arm/v7 here), so an enabled binfmt_misc handler counts too.
+    """
+    return platform in builder_platforms or binfmt_state(platform, binfmt_dir) == "enabled"
+
+
 def judge_platform(platform: str, native: str, builder_platforms: tuple[str, ...], binfmt: str) -> Check:
     """Can this host build and run `platform`?"""
     name = f"runs {platform}"

@@ -525,8 +525,10 @@ def require_platform_runs(engine: Engine, platform: str, native: str) -> None:
     """Fail before building when a foreign platform has no emulator."""
     if platform == native:
         return
+    from polyarch.doctor import can_build
+
     builder = engine.builder()
-    if platform not in builder.platforms:
+    if not can_build(platform, builder.platforms):
         raise PlatformError(
             f"This machine cannot build or run {platform}: the builder '{builder.name}' only lists "
             f"{', '.join(builder.platforms) or 'no platforms'}.",

@@ -105,19 +105,35 @@ def init_env(env_file: Path, example: Path, secret_keys: tuple[str, ...], force:
 
     Keys the user already set are kept unless `force` is true.
     """
+    from polyarch.errors import EnvFileError
+
     created = not env_file.exists()
     copied_from = None
     if created:
-        text = example.read_text(encoding="utf-8") if example.is_file() else ""
+        text = _read_text(example) if example.is_file() else ""
         copied_from = example if example.is_file() else None
     else:
-        text = env_file.read_text(encoding="utf-8")
+        read_env(env_file)  # refuses a folder or a file that is not UTF-8, naming it
+        text = _read_text(env_file)
     current = parse_env(text)
     to_fill = tuple(k for k in secret_keys if force or not current.get(k))
     kept = tuple(k for k in secret_keys if k not in to_fill)
     if to_fill or created or (env_file.stat().st_mode & 0o777) != 0o600:
-        write_private(env_file, set_values(text, {k: new_secret() for k in to_fill}))
+        try:
+            write_private(env_file, set_values(text, {k: new_secret() for k in to_fill}))
+        except OSError as exc:
+            raise EnvFileError(f"Could not write {env_file}: {exc.strerror}; it was left as it was.",
+                               tip="Free some disk space or fix the folder's permissions, then run init again.") from None
     return InitResult(created, copied_from, to_fill, kept)
+
+
+def _read_text(path: Path) -> str:
+    from polyarch.errors import EnvFileError
+
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise EnvFileError(f"{path} is not UTF-8 text.", tip="Save it as UTF-8.") from None
 
 
 def missing_required(env_file: Path, required: tuple[str, ...]) -> tuple[str, ...]:

@@ -164,16 +164,16 @@ def choose_builder(engine: Engine, build: Build) -> str | None:
     """The current builder (None) if it builds every platform at once, else the fallback, created once."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from polyarch.doctor import judge_builder
+    from polyarch.doctor import can_build, judge_builder
 
     platforms = tuple(dict.fromkeys(p for t in build.targets for p in t.platforms))
     with ThreadPoolExecutor(max_workers=2) as pool:
         asked_info, asked_builder = pool.submit(engine.info), pool.submit(engine.builder)
         info, current = asked_info.result(), asked_builder.result()
-    if judge_builder(current.driver, info.containerd_store, current.platforms).ok and all(p in current.platforms for p in platforms):
+    if judge_builder(current.driver, info.containerd_store, current.platforms).ok and all(can_build(p, current.platforms) for p in platforms):
         console.info(f"  builder: current builder '{current.name}' ({current.driver} driver) builds {', '.join(platforms)} at once")
         return None
-    unknown = [p for p in platforms if p not in current.platforms]
+    unknown = [p for p in platforms if not can_build(p, current.platforms)]
     if unknown and current.platforms:
         # The builder lists every platform this machine can emulate; another
         # builder on the same machine would not do better.
@@ -183,7 +183,7 @@ def choose_builder(engine: Engine, build: Build) -> str | None:
         )
     name = build.fallback_builder
     fallback = engine.ensure_container_builder(name)
-    missing = [p for p in platforms if p not in fallback.platforms]
+    missing = [p for p in platforms if not can_build(p, fallback.platforms)]
     if missing:
         raise PlatformError(
             f"No builder here can build {', '.join(missing)}: '{current.name}' lists {', '.join(current.platforms) or 'nothing'}, "

@@ -39,6 +39,11 @@ def check_registry(value: str | None, source: str) -> str:
         )
     if any(c.isspace() for c in text) or "://" in text:
         raise UsageError(f"The registry from {source} ('{value}') must look like HOST[:PORT][/NAMESPACE], without a scheme or spaces.")
+    host, _, namespace = text.rstrip("/").partition("/")
+    if namespace and not re.fullmatch(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*", namespace):
+        raise UsageError(f"The registry from {source} ('{value}') has the namespace '{namespace}', which Docker refuses: "
+                         "use lowercase letters, digits and '.', '_', '-' separators.",
+                         tip=f"Try '{host}/{namespace.lower()}'." if namespace.lower() != namespace else None)
     return text.rstrip("/")
 
 

@@ -145,3 +145,41 @@ def test_one_task_running_two_plans_takes_its_own_lock_once(tmp_path, monkeypatc
     alive = worker.is_alive()
     release_all()
     assert not alive and waited == []
+
+
+@pytest.mark.parametrize("task", [["verify", "127.0.0.1:5000/x/y:1", "--platforms", "linux/amd64"], ["doctor"]])
+def test_verify_and_doctor_refuse_a_stack_path_that_does_not_exist(tmp_path, task):
+    """Only "no project here" falls back to the default platforms; a named path that is missing is an error."""
+    from unit_helpers import run_invoke
+
+    missing = str(tmp_path / "nope")
+    assert run_invoke(*task, "--stack", missing) == 2
+
+
+def test_an_uppercase_registry_namespace_is_bad_input():
+    from polyarch.errors import UsageError
+    from polyarch.release import check_registry
+
+    with pytest.raises(UsageError) as caught:
+        check_registry("127.0.0.1:5000/MyTeam", "--registry")
+    assert caught.value.exit_code == 2 and "127.0.0.1:5000/myteam" in caught.value.tip
+    assert check_registry("Registry.Example.org:5000/team", "--registry") == "Registry.Example.org:5000/team"
+
+
+def test_init_on_a_full_disk_is_a_clear_error_and_keeps_the_old_file(tmp_path, monkeypatch):
+    """The disk-full error is injected (a stand-in writer that raises ENOSPC): filling a real disk is not practical here."""
+    import errno
+
+    import polyarch.envfile as envfile
+
+    env = tmp_path / ".env"
+    env.write_text("SECRET_KEY=\n")
+    env.chmod(0o600)
+
+    def full(path, text, mode=None):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(envfile, "write_atomic", full)
+    with pytest.raises(EnvFileError, match="No space left on device"):
+        envfile.init_env(env, tmp_path / ".env.example", ("SECRET_KEY",))
+    assert env.read_text() == "SECRET_KEY=\n"

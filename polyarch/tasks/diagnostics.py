@@ -7,7 +7,7 @@ from pathlib import Path
 from invoke import Collection
 
 from polyarch import console
-from polyarch.cli import HELP, Session, polyarch_task
+from polyarch.cli import HELP, polyarch_task
 from polyarch.errors import PolyarchError
 
 
@@ -21,10 +21,9 @@ def doctor(c, platforms=None, binfmt_dir=None, stack=None):
     from polyarch.doctor import BINFMT_DIR, run_checks
     from polyarch.platforms import parse_platforms
 
-    try:
-        wanted = Session.open(stack).stack.platforms
-    except PolyarchError:
-        wanted = ("linux/amd64", "linux/arm64")
+    from polyarch.tasks.release import platforms_of_project
+
+    wanted = platforms_of_project(stack)
     if platforms:
         wanted = parse_platforms(platforms, "--platforms")
 

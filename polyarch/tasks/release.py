@@ -10,6 +10,7 @@ from invoke import Collection
 
 from polyarch import console
 from polyarch.cli import HELP, Session, polyarch_task
+from polyarch.errors import PolyarchError
 
 if TYPE_CHECKING:
     from polyarch.stack import Stack
@@ -34,6 +35,23 @@ def read_inputs(stack: Stack) -> tuple[dict | None, dict[str, str]]:
 
         values = read_values(stack.values_file)
     return values, (read_env(stack.env_file) if stack.env_file.is_file() else {})
+
+
+def platforms_of_project(stack_path: str | None) -> tuple[str, ...]:
+    """The project's platforms; the default pair when no project is found here.
+
+    A --stack or $POLYARCH_STACK that names nothing, or a broken project, is
+    still an error: only "there is no project" falls back.
+    """
+    from polyarch.project import ENV_VAR, find_project
+    from polyarch.stack import DEFAULT_PLATFORMS
+
+    if not (stack_path or os.environ.get(ENV_VAR)):
+        try:
+            find_project()
+        except PolyarchError:
+            return DEFAULT_PLATFORMS
+    return Session.open(stack_path).stack.platforms
 
 
 def registry_for(stack: Stack, flag: str | None) -> str:
@@ -116,17 +134,17 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
 })
 def verify(c, ref, platforms=None, stack=None):
     """Fail unless a registry tag serves every platform asked for."""
-    from polyarch.errors import PolyarchError
     from polyarch.execute import verify_index
     from polyarch.platforms import parse_platforms
 
     if platforms:
         wanted = parse_platforms(platforms, "--platforms")
+        if stack:
+            from polyarch.project import find_project
+
+            find_project(stack)  # a named project that does not exist is an error here too
     else:
-        try:
-            wanted = Session.open(stack).stack.platforms
-        except PolyarchError:
-            wanted = ("linux/amd64", "linux/arm64")
+        wanted = platforms_of_project(stack)
     from polyarch.engine import Engine
 
     engine = Engine()
