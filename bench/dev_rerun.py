@@ -52,6 +52,7 @@ def main() -> None:
     for label, values in (("polyarch", a_times), ("baseline", b_times)):
         print(f"dev-rerun {label}: median {statistics.median(values):.3f}s  min {min(values):.3f}s  max {max(values):.3f}s")
     print(f"ratio={statistics.median(ratios):.3f}")
+    sh([PYTHON, "-m", "invoke", "down"])
 
 
 if __name__ == "__main__":

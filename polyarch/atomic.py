@@ -29,3 +29,28 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
             os.close(fd)
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def writable_folder(folder: Path, flag: str, create: bool) -> Path:
+    """Check, before any side effect, that files can be written into `folder`.
+
+    With `create` the folder (and its parents) is made when missing; a dry
+    run passes False and only checks that the nearest existing parent is
+    writable. Raises UsageError naming the flag.
+    """
+    from polyarch.errors import UsageError
+
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{flag} {folder} is not a folder.", tip=f"Pass a folder to {flag}.")
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"Cannot create {flag} {folder}: {exc.strerror}.", tip=f"Pass another {flag}.") from None
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {folder} is not writable" + ("" if existing == folder else f" ({existing} is not)") + ".",
+                         tip=f"Pass another {flag}.")
+    return folder

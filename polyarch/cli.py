@@ -117,14 +117,6 @@ def polyarch_task(*args, **kwargs) -> Callable:
     return decorate
 
 
-def _hide_env_values(stack: "Stack") -> None:
-    """Register the stack's .env secrets with the console, so no output shows them."""
-    from polyarch.envfile import read_env
-
-    values = read_env(stack.env_file)
-    console.hide_secrets(values, (*stack.secrets, *stack.required))
-
-
 @dataclass
 class Session:
     """One task run: the stack description, a lazily created engine, the chosen platform."""
@@ -142,9 +134,7 @@ class Session:
 
         if as_json and not dry_run:
             raise UsageError("--json prints a plan, so it needs --dry-run.", tip="Add --dry-run.")
-        stack = load_stack(stack_path)
-        _hide_env_values(stack)
-        return cls(stack, dry_run, as_json)
+        return cls(load_stack(stack_path, on_env=console.hide_secrets), dry_run, as_json)
 
     def engine(self) -> "Engine":
         if self._engine is None:

@@ -76,7 +76,8 @@ def _explain(exc: Exception, doing: str) -> EngineError:
     if "cannot connect to the docker daemon" in lowered or "error during connect" in lowered:
         return EngineError(f"The Docker engine does not answer (polyarch was about to {doing}).", NO_ENGINE_TIP)
     if "port is already allocated" in lowered or "address already in use" in lowered:
-        port = re.search(r"(?:127\.0\.0\.1|0\.0\.0\.0)?:(\d+)", text)
+        port = (re.search(r"Bind for \S*?:(\d+) failed", text)
+                or re.search(r"(?:127\.0\.0\.1|0\.0\.0\.0|\[::\]):(\d+)", text))
         which = f"Port {port.group(1)}" if port else "A port the stack publishes"
         return EngineError(
             f"{which} is already taken on this machine, so the stack cannot publish it.",

@@ -415,8 +415,13 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
-def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config: ConfigReader | None = None) -> Stack:
-    """Find the project, read polyarch.toml and every mode's compose config, and validate them."""
+def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config: ConfigReader | None = None,
+               on_env: Callable[[dict[str, str], tuple[str, ...]], None] | None = None) -> Stack:
+    """Find the project, read polyarch.toml and every mode's compose config, and validate them.
+
+    `on_env` receives the .env values and the secret keys as soon as they are
+    read, before compose sees them, so that any later message can hide them.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     from polyarch.envfile import read_env
@@ -427,6 +432,8 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
     settings = load_settings(project.settings_file) if project.settings_file else Settings()
     env_file = project.root / settings.project.env_file
     env = read_env(env_file)
+    if on_env is not None:
+        on_env(env, (*settings.project.secrets, *settings.project.required))
     files = mode_files(project, settings, env)
     if read_config is None:
         from polyarch.engine import compose_config_reader

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -183,3 +184,86 @@ def test_init_on_a_full_disk_is_a_clear_error_and_keeps_the_old_file(tmp_path, m
     with pytest.raises(EnvFileError, match="No space left on device"):
         envfile.init_env(env, tmp_path / ".env.example", ("SECRET_KEY",))
     assert env.read_text() == "SECRET_KEY=\n"
+
+
+def test_a_secret_that_breaks_compose_is_not_quoted_back(tmp_path):
+    """compose quotes a `.env` value with `${` in its error; polyarch passes the error on without the value."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from unit_helpers import require_compose
+
+    require_compose()
+    (tmp_path / "compose.yaml").write_text("services:\n  a:\n    image: busybox:1.36.1\n    environment:\n      X: ${API_TOKEN}\n")
+    (tmp_path / ".env").write_text("API_TOKEN=abc${oops-very-secret-value\n")
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("POLYARCH_STACK", None)
+    result = subprocess.run([str(Path(sys.executable).parent / "polyarch"), "down", "--dry-run"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "Invalid template" in result.stderr
+    assert "very-secret-value" not in result.stderr + result.stdout
+
+
+def test_a_manifest_claiming_a_huge_size_is_not_read(tmp_path):
+    import gzip
+    import tarfile
+
+    from polyarch.bundle import MANIFEST_NAME, read_manifest
+    from polyarch.errors import BundleError
+
+    info = tarfile.TarInfo(MANIFEST_NAME)
+    info.size = 3 * 1024 ** 3
+    bundle = tmp_path / "bomb.tar.gz"
+    with gzip.open(bundle, "wb") as sink:
+        sink.write(info.tobuf(format=tarfile.GNU_FORMAT) + b"{}")
+    with pytest.raises(BundleError, match="not trusted"):
+        read_manifest(bundle)
+
+
+def test_a_manifest_whose_images_are_not_a_mapping_is_refused(tmp_path):
+    import gzip
+    import json
+
+    from polyarch.bundle import BundleManifest, manifest_member, read_manifest
+    from polyarch.errors import BundleError
+
+    good = BundleManifest("s", "1", "linux/amd64", {"a:1": "sha256:x"}, "0.1.0")
+    data = json.loads(good.to_json())
+    data["images"] = 5
+    bad = BundleManifest(**data)
+    bundle = tmp_path / "b.tar.gz"
+    bundle.write_bytes(gzip.compress(manifest_member(bad)))
+    with pytest.raises(BundleError, match="malformed"):
+        read_manifest(bundle)
+
+
+def test_odd_files_in_a_build_context_are_fingerprinted_as_docker_sends_them(tmp_path):
+    """A dangling symlink, a FIFO and a link to /dev/zero: no traceback, no hang, no endless read."""
+    from polyarch.fingerprint import context_files, fingerprint
+
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM scratch\n")
+    (context / "dangling").symlink_to(tmp_path / "nowhere")
+    (context / "zero").symlink_to("/dev/zero")
+    os.mkfifo(context / "pipe")
+    files = [p.name for p in context_files(context)]
+    assert files == ["Dockerfile", "dangling", "zero"]
+    first = fingerprint(context, context / "Dockerfile", None, ("linux/amd64",), ())
+    (context / "dangling").unlink()
+    (context / "dangling").symlink_to(tmp_path / "elsewhere")
+    assert fingerprint(context, context / "Dockerfile", None, ("linux/amd64",), ()) != first
+
+
+def test_an_output_folder_that_cannot_be_made_is_refused_before_anything(tmp_path):
+    from polyarch.atomic import writable_folder
+    from polyarch.errors import UsageError
+
+    with pytest.raises(UsageError, match="Cannot create --digest-dir /proc/polyarch-nope"):
+        writable_folder(Path("/proc/polyarch-nope/x"), "--digest-dir", create=True)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="is not a folder"):
+        writable_folder(tmp_path / "file", "--output", create=True)
+    made = writable_folder(tmp_path / "new" / "deep", "--output", create=True)
+    assert made.is_dir()

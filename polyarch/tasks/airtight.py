@@ -24,6 +24,7 @@ def package_airtight(c, platform=None, version=None, output=None, dry_run=False,
     """Write an offline bundle of every image for one platform."""
     from pathlib import Path
 
+    from polyarch.atomic import writable_folder
     from polyarch.gitinfo import git_state
     from polyarch.planner import airtight_package_plan
     from polyarch.release import check_tag
@@ -34,16 +35,7 @@ def package_airtight(c, platform=None, version=None, output=None, dry_run=False,
     chosen = session.host_platform(platform or os.environ.get("PLATFORM") or None)
     wanted = (version or os.environ.get("VERSION") or git_state(s.root).short_sha or "dev").strip()
     check_tag(wanted)
-    folder = Path(output).expanduser().resolve() if output else s.root
-    if folder.exists() and not folder.is_dir():
-        raise BundleError(f"--output {folder} is not a folder.", tip="Pass a folder to write the bundle into.")
-    if not dry_run:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise BundleError(f"Cannot create the output folder {folder}: {exc.strerror}.") from None
-    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
-        raise BundleError(f"The output folder {folder} is not writable.", tip="Pass another --output.")
+    folder = writable_folder(Path(output).expanduser().resolve() if output else s.root, "--output", create=not dry_run)
     # With the containerd image store `docker save` writes layers that are
     # already compressed; a fast gzip level then costs little size and much time.
     compressed_layers = True if dry_run else session.engine().info().containerd_store

@@ -23,6 +23,7 @@ DIGEST_DIR = "digests"
 })
 def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, dry_run=False, stack=None):
     """Build one platform, push by digest, record the digests."""
+    from polyarch.atomic import writable_folder
     from polyarch.planner import publish_build_plan
     from polyarch.platforms import parse_platform
     from polyarch.release import release_images
@@ -46,7 +47,8 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, dry_run=Fal
         # Only a dry run gets here: buildx could not say, so assume the common case.
         console.warn("buildx did not report the builder's driver; the plan assumes the docker driver (push through a staging repository)")
     push_by_digest = driver not in ("", "docker")
-    plan = publish_build_plan(session.stack, images, chosen, target, Path(digest_dir).resolve(), push_by_digest)
+    folder = writable_folder(Path(digest_dir).resolve(), "--digest-dir", create=not dry_run)
+    plan = publish_build_plan(session.stack, images, chosen, target, folder, push_by_digest)
     results = session.carry_out(plan, chosen)
     if results is None:
         return
