@@ -44,6 +44,18 @@ def prog() -> str:
     return "polyarch" if os.path.basename(sys.argv[0] if sys.argv else "") == "polyarch" else "invoke"
 
 
+def suggest(stack: "Stack", task: str) -> str:
+    """The command line to type for `task` on this stack, with --stack when it is not found from here."""
+    from pathlib import Path
+
+    base = f"{prog()} {task}"
+    try:
+        Path.cwd().resolve().relative_to(stack.root.resolve())
+        return base
+    except ValueError:
+        return f"{base} --stack {stack.source}"
+
+
 def debugging() -> bool:
     return os.environ.get("POLYARCH_DEBUG") == "1" or logging.getLogger().isEnabledFor(logging.DEBUG)
 
@@ -52,6 +64,31 @@ def in_process_run() -> bool:
     """True when tasks run inside another program (tests calling invoke's Program.run)."""
     program = sys.argv[0] if sys.argv else ""
     return not (os.path.basename(program) in ("invoke", "inv") or program.endswith(os.path.join("invoke", "__main__.py")))
+
+
+def _terminate_children() -> None:
+    """Send SIGTERM to this process's descendants (Linux: read from /proc; elsewhere nothing)."""
+    import signal
+    from pathlib import Path
+
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    todo, seen = [os.getpid()], set()
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    for pid in seen:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
 
 
 def _sigterm_as_interrupt() -> Callable[[], None]:
@@ -63,6 +100,9 @@ def _sigterm_as_interrupt() -> Callable[[], None]:
         return lambda: None
 
     def interrupt(signum, frame):
+        # Ctrl-C reaches the whole process group; SIGTERM only reaches us, so
+        # pass it on to the docker, buildx and pigz processes we started.
+        _terminate_children()
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)

@@ -74,6 +74,12 @@ def _explain(exc: Exception, doing: str) -> EngineError:
     tip = None
     lowered = text.lower()
     if "cannot connect to the docker daemon" in lowered or "error during connect" in lowered:
+        command = " ".join(str(part) for part in (getattr(exc, "docker_command", None) or []))
+        if "buildx" in command and ("--builder" in command or re.search(r"\b(ssh|tcp)://", text)):
+            return EngineError(f"A node of the buildx builder does not answer (polyarch was about to {doing}).\n"
+                               + "\n".join(text.splitlines()[-5:]),
+                               "Check that the builder's remote machines are up (`docker buildx inspect --bootstrap NAME`), "
+                               "or build without --builder.")
         return EngineError(f"The Docker engine does not answer (polyarch was about to {doing}).", NO_ENGINE_TIP)
     if "port is already allocated" in lowered or "address already in use" in lowered:
         port = (re.search(r"Bind for \S*?:(\d+) failed", text)
@@ -329,9 +335,15 @@ class Engine:
             except self.DockerException as exc:
                 raise _explain(exc, f"put the local name {name} back") from None
 
-    def remove_images(self, refs: tuple[str, ...], prune_dangling: bool) -> list[str]:
-        """Remove the images that exist; returns the ones removed."""
+    def remove_images(self, refs: tuple[str, ...], prune_dangling: bool, repositories: tuple[str, ...] = ()) -> list[str]:
+        """Remove the images that exist, and every local tag of `repositories`; returns the names removed."""
         present = [r for r in refs if self.image_exists(r)]
+        for repository in repositories:
+            try:
+                images = self.docker.image.list(filters={"reference": f"{repository}:*"})
+            except self.DockerException as exc:
+                raise _explain(exc, f"list the local tags of {repository}") from None
+            present += [t for image in images for t in image.repo_tags if t.rsplit(":", 1)[0] == repository and t not in present]
         if present:
             try:
                 self.docker.image.remove(present, force=True)

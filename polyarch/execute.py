@@ -94,7 +94,7 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
         engine.compose_down(item.compose, item.volumes)
         return None
     if isinstance(item, RemoveImages):
-        return engine.remove_images(item.refs, item.prune_dangling)
+        return engine.remove_images(item.refs, item.prune_dangling, item.repositories)
     if isinstance(item, CheckImages):
         return check_images(engine, item)
     if isinstance(item, Verify):

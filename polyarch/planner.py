@@ -114,13 +114,17 @@ def rebuild_plan(stack: Stack, mode: Mode, platform: str, env_present: bool, ser
     return Plan(f"rebuild and restart {', '.join(services)} ({mode.name}) for {platform}", tuple(steps))
 
 
-def down_plan(stack: Stack, env_present: bool, volumes: bool = False, images: bool = False) -> Plan:
-    """`down`, `clean`, `nuke`: whatever mode started the stack."""
+def down_plan(stack: Stack, env_present: bool, volumes: bool = False, images: bool = False,
+              published: tuple[str, ...] = ()) -> Plan:
+    """`down`, `clean`, `nuke`: whatever mode started the stack.
+
+    `published` are the repositories `prod` pulls from; nuke removes their local tags too.
+    """
     steps: list = [ComposeDown(compose_for(stack, None, None, env_present), volumes=volumes)]
     if images:
-        # Exactly the stack's own names: what its modes build or pull from the
-        # published registry, never other projects' images.
-        steps.append(RemoveImages(stack.all_local_names(), prune_dangling=False))
+        # Exactly the stack's own names: what its modes build, and what prod
+        # pulled from the published repositories; never other projects' images.
+        steps.append(RemoveImages(stack.all_local_names(), prune_dangling=False, repositories=published))
     what = "stop the stack" + (", remove its volumes" if volumes else "") + (" and its images" if images else "")
     return Plan(what, tuple(steps))
 

@@ -204,9 +204,13 @@ class RemoveImages:
 
     refs: tuple[str, ...]
     prune_dangling: bool = True
+    # Repositories whose every local tag goes too (published images `prod` pulled).
+    repositories: tuple[str, ...] = ()
 
     def summary(self) -> str:
         text = f"remove images {', '.join(self.refs)}"
+        if self.repositories:
+            text += f", and every local tag of {', '.join(self.repositories)}"
         return text + (", then prune dangling images" if self.prune_dangling else "")
 
 

@@ -62,11 +62,32 @@ def _value_options(namespace) -> dict[str, set[str]]:
     return options
 
 
+def _program_class():
+    """invoke's Program, except that a mistyped command line exits 2 (bad input) with a hint."""
+    from invoke import Exit, Program
+    from invoke.parser import ParseError
+
+    class PolyarchProgram(Program):
+        def parse_core(self, argv):
+            try:
+                super().parse_core(argv)
+            except ParseError as exc:
+                raise Exit(f"polyarch: {exc}\nSee `polyarch --list` and `polyarch --help TASK`.", code=2) from None
+
+        def parse_tasks(self):
+            try:
+                super().parse_tasks()
+            except ParseError as exc:
+                raise Exit(f"polyarch: {exc}\nSee `polyarch --list` and `polyarch --help TASK`.", code=2) from None
+
+    return PolyarchProgram
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `polyarch` console script."""
-    from invoke import Program
-
     from polyarch.tasks import namespace
+
+    Program = _program_class()
 
     ns = namespace()
     words = list(sys.argv[1:] if argv is None else argv)

@@ -184,3 +184,18 @@ def test_prod_refuses_without_env(tmp_path, namespace):
     result = run_invoke(["prod", "--version", "t1", "--registry", namespace, "--stack", str(path)], check=False)
     assert result.returncode != 0
     assert "does not exist" in result.stderr and "invoke init" in result.stderr
+
+
+def test_nuke_removes_the_published_images_prod_pulled_and_nothing_else(engine, namespace, published, tmp_path):
+    path = copy_stack(tmp_path, PROJECT)
+    path.write_text(path.read_text().replace('registry = ""', f'registry = "{namespace}"', 1))
+    run_invoke(["init", "--stack", str(path)])
+    run_invoke(["prod", "--version", "t1", "--stack", str(path)], timeout=900)
+    assert engine.image.exists(f"{namespace}/server:t1") and engine.image.exists(f"{PROJECT}-api:latest")
+    bystander = f"polyarch-bystander-{uuid.uuid4().hex[:6]}:keep"
+    engine.image.tag("busybox:1.36.1", bystander)
+    run_invoke(["nuke", "--stack", str(path)])
+    assert not engine.image.exists(f"{namespace}/server:t1") and not engine.image.exists(f"{namespace}/frontend:t1")
+    assert not engine.image.exists(f"{PROJECT}-api:latest")
+    assert engine.image.exists(bystander) and engine.image.exists("busybox:1.36.1")
+    engine.image.remove(bystander)

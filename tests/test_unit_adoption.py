@@ -221,3 +221,9 @@ def test_a_projects_own_tasks_py_adds_tasks_next_to_polyarchs(compose_cli, lumen
     assert result.returncode == 0, result.stderr
     assert "helm would run now" in result.stdout
     assert "127.0.0.1:5000/example/lumen-server" in result.stderr and "linux/arm64" in result.stderr
+
+
+@pytest.mark.parametrize("argv", [["dev", "--bogus"], ["nosuchtask"], ["--nope"]])
+def test_a_mistyped_command_line_is_bad_input(argv):
+    result = subprocess.run([POLYARCH, *argv], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "No idea what" in result.stderr and "polyarch --help TASK" in result.stderr

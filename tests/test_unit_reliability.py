@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -267,3 +268,53 @@ def test_an_output_folder_that_cannot_be_made_is_refused_before_anything(tmp_pat
         writable_folder(tmp_path / "file", "--output", create=True)
     made = writable_folder(tmp_path / "new" / "deep", "--output", create=True)
     assert made.is_dir()
+
+
+def test_sigterm_stops_the_child_processes_a_task_started(tmp_path):
+    """SIGTERM reaches only polyarch; the children it started (docker, buildx, pigz) must stop too."""
+    script = textwrap.dedent("""
+        import subprocess, time
+        from invoke import Collection, Program
+        from polyarch.cli import polyarch_task
+
+        @polyarch_task
+        def slow(c):
+            child = subprocess.Popen(["sleep", "60"])
+            print("child", child.pid, flush=True)
+            time.sleep(60)
+
+        Program(namespace=Collection(slow), name="t").run(["t", "slow"])
+    """)
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        child = int(proc.stdout.readline().split()[1])
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            break
+        if state == "Z":
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the child process is still running after SIGTERM")
+
+
+def test_a_dead_builder_node_is_not_called_a_dead_engine():
+    from polyarch.engine import _explain
+
+    class Failed(Exception):
+        docker_command = ["docker", "buildx", "bake", "--builder", "polyarch-native", "server"]
+        return_code = 1
+        stderr = "ERROR: error during connect: ssh://me@arm-box: connection refused"
+        stdout = ""
+
+    error = _explain(Failed(), "build server")
+    assert "A node of the buildx builder does not answer" in error.message and "--builder" in error.tip
+
+    Failed.docker_command = ["docker", "info"]
+    Failed.stderr = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
+    assert "The Docker engine does not answer" in _explain(Failed(), "read info").message

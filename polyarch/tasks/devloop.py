@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from invoke import Collection
 
 from polyarch import console
-from polyarch.cli import HELP, Session, polyarch_task, prog
+from polyarch.cli import HELP, Session, polyarch_task, prog, suggest
 from polyarch.errors import EnvFileError, PolyarchError
 
 if TYPE_CHECKING:
@@ -44,12 +44,12 @@ def require_env(stack: Stack) -> None:
     from polyarch.envfile import missing_required
 
     if not stack.env_file.is_file():
-        raise EnvFileError(f"{stack.env_file} does not exist.", tip=f"Run `{prog()} init` to create it with fresh secrets.")
+        raise EnvFileError(f"{stack.env_file} does not exist.", tip=f"Run `{suggest(stack, 'init')}` to create it with fresh secrets.")
     missing = missing_required(stack.env_file, stack.required)
     if missing:
         raise EnvFileError(
             f"{stack.env_file} has no value for {', '.join(missing)}.",
-            tip=f"Run `{prog()} init` to fill empty secrets (it keeps the values you set).",
+            tip=f"Run `{suggest(stack, 'init')}` to fill empty secrets (it keeps the values you set).",
         )
 
 
@@ -139,11 +139,24 @@ def prod_build(c, platform=None, no_cache=False, fresh=False, mode=None, dry_run
     start_mode(session, chosen_mode, platform, build=True, no_cache=no_cache, fresh=fresh)
 
 
+def published_repositories(stack: Stack) -> tuple[str, ...]:
+    """The repositories `prod` pulls this stack's images from, when a registry is known."""
+    from polyarch.tasks.release import pull_registry_for
+
+    try:
+        registry = pull_registry_for(stack, None)
+        mode = stack.role("prod")
+    except PolyarchError:
+        return ()
+    return tuple(f"{registry}/{image.repository}" for image in mode.images)
+
+
 def stop(session: Session, volumes: bool = False, images: bool = False) -> None:
     from polyarch.planner import down_plan
 
     stack = session.stack
-    plan = down_plan(stack, env_present=stack.env_file.is_file(), volumes=volumes, images=images)
+    plan = down_plan(stack, env_present=stack.env_file.is_file(), volumes=volumes, images=images,
+                     published=published_repositories(stack) if images else ())
     if session.carry_out(plan, mode=None) is None:
         return
     left = session.engine().project_resources(stack.name)
