@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from polyarch.release import GitState
+from polyarch.release import GitState, SourceInfo
 
 
 def _git(root: Path, *args: str) -> str | None:
@@ -41,3 +41,11 @@ def current_ref(root: Path) -> str:
         return f"refs/tags/{tag}"
     branch = _git(root, "symbolic-ref", "-q", "HEAD")
     return branch or "HEAD"
+
+
+def source_info(root: Path) -> SourceInfo:
+    """Full SHA, commit time (epoch seconds) and the origin remote of HEAD (None where git has none)."""
+    revision = _git(root, "rev-parse", "HEAD")
+    when = _git(root, "show", "-s", "--format=%ct", "HEAD") if revision else None
+    remote = _git(root, "remote", "get-url", "origin")
+    return SourceInfo(revision, int(when) if when and when.isdigit() else None, remote)

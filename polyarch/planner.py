@@ -6,6 +6,7 @@ and values the task already worked out (platform, whether `.env` exists).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from polyarch.plans import (
@@ -32,6 +33,7 @@ from polyarch.plans import (
     UpdateValues,
     Verify,
 )
+from polyarch.release import oci_metadata
 from polyarch.stack import ImageBuild, Mode, Stack
 
 
@@ -160,6 +162,7 @@ def deploy_plan(
     fallback_builder: str | None = None,
     values_file: Path | None = None,
     ref_keys: tuple[tuple[str, str], ...] = (),
+    source=None,
 ) -> Plan:
     """`deploy-build`: every release image for every platform, pushed in one bake call.
 
@@ -173,13 +176,21 @@ def deploy_plan(
         cache_from, cache_to, described = cache_settings(cache, registry, image, cache_root or Path("."))
         cache_notes.append(f"{image.name}: {described}")
         ref = published_ref(registry, image, tag)
-        targets.append(image_target(
+        labels, annotations = oci_metadata(source, tag, image.repository) if source is not None else ((), ())
+        target = image_target(
             image, platforms, (ref,),
             cache_from=cache_from,
             cache_to=cache_to,
             fingerprint=(fingerprints or {}).get(image.name),
             ref=ref,
-        ))
+            labels=labels,
+            annotations=annotations,
+        )
+        if source is not None and source.commit_time is not None:
+            # BuildKit stamps files and the image config with this time, so
+            # two builds of one commit are alike.
+            target = replace(target, args=target.args + (("SOURCE_DATE_EPOCH", str(source.commit_time)),))
+        targets.append(target)
     steps: list = [Build(tuple(targets), push=True, builder=builder, skip_unchanged=bool(fingerprints),
                          fallback_builder=fallback_builder)]
     if verify:

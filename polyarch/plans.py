@@ -31,6 +31,9 @@ class BakeTarget:
     outputs: tuple[str, ...] = ()
     provenance: bool = True
     fingerprint: str | None = None
+    # OCI metadata: labels on the image config, annotations on the index and manifests.
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[str, ...] = ()
     # The tag whose registry state decides whether the target can be skipped.
     ref: str | None = None
 
@@ -55,10 +58,15 @@ class BakeTarget:
             entry["output"] = list(self.outputs)
         if not self.provenance:
             entry["attest"] = ["type=provenance,disabled=true"]
+        annotations = list(self.annotations)
         if self.fingerprint:
             from polyarch.fingerprint import ANNOTATION
 
-            entry["annotations"] = [f"index:{ANNOTATION}={self.fingerprint}"]
+            annotations.append(f"index:{ANNOTATION}={self.fingerprint}")
+        if annotations:
+            entry["annotations"] = annotations
+        if self.labels:
+            entry["labels"] = dict(self.labels)
         return entry
 
 

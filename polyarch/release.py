@@ -181,3 +181,49 @@ def release_images(stack, values: dict | None, env: dict[str, str]):
         if spec.ref_key:
             ref_keys.append((spec.ref_key, image.name))
     return tuple(images), tuple(ref_keys), tuple(notes)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What git says about the commit a release is built from (read by the caller)."""
+
+    revision: str | None
+    commit_time: int | None
+    remote: str | None
+
+
+def https_source(remote: str | None) -> str | None:
+    """A git remote as the https address people browse: git@host:o/r.git -> https://host/o/r."""
+    if not remote:
+        return None
+    text = remote.strip()
+    match = re.match(r"^(?:ssh://)?git@([^:/]+)[:/](.+)$", text)
+    if match:
+        text = f"https://{match[1]}/{match[2]}"
+    elif text.startswith("http://") or text.startswith("https://"):
+        text = re.sub(r"^https?://[^@/]+@", "https://", text)
+        text = re.sub(r"^http://", "https://", text)
+    else:
+        return None
+    return text[:-4] if text.endswith(".git") else text
+
+
+def oci_metadata(source: SourceInfo, version: str, title: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """OCI labels (image config) and annotations (index and manifests) for one published image.
+
+    `created` is the commit's time, so two builds of one commit say the same.
+    """
+    import datetime
+
+    keys: dict[str, str] = {"org.opencontainers.image.title": title, "org.opencontainers.image.version": version}
+    url = https_source(source.remote)
+    if url:
+        keys["org.opencontainers.image.source"] = url
+    if source.revision:
+        keys["org.opencontainers.image.revision"] = source.revision
+    if source.commit_time is not None:
+        created = datetime.datetime.fromtimestamp(source.commit_time, datetime.timezone.utc)
+        keys["org.opencontainers.image.created"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    labels = tuple(sorted(keys.items()))
+    annotations = tuple(f"{where}:{k}={v}" for where in ("index", "manifest") for k, v in labels)
+    return labels, annotations

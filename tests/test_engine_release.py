@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import os
 import uuid
 
 import pytest
@@ -199,3 +200,40 @@ def test_nuke_removes_the_published_images_prod_pulled_and_nothing_else(engine, 
     assert not engine.image.exists(f"{PROJECT}-api:latest")
     assert engine.image.exists(bystander) and engine.image.exists("busybox:1.36.1")
     engine.image.remove(bystander)
+
+
+def test_published_images_carry_oci_labels_and_annotations_of_the_commit(engine, namespace, tmp_path):
+    import datetime
+    import json
+    import subprocess
+
+    path = copy_stack(tmp_path, PROJECT)
+    root = path.parent
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "remote", "add", "origin", "git@github.com:example/polyarch-sample.git"], cwd=root, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "c", "--date", "2024-05-06T07:08:09Z"], cwd=root, check=True,
+                   env=dict(os.environ, GIT_COMMITTER_DATE="2024-05-06T07:08:09Z"))
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+    run_invoke(["deploy-build", "--registry", namespace, "--tag", "oci", "--stack", str(path)], timeout=1800)
+    ref = f"{namespace}/server:oci"
+    want = {"org.opencontainers.image.revision": sha, "org.opencontainers.image.created": "2024-05-06T07:08:09Z",
+            "org.opencontainers.image.source": "https://github.com/example/polyarch-sample",
+            "org.opencontainers.image.version": "oci", "org.opencontainers.image.title": "server"}
+    index = json.loads(subprocess.run(["docker", "buildx", "imagetools", "inspect", ref, "--raw"], capture_output=True,
+                                      text=True, check=True).stdout)
+    assert want.items() <= (index.get("annotations") or {}).items()
+    for entry in index["manifests"]:
+        if (entry.get("platform") or {}).get("os") == "unknown":
+            continue
+        manifest = json.loads(subprocess.run(["docker", "buildx", "imagetools", "inspect", f"{namespace}/server@{entry['digest']}",
+                                              "--raw"], capture_output=True, text=True, check=True).stdout)
+        assert want.items() <= (manifest.get("annotations") or {}).items()
+    engine.image.pull(ref, platform="linux/arm64", quiet=True)
+    image = engine.image.inspect(ref)
+    assert want.items() <= (image.config.labels or {}).items()
+    assert image.created.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") == "2024-05-06T07:08:09Z"
+    verify = run_invoke(["verify", ref, "--stack", str(path)])
+    assert "org.opencontainers.image.revision" in verify.stderr and sha in verify.stderr
+    engine.image.remove(ref, force=True)

@@ -540,3 +540,33 @@ def test_git_state_outside_git(tmp_path, monkeypatch):
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     (tmp_path / "plain").mkdir()
     assert git_state(tmp_path / "plain") == GitState(None, False)
+
+
+def test_oci_metadata_names_the_commit_and_hides_credentials_in_the_remote():
+    from polyarch.release import SourceInfo, https_source, oci_metadata
+
+    assert https_source("git@github.com:Org/Repo.git") == "https://github.com/Org/Repo"
+    assert https_source("https://x-access-token:SECRET@github.com/o/r.git") == "https://github.com/o/r"
+    assert https_source("/srv/git/repo") is None and https_source(None) is None
+    labels, annotations = oci_metadata(SourceInfo("f" * 40, 1700000000, "git@github.com:o/r.git"), "1.2.3", "acme-server")
+    assert dict(labels) == {
+        "org.opencontainers.image.created": "2023-11-14T22:13:20Z",
+        "org.opencontainers.image.revision": "f" * 40,
+        "org.opencontainers.image.source": "https://github.com/o/r",
+        "org.opencontainers.image.title": "acme-server",
+        "org.opencontainers.image.version": "1.2.3",
+    }
+    assert {a.split(":", 1)[0] for a in annotations} == {"index", "manifest"} and len(annotations) == 10
+
+
+def test_deploy_plan_stamps_labels_annotations_and_the_commit_time(stack):
+    from polyarch.release import SourceInfo
+
+    images, _, _ = release_images(stack, None, {})
+    plan = deploy_plan(images, ("linux/amd64",), "reg/ns", "abc1234", source=SourceInfo("e" * 40, 1700000000, None),
+                       fingerprints={"server": "fp"})
+    server = plan.steps[0].definition()["target"]["server"]
+    assert server["labels"]["org.opencontainers.image.revision"] == "e" * 40
+    assert server["args"]["SOURCE_DATE_EPOCH"] == "1700000000"
+    assert "manifest:org.opencontainers.image.version=abc1234" in server["annotations"]
+    assert "index:dev.polyarch.inputs=fp" in server["annotations"]

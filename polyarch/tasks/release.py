@@ -84,7 +84,7 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     from platformdirs import user_cache_path
 
     from polyarch.fingerprint import fingerprint
-    from polyarch.gitinfo import git_state
+    from polyarch.gitinfo import git_state, source_info
     from polyarch.planner import deploy_plan
     from polyarch.release import choose_platforms, choose_tag, release_images
 
@@ -106,7 +106,7 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     }
     plan = deploy_plan(images, chosen, target_registry, release_tag, builder, cache, cache_root, verify, tuple(notes), fingerprints,
                        fallback_builder=None if builder else f"{s.name}-multiarch",
-                       values_file=s.values_file, ref_keys=ref_keys)
+                       values_file=s.values_file, ref_keys=ref_keys, source=source_info(s.root))
     started = time.monotonic()
     results = session.carry_out(plan, mode=s.role("prod"))
     if results is None:
@@ -150,6 +150,9 @@ def verify(c, ref, platforms=None, stack=None):
     engine = Engine()
     index = engine.inspect_index(ref)
     console.table(f"{ref}", ("platform", "wanted"), [(p, "yes" if p in wanted else "") for p in index.platforms])
+    oci = sorted((k, v) for k, v in index.annotations.items() if k.startswith("org.opencontainers.image."))
+    if oci:
+        console.table("OCI annotations", ("key", "value"), oci)
     verify_index(engine, ref, wanted)
     console.emit(f"{ref}@{index.digest}")
     console.done(f"{ref} serves {', '.join(wanted)}")
