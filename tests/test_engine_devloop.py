@@ -136,6 +136,15 @@ def test_dev_again_with_nothing_changed_recreates_no_container(engine, stack_fil
     run_invoke(["dev", "--stack", str(stack_file)])
     assert state() == before and len(before) == 4
 
+    # One file of one image changes: that image is rebuilt and only the
+    # service that runs it is recreated.
+    page = stack_file.parent / "docker" / "frontend" / "src" / "frontend" / "__init__.py"
+    page.write_text(page.read_text() + "\n# edited by the test\n")
+    run_invoke(["dev", "--stack", str(stack_file)])
+    after = state()
+    changed = {name for name in before if after.get(name) != before[name]}
+    assert changed == {f"{PROJECT}-frontend-1"}, changed
+
 
 def test_frontend_page_in_a_real_browser_shows_each_service_and_arch(dev_run, browser, tmp_path):
     wait_for(both_heartbeats_fresh, 60)
