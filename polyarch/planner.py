@@ -141,6 +141,10 @@ def cache_settings(kind: str | None, registry: str, image: ImageBuild, cache_roo
     if kind == "local":
         folder = cache_root / image.name
         return (f"type=local,src={folder}",), (f"type=local,dest={folder},mode=max",), f"local cache {folder}"
+    if kind == "gha":
+        # One scope per image: the platforms of one bake target share it.
+        scope = f"polyarch-{image.name}"
+        return (f"type=gha,scope={scope}",), (f"type=gha,scope={scope},mode=max",), f"GitHub Actions cache, scope {scope}"
     return (f"type=registry,ref={kind}-{image.name}",), (f"type=registry,ref={kind}-{image.name},mode=max",), f"registry cache {kind}-{image.name}"
 
 

@@ -227,3 +227,9 @@ def test_a_projects_own_tasks_py_adds_tasks_next_to_polyarchs(compose_cli, lumen
 def test_a_mistyped_command_line_is_bad_input(argv):
     result = subprocess.run([POLYARCH, *argv], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "No idea what" in result.stderr and "polyarch --help TASK" in result.stderr
+
+
+def test_gha_cache_is_refused_outside_a_workflow_even_in_a_dry_run(compose_cli, lumen_copy):
+    env = {k: "" for k in ("ACTIONS_RUNTIME_TOKEN", "ACTIONS_CACHE_URL", "ACTIONS_RESULTS_URL")}
+    result = polyarch(["deploy-build", "--cache", "gha", "--dry-run", "--registry", "127.0.0.1:5000/x"], lumen_copy, **env)
+    assert result.returncode == 2 and "--cache gha needs the GitHub Actions cache service" in result.stderr

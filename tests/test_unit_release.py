@@ -570,3 +570,20 @@ def test_deploy_plan_stamps_labels_annotations_and_the_commit_time(stack):
     assert server["args"]["SOURCE_DATE_EPOCH"] == "1700000000"
     assert "manifest:org.opencontainers.image.version=abc1234" in server["annotations"]
     assert "index:dev.polyarch.inputs=fp" in server["annotations"]
+
+
+def test_gha_cache_is_scoped_per_image(stack):
+    images, _, _ = release_images(stack, None, {})
+    plan = deploy_plan(images, ("linux/amd64", "linux/arm64"), "reg/ns", "t", cache="gha")
+    server = plan.steps[0].definition()["target"]["server"]
+    assert server["cache-from"] == ["type=gha,scope=polyarch-server"]
+    assert server["cache-to"] == ["type=gha,scope=polyarch-server,mode=max"]
+
+
+def test_gha_cache_outside_github_actions_is_refused_before_building():
+    from polyarch.errors import UsageError
+    from polyarch.tasks.release import check_gha_runtime
+
+    with pytest.raises(UsageError, match="ACTIONS_RUNTIME_TOKEN"):
+        check_gha_runtime({})
+    check_gha_runtime({"ACTIONS_RUNTIME_TOKEN": "x", "ACTIONS_RESULTS_URL": "https://results"})

@@ -37,6 +37,20 @@ def read_inputs(stack: Stack) -> tuple[dict | None, dict[str, str]]:
     return values, (read_env(stack.env_file) if stack.env_file.is_file() else {})
 
 
+def check_gha_runtime(env) -> None:
+    """BuildKit's gha cache talks to the GitHub Actions cache service; refuse before building when it is not there."""
+    from polyarch.errors import UsageError
+
+    missing = [k for k in ("ACTIONS_RUNTIME_TOKEN",) if not env.get(k)]
+    if not (env.get("ACTIONS_CACHE_URL") or env.get("ACTIONS_RESULTS_URL")):
+        missing.append("ACTIONS_CACHE_URL (or ACTIONS_RESULTS_URL)")
+    if missing:
+        raise UsageError(
+            f"--cache gha needs the GitHub Actions cache service, and {', '.join(missing)} is not set, so nothing was built.",
+            tip="Use it in a workflow step that exposes the runtime (e.g. crazy-max/ghaction-github-runtime), "
+                "or pick --cache registry or --cache local here.")
+
+
 def platforms_of_project(stack_path: str | None) -> tuple[str, ...]:
     """The project's platforms; the default pair when no project is found here.
 
@@ -70,7 +84,8 @@ def registry_for(stack: Stack, flag: str | None) -> str:
     "registry": "Registry and namespace to push to, e.g. 127.0.0.1:5000/polyarch (default: the stack's or the values file's).",
     "tag": "Tag to push (default: the short git SHA; 'dev' outside git).",
     "allow_dirty": "Allow a tag from a work tree with uncommitted changes.",
-    "cache": "Build cache: 'registry' (a :buildcache tag per image), 'local' (a folder in the user cache dir) or a registry ref prefix.",
+    "cache": "Build cache: 'registry' (a :buildcache tag per image), 'local' (a folder in the user cache dir), "
+             "'gha' (GitHub Actions' cache, inside a workflow) or a registry ref prefix.",
     "builder": "Use this buildx builder (e.g. one made by `invoke builder`) instead of choosing one.",
     "rebuild": "Build and push even images whose inputs are unchanged since the tag was pushed.",
     "verify": "Check every pushed tag lists every platform (--no-verify skips it).",
@@ -90,6 +105,8 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
 
     session = Session.open(stack, dry_run, json)
     s = session.stack
+    if cache == "gha":
+        check_gha_runtime(os.environ)
     chosen, source = choose_platforms(platforms, os.environ.get("PLATFORMS"), s.platforms)
     values, env = read_inputs(s)
     images, ref_keys, image_notes = release_images(s, values, env)
