@@ -56,19 +56,25 @@ def timed(action: Callable[[], None]) -> float:
 
 
 def compare(name: str, side_a: Callable[[], None], side_b: Callable[[], None], pairs: int,
-            warmup: bool = True, before_each: Callable[[], None] | None = None) -> float:
-    """Alternate A and B; print per-side medians, min, max and the pairwise ratio."""
-    prepare = before_each or (lambda: None)
+            warmup: bool = True, before_each: Callable[[], None] | None = None,
+            before_a: Callable[[], None] | None = None, before_b: Callable[[], None] | None = None) -> float:
+    """Alternate A and B; print per-side medians, min, max and the pairwise ratio.
+
+    `before_each` runs untimed before either side; `before_a`/`before_b`
+    replace it for one side (e.g. to bring the stack to that side's own state).
+    """
+    nothing = before_each or (lambda: None)
+    prepare_a, prepare_b = before_a or nothing, before_b or nothing
     if warmup:
-        prepare(); side_a()
-        prepare(); side_b()
+        prepare_a(); side_a()
+        prepare_b(); side_b()
     a_times, b_times, ratios = [], [], []
     number = 0
     while number < pairs:
         try:
-            prepare()
+            prepare_a()
             a = timed(side_a)
-            prepare()
+            prepare_b()
             b = timed(side_b)
         except RegistryHiccup as exc:
             # distribution's filesystem store races on concurrent tag writes

@@ -8,10 +8,9 @@ Target: ratio <= 0.3.
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 
-from _common import PYTHON, REPO, arguments, sh, timed
+from _common import PYTHON, REPO, arguments, compare, sh
 
 COMPOSE = ["docker", "compose", "-f", "compose/base.yaml", "-f", "compose/dev.yaml", "--env-file", ".env"]
 
@@ -35,23 +34,17 @@ def counting(label: str, action):
 
 def main() -> None:
     args = arguments(__doc__)
-    polyarch = lambda: sh([PYTHON, "-m", "invoke", "dev"])  # noqa: E731
-    compose = lambda: sh([*COMPOSE, "up", "--build", "-d", "--wait"], cwd=REPO)  # noqa: E731
-    a_times, b_times, ratios = [], [], []
-    for number in range(1, args.pairs + 1):
-        # Each side first brings the stack to its own state (its own image
-        # IDs), then the timed run is the no-op re-run the user types.
-        polyarch()
-        a = timed(counting("polyarch", polyarch))
-        compose()
-        b = timed(counting("compose", compose))
-        a_times.append(a)
-        b_times.append(b)
-        ratios.append(a / b)
-        print(f"dev-rerun pair {number}: polyarch {a:.3f}s  baseline {b:.3f}s  ratio {a / b:.3f}", flush=True)
-    for label, values in (("polyarch", a_times), ("baseline", b_times)):
-        print(f"dev-rerun {label}: median {statistics.median(values):.3f}s  min {min(values):.3f}s  max {max(values):.3f}s")
-    print(f"ratio={statistics.median(ratios):.3f}")
+
+    def polyarch() -> None:
+        sh([PYTHON, "-m", "invoke", "dev"])
+
+    def compose() -> None:
+        sh([*COMPOSE, "up", "--build", "-d", "--wait"], cwd=REPO)
+
+    # Each side first brings the stack to its own state (its own image IDs);
+    # the timed run is then the no-op re-run the user types.
+    compare("dev-rerun", counting("polyarch", polyarch), counting("compose", compose), args.pairs, not args.no_warmup,
+            before_a=polyarch, before_b=compose)
     sh([PYTHON, "-m", "invoke", "down"])
 
 

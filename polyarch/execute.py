@@ -42,20 +42,23 @@ def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
     When a step fails after a KeepNames, its RestoreNames still runs.
     """
     results: dict[int, object] = {}
+    # The backup names KeepNames made, until RestoreNames (or a failure) puts them back.
     kept: dict[str, str | None] = {}
     for number, item in enumerate(plan.steps, 1):
         console.step(f"[{number}/{len(plan.steps)}] {item.summary()}")
+        if isinstance(item, RestoreNames):
+            engine.restore_names(kept)
+            results[number], kept = None, {}
+            continue
         try:
             results[number] = run_step(engine, item, results)
         except BaseException:
-            if kept and not isinstance(item, RestoreNames):
+            if kept:
                 console.warn("putting the local image names back as they were")
                 engine.restore_names(kept)
             raise
         if isinstance(item, KeepNames):
             kept = results[number]
-        elif isinstance(item, RestoreNames):
-            kept = {}
     return results
 
 
@@ -141,10 +144,6 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
         return save_bundle(engine, item)
     if isinstance(item, KeepNames):
         return engine.keep_names(item.names)
-    if isinstance(item, RestoreNames):
-        kept = next(r for r in reversed(list(results.values())) if isinstance(r, dict) and set(r) == set(item.names))
-        engine.restore_names(kept)
-        return None
     if isinstance(item, LoadBundle):
         loaded = engine.load(item.bundle)
         console.info(f"  loaded {len(loaded)} images")

@@ -10,6 +10,7 @@ Everything here is pure: it turns data into a validated `Stack`.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +41,6 @@ class ImageBuild:
     services: tuple[str, ...]
     local_names: tuple[str, ...]
     repository: str
-
-    def identity(self) -> tuple[Path, Path]:
-        return (self.context, self.dockerfile)
 
 
 @dataclass(frozen=True)
@@ -328,10 +326,6 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
         raw[mode_name] = _raw_builds(config, project_name, f"mode '{mode_name}' ({', '.join(_rel(f, root) for f in files[mode_name])})")
 
     identities = list(dict.fromkeys((b.context, b.dockerfile) for builds, _, _ in raw.values() for b in builds))
-    optional_identities = []
-    for key, spec in settings.optional.items():
-        context = project.path(spec.context, f"optional.{key}.context")
-        optional_identities.append((context, context / spec.dockerfile))
     names = _image_names(identities, root)
 
     for key in settings.images:
@@ -394,7 +388,9 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
                                 tuple(dict.fromkeys(third_party)), tuple(services))
 
     optional = []
-    for (key, spec), (context, dockerfile) in zip(settings.optional.items(), optional_identities):
+    for key, spec in settings.optional.items():
+        context = project.path(spec.context, f"optional.{key}.context")
+        dockerfile = context / spec.dockerfile
         check_dockerfile(context, dockerfile, spec.target, f"optional.{key}")
         optional.append(ImageBuild(key, context, dockerfile, spec.target, (), (), (), (), _repository(spec, key)))
     return Stack(project, project_name, settings, platforms, modes, roles, tuple(optional))
@@ -439,8 +435,6 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
         from polyarch.engine import compose_config_reader
 
         read_config = compose_config_reader(project.root, env_file if env_file.is_file() else None)
-    import os
-
     name = os.environ.get("COMPOSE_PROJECT_NAME") or settings.project.name
     order = list(files)
     configs: dict[str, dict[str, Any]] = {}
