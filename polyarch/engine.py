@@ -420,9 +420,10 @@ class Engine:
         single = "manifests" not in manifest and "manifest" in manifest.get("mediaType", "")
         return ImageIndex(ref, manifest.get("digest"), tuple(platforms), dict(manifest.get("annotations") or {}), single)
 
-    def create_manifest(self, tags: tuple[str, ...], sources: tuple[str, ...]) -> None:
+    def create_manifest(self, tags: tuple[str, ...], sources: tuple[str, ...], annotations: dict[str, str] | None = None) -> None:
+        """One manifest list under every tag; `annotations` keys carry their target ("index:...")."""
         try:
-            self.docker.buildx.imagetools.create(sources=list(sources), tags=list(tags))
+            self.docker.buildx.imagetools.create(sources=list(sources), tags=list(tags), annotations=dict(annotations or {}))
         except self.DockerException as exc:
             raise _explain(exc, f"create the manifest list {', '.join(tags)}") from None
 

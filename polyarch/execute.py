@@ -110,7 +110,7 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
                 tip="Each digest file must hold the digest publish-build pushed for exactly that platform.")
         return index
     if isinstance(item, CreateManifest):
-        engine.create_manifest(item.tags, item.sources)
+        engine.create_manifest(item.tags, item.sources, dict(item.annotations))
         return None
     if isinstance(item, RecordDigests):
         from polyarch.digests import is_digest, write_digest

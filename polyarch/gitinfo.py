@@ -16,6 +16,12 @@ def _git(root: Path, *args: str) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
+def repo_root(root: Path) -> Path | None:
+    """The top folder of the git work tree `root` is in (None outside git)."""
+    top = _git(root, "rev-parse", "--show-toplevel")
+    return Path(top) if top else None
+
+
 def git_state(root: Path, ignore: tuple[Path, ...] = ()) -> GitState:
     """Short SHA of HEAD as `git rev-parse --short` prints it (None outside git) and dirtiness.
 

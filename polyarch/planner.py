@@ -131,21 +131,47 @@ def down_plan(stack: Stack, env_present: bool, volumes: bool = False, images: bo
     return Plan(what, tuple(steps))
 
 
-def cache_settings(kind: str | None, registry: str, image: ImageBuild, cache_root: Path) -> tuple[tuple[str, ...], tuple[str, ...], str]:
-    """Cache import/export for one image: (cache-from, cache-to, description)."""
+def cache_settings(kind: str | None, registry: str, image: ImageBuild, cache_root: Path,
+                   platform: str | None = None) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """Cache import/export for one image: (cache-from, cache-to, description).
+
+    With `platform` (publish-build: one runner per platform) every cache is
+    kept per image and platform, so parallel runners never overwrite each
+    other's cache; deploy-build's one bake call shares one cache per image.
+    """
+    from polyarch.platforms import arch_name
+
+    suffix = f"-{arch_name(platform)}" if platform else ""
     if not kind or kind == "none":
         return (), (), "the builder's own cache"
     if kind == "registry":
-        ref = f"{registry}/{image.repository}:buildcache"
+        ref = f"{registry}/{image.repository}:buildcache{suffix}"
         return (f"type=registry,ref={ref}",), (f"type=registry,ref={ref},mode=max",), f"registry cache {ref}"
     if kind == "local":
-        folder = cache_root / image.name
+        folder = cache_root / f"{image.name}{suffix}"
         return (f"type=local,src={folder}",), (f"type=local,dest={folder},mode=max",), f"local cache {folder}"
     if kind == "gha":
-        # One scope per image: the platforms of one bake target share it.
-        scope = f"polyarch-{image.name}"
+        scope = f"polyarch-{image.name}{suffix}"
         return (f"type=gha,scope={scope}",), (f"type=gha,scope={scope},mode=max",), f"GitHub Actions cache, scope {scope}"
-    return (f"type=registry,ref={kind}-{image.name}",), (f"type=registry,ref={kind}-{image.name},mode=max",), f"registry cache {kind}-{image.name}"
+    ref = f"{kind}-{image.name}{suffix}"
+    return (f"type=registry,ref={ref}",), (f"type=registry,ref={ref},mode=max",), f"registry cache {ref}"
+
+
+def release_metadata(source, version: str, image: ImageBuild, where: tuple[str, ...]) -> dict[str, object]:
+    """Bake-target fields that stamp a published image with its commit: OCI labels, annotations, SOURCE_DATE_EPOCH.
+
+    `where` says which objects get the annotations ("index", "manifest"): a
+    single-platform push by digest has no index of its own.
+    """
+    if source is None:
+        return {}
+    labels, annotations = oci_metadata(source, version, image.repository)
+    fields: dict[str, object] = {"labels": labels, "annotations": tuple(a for a in annotations if a.split(":", 1)[0] in where)}
+    if source.commit_time is not None:
+        # BuildKit stamps files and the image config with this time, so
+        # two builds of one commit are alike.
+        fields["args"] = image.args + (("SOURCE_DATE_EPOCH", str(source.commit_time)),)
+    return fields
 
 
 def published_ref(registry: str, image: ImageBuild, tag: str) -> str:
@@ -180,21 +206,14 @@ def deploy_plan(
         cache_from, cache_to, described = cache_settings(cache, registry, image, cache_root or Path("."))
         cache_notes.append(f"{image.name}: {described}")
         ref = published_ref(registry, image, tag)
-        labels, annotations = oci_metadata(source, tag, image.repository) if source is not None else ((), ())
         target = image_target(
             image, platforms, (ref,),
             cache_from=cache_from,
             cache_to=cache_to,
             fingerprint=(fingerprints or {}).get(image.name),
             ref=ref,
-            labels=labels,
-            annotations=annotations,
         )
-        if source is not None and source.commit_time is not None:
-            # BuildKit stamps files and the image config with this time, so
-            # two builds of one commit are alike.
-            target = replace(target, args=target.args + (("SOURCE_DATE_EPOCH", str(source.commit_time)),))
-        targets.append(target)
+        targets.append(replace(target, **release_metadata(source, tag, image, ("index", "manifest"))))
     steps: list = [Build(tuple(targets), push=True, builder=builder, skip_unchanged=bool(fingerprints),
                          fallback_builder=fallback_builder)]
     if verify:
@@ -263,40 +282,56 @@ def airtight_run_plan(stack: Stack, bundle: Path | None, platform: str, env_pres
 
 
 def publish_build_plan(stack: Stack, images: tuple[ImageBuild, ...], platform: str, registry: str, folder: Path,
-                       push_by_digest: bool) -> Plan:
+                       push_by_digest: bool, cache: str | None = None, cache_root: Path | None = None,
+                       source=None, version: str = "") -> Plan:
     """`publish-build`: one platform, pushed by digest only (no tag), digests recorded.
 
     Builders that cannot push by digest (buildx' `docker` driver) push to a
     staging repository first; the image is then copied into its own
-    repository by digest, so that repository still gets no tag.
+    repository by digest, so that repository still gets no tag. With
+    `source`, the image carries the commit's OCI labels and manifest
+    annotations (publish-merge annotates the index).
     """
     arch = platform.replace("/", "-")
     targets = []
     copies = []
+    cache_notes = []
     for image in images:
+        cache_from, cache_to, described = cache_settings(cache, registry, image, cache_root or Path("."), platform)
+        cache_notes.append(f"{image.name}: {described}")
         repository = f"{registry}/{image.repository}"
+        # OCI media types: a Docker v2 manifest (the docker driver's default)
+        # cannot carry annotations, and a list merged from it would not either.
         if push_by_digest:
             tags: tuple[str, ...] = ()
-            outputs = (f"type=image,name={repository},push-by-digest=true,name-canonical=true,push=true",)
+            outputs = (f"type=image,name={repository},push-by-digest=true,name-canonical=true,push=true,oci-mediatypes=true",)
         else:
             staging = f"{registry}/{stack.name}-staging/{image.repository}"
-            tags, outputs = (f"{staging}:{arch}",), ()
+            tags, outputs = (f"{staging}:{arch}",), ("type=image,push=true,oci-mediatypes=true",)
             copies.append(CopyByDigest(image.name, staging, repository))
-        targets.append(image_target(
+        target = image_target(
             image, (platform,), tags,
             outputs=outputs,
+            cache_from=cache_from,
+            cache_to=cache_to,
             # Without an attestation the pushed digest is the platform's own
             # manifest, which is exactly what the merged list will reference.
             provenance=False,
-        ))
-    steps = (Build(tuple(targets), push=not push_by_digest), *copies,
+        )
+        targets.append(replace(target, **release_metadata(source, version, image, ("manifest",))))
+    steps = (Build(tuple(targets)), *copies,
              RecordDigests(folder, platform, tuple(i.name for i in images)))
-    return Plan(f"build {', '.join(i.name for i in images)} for {platform} and push by digest to {registry}", steps)
+    return Plan(f"build {', '.join(i.name for i in images)} for {platform} and push by digest to {registry}", steps,
+                ("cache: " + "; ".join(cache_notes),))
 
 
 def publish_merge_plan(images: tuple[ImageBuild, ...], registry: str, digests: dict[str, dict[str, str]],
-                       tags: tuple[str, ...], platforms: tuple[str, ...]) -> Plan:
-    """`publish-merge`: check every source, then one manifest list per image under every tag."""
+                       tags: tuple[str, ...], platforms: tuple[str, ...], source=None) -> Plan:
+    """`publish-merge`: check every source, then one manifest list per image under every tag.
+
+    With `source`, each list carries the commit's OCI annotations, its
+    version being the first release tag.
+    """
     checks: list = []
     creates: list = []
     verifies: list = []
@@ -305,7 +340,11 @@ def publish_merge_plan(images: tuple[ImageBuild, ...], registry: str, digests: d
         sources = tuple(f"{repo}@{digests[image.name][p]}" for p in platforms)
         checks += [Verify(src, (p,), single=True) for src, p in zip(sources, platforms)]
         refs = tuple(f"{repo}:{t}" for t in tags)
-        creates.append(CreateManifest(refs, sources))
+        annotations: tuple[tuple[str, str], ...] = ()
+        if source is not None:
+            labels, _ = oci_metadata(source, tags[0], image.repository)
+            annotations = tuple((f"index:{key}", value) for key, value in labels)
+        creates.append(CreateManifest(refs, sources, annotations))
         verifies += [Verify(ref, platforms) for ref in refs]
     title = f"merge {', '.join(platforms)} into {', '.join(tags)} for {', '.join(i.name for i in images)}"
     return Plan(title, tuple(checks + creates + verifies),

@@ -264,9 +264,11 @@ class CreateManifest:
 
     tags: tuple[str, ...]
     sources: tuple[str, ...]
+    annotations: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> str:
-        return f"create manifest list {', '.join(self.tags)} from {', '.join(self.sources)}"
+        text = f"create manifest list {', '.join(self.tags)} from {', '.join(self.sources)}"
+        return text + (f" with {len(self.annotations)} OCI annotations" if self.annotations else "")
 
 
 @dataclass(frozen=True)

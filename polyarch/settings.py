@@ -136,6 +136,42 @@ class TaskModes(_Strict):
     airtight: str = "airtight"
 
 
+class WorkflowSettings(_Strict):
+    """What `polyarch workflows` puts in the generated GitHub Actions files."""
+
+    registry: str | None = None
+    branches: list[str] = Field(default_factory=lambda: ["main"])
+    tags: list[str] = Field(default_factory=lambda: ["v*.*.*"])
+    runners: dict[str, str] = Field(default_factory=dict)
+    emulation_runner: str = "ubuntu-24.04"
+    python: str = "3.12"
+    install: str = "pip install polyarch"
+    cache: str = "gha"
+    airtight: bool = True
+
+    @field_validator("registry")
+    @classmethod
+    def _registry(cls, value: str | None) -> str | None:
+        if value is not None and (not value or value != value.lower() or "/" not in value or " " in value):
+            raise ValueError(f"'{value}' must be a lowercase HOST/NAMESPACE, e.g. registry.example.com/team")
+        return value
+
+    @field_validator("runners")
+    @classmethod
+    def _runners(cls, runners: dict[str, str]) -> dict[str, str]:
+        from polyarch.errors import PlatformError
+        from polyarch.platforms import parse_platform
+
+        for platform, label in runners.items():
+            try:
+                parse_platform(platform, f"runners key '{platform}'")
+            except PlatformError as exc:
+                raise ValueError(exc.message) from None
+            if not label.strip():
+                raise ValueError(f"the runner label for {platform} is empty")
+        return runners
+
+
 class Settings(_Strict):
     """The whole `polyarch.toml`."""
 
@@ -144,6 +180,7 @@ class Settings(_Strict):
     modes: dict[str, ModeSettings] = Field(default_factory=dict)
     images: dict[str, ImageSettings] = Field(default_factory=dict)
     optional: dict[str, OptionalImage] = Field(default_factory=dict)
+    workflows: WorkflowSettings = Field(default_factory=WorkflowSettings)
 
     @field_validator("modes")
     @classmethod

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
 import uuid
 
 import pytest
@@ -18,18 +21,42 @@ def namespace(registry):
     return f"{REGISTRY}/pubtest-{uuid.uuid4().hex[:8]}"
 
 
+PLATFORMS = ("linux/amd64", "linux/arm64", "linux/arm/v7")
+ARCHES = ("amd64", "arm64", "armv7")
+COMMIT_TIME = "2024-05-06T07:08:09Z"
+OCI = "org.opencontainers.image."
+
+
 @pytest.fixture(scope="module")
 def stack_file(engine, tmp_path_factory):
-    return copy_stack(tmp_path_factory.mktemp("publish"), PROJECT)
+    """The sample stack, committed in a git repository with a GitHub remote at a known time."""
+    path = copy_stack(tmp_path_factory.mktemp("publish"), PROJECT)
+    root = path.parent
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "remote", "add", "origin", "git@github.com:example/polyarch-pub.git"], cwd=root, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c", "--date", COMMIT_TIME],
+                   cwd=root, check=True, env=dict(os.environ, GIT_COMMITTER_DATE=COMMIT_TIME))
+    return path
 
 
 @pytest.fixture(scope="module")
 def digests(stack_file, namespace, tmp_path_factory):
     folder = tmp_path_factory.mktemp("digests")
-    for platform in ("linux/amd64", "linux/arm64"):
+    for platform in PLATFORMS:
         run_invoke(["publish-build", "--platform", platform, "--registry", namespace, "--digest-dir", str(folder),
-                    "--stack", str(stack_file)], timeout=1800)
+                    "--ref", "refs/tags/v1.4.0", "--stack", str(stack_file)], timeout=1800)
     return folder
+
+
+def head(stack_file) -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=stack_file.parent, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def raw(ref: str) -> dict:
+    return json.loads(subprocess.run(["docker", "buildx", "imagetools", "inspect", ref, "--raw"], capture_output=True,
+                                     text=True, check=True).stdout)
 
 
 def repo_path(namespace: str, image: str) -> str:
@@ -38,22 +65,37 @@ def repo_path(namespace: str, image: str) -> str:
 
 def test_publish_build_pushes_by_digest_only(namespace, digests):
     for image in ("server", "frontend"):
-        for arch in ("amd64", "arm64"):
+        for arch in ARCHES:
             text = (digests / image / arch).read_text().strip()
             assert text.startswith("sha256:") and len(text) == 71
         assert registry_tags(repo_path(namespace, image)) == [], "publish-build must not push any tag"
 
 
-def test_merge_publishes_every_release_tag_from_the_digest_files(engine, namespace, digests, stack_file):
+def test_merge_publishes_every_release_tag_with_oci_metadata_for_three_platforms(engine, namespace, digests, stack_file):
     run_invoke(["publish-merge", "--registry", namespace, "--digest-dir", str(digests), "--ref", "refs/tags/v1.4.0",
-                "--sha", SHA, "--stack", str(stack_file)])
+                "--sha", SHA, "--platforms", ",".join(PLATFORMS), "--stack", str(stack_file)])
+    want = {OCI + "revision": head(stack_file), OCI + "created": COMMIT_TIME, OCI + "version": "1.4.0",
+            OCI + "source": "https://github.com/example/polyarch-pub"}
     for image in ("server", "frontend"):
         assert registry_tags(repo_path(namespace, image)) == sorted(["1.4.0", "1.4", "latest", f"sha-{SHA}"])
-        expected = {(digests / image / arch).read_text().strip(): f"linux/{arch}" for arch in ("amd64", "arm64")}
+        expected = {(digests / image / arch).read_text().strip(): platform for arch, platform in zip(ARCHES, PLATFORMS)}
+        titled = dict(want, **{OCI + "title": image})
         for tag in ("1.4.0", "1.4", "latest", f"sha-{SHA}"):
-            manifest = engine.buildx.imagetools.inspect(f"{namespace}/{image}:{tag}")
-            got = {m.digest: f"{m.platform.os}/{m.platform.architecture}" for m in manifest.manifests}
+            index = raw(f"{namespace}/{image}:{tag}")
+            got = {m["digest"]: "/".join(filter(None, (m["platform"]["os"], m["platform"]["architecture"], m["platform"].get("variant"))))
+                   for m in index["manifests"]}
             assert got == expected
+            assert titled.items() <= index["annotations"].items(), index.get("annotations")
+        for digest in expected:
+            assert titled.items() <= raw(f"{namespace}/{image}@{digest}")["annotations"].items()
+    # The arm/v7 image's config, as the registry serves it.
+    arm = (digests / "server" / "armv7").read_text().strip()
+    config = json.loads(subprocess.run(["docker", "buildx", "imagetools", "inspect", f"{namespace}/server@{arm}",
+                                        "--format", "{{json .Image}}"], capture_output=True, text=True, check=True).stdout)
+    assert (config["architecture"], config.get("variant")) == ("arm", "v7")
+    assert dict(want, **{OCI + "title": "server"}).items() <= config["config"]["Labels"].items()
+    # SOURCE_DATE_EPOCH reached the build: the image is dated at the commit.
+    assert config["created"].startswith(COMMIT_TIME[:-1])
 
 
 def test_merge_refuses_a_missing_arch_before_touching_the_registry(namespace, digests, stack_file, tmp_path):

@@ -452,7 +452,7 @@ def test_publish_build_through_a_staging_repository_named_after_the_stack(adopte
     plan = publish_build_plan(adopted, images, "linux/amd64", "reg/ns", Path("/d"), push_by_digest=False)
     assert [type(s) for s in plan.steps] == [Build, CopyByDigest, CopyByDigest, CopyByDigest, RecordDigests]
     build = plan.steps[0]
-    assert build.push is True
+    assert build.pushes is True
     assert {t.name: t.tags for t in build.targets} == {
         "server": ("reg/ns/acme-staging/acme/server:linux-amd64",),
         "frontend": ("reg/ns/acme-staging/frontend:linux-amd64",),
@@ -464,7 +464,9 @@ def test_publish_build_through_a_staging_repository_named_after_the_stack(adopte
         CopyByDigest("tools", "reg/ns/acme-staging/acme/tools", "reg/ns/acme/tools"),
     )
     assert plan.steps[-1] == RecordDigests(Path("/d"), "linux/amd64", ("server", "frontend", "tools"))
-    assert all(t.provenance is False and t.outputs == () and t.platforms == ("linux/amd64",) for t in build.targets)
+    # OCI media types even through the docker driver: only they carry annotations.
+    assert all(t.provenance is False and t.outputs == ("type=image,push=true,oci-mediatypes=true",)
+               and t.platforms == ("linux/amd64",) for t in build.targets)
     assert [t.stage for t in build.targets] == ["release", "prod", None]
 
 
@@ -483,7 +485,7 @@ def test_publish_build_by_digest_pushes_no_tag(stack):
     for target in build.targets:
         assert target.tags == ()
         assert target.outputs == (
-            f"type=image,name=reg/ns/{target.name},push-by-digest=true,name-canonical=true,push=true",)
+            f"type=image,name=reg/ns/{target.name},push-by-digest=true,name-canonical=true,push=true,oci-mediatypes=true",)
 
 
 # --- git state: the default tag -----------------------------------------------------------------
@@ -587,3 +589,41 @@ def test_gha_cache_outside_github_actions_is_refused_before_building():
     with pytest.raises(UsageError, match="ACTIONS_RUNTIME_TOKEN"):
         check_gha_runtime({})
     check_gha_runtime({"ACTIONS_RUNTIME_TOKEN": "x", "ACTIONS_RESULTS_URL": "https://results"})
+
+
+def test_publish_build_caches_per_image_and_platform_and_stamps_the_manifest(stack):
+    from polyarch.release import SourceInfo
+
+    images, _, _ = release_images(stack, None, {})
+    plan = publish_build_plan(stack, images, "linux/arm/v7", "reg/ns", Path("/d"), push_by_digest=True, cache="gha",
+                              source=SourceInfo("e" * 40, 1700000000, "https://github.com/o/r.git"), version="1.4.0")
+    server = plan.steps[0].definition()["target"]["server"]
+    assert server["cache-from"] == ["type=gha,scope=polyarch-server-armv7"]
+    assert server["cache-to"] == ["type=gha,scope=polyarch-server-armv7,mode=max"]
+    assert server["labels"]["org.opencontainers.image.version"] == "1.4.0"
+    assert server["labels"]["org.opencontainers.image.source"] == "https://github.com/o/r"
+    assert server["args"]["SOURCE_DATE_EPOCH"] == "1700000000"
+    # A push by digest has no index of its own: only the manifest is annotated here.
+    assert "manifest:org.opencontainers.image.revision=" + "e" * 40 in server["annotations"]
+    assert not [a for a in server["annotations"] if a.startswith("index:")]
+    registry = publish_build_plan(stack, images, "linux/amd64", "reg/ns", Path("/d"), push_by_digest=True, cache="registry")
+    assert registry.steps[0].definition()["target"]["server"]["cache-to"] == ["type=registry,ref=reg/ns/server:buildcache-amd64,mode=max"]
+
+
+def test_merge_plan_annotates_each_list_with_the_commit(stack):
+    from polyarch.release import SourceInfo
+
+    images, _, _ = release_images(stack, None, {})
+    platforms = ("linux/amd64", "linux/arm64", "linux/arm/v7")
+    digests = {name: dict(zip(platforms, (D1, D2, "sha256:" + "3" * 64))) for name in ("server", "frontend")}
+    plan = publish_merge_plan(images, "r:5000/ns", digests, ("1.4.0", "latest"), platforms,
+                              SourceInfo("e" * 40, 1700000000, None))
+    create = next(s for s in plan.steps if isinstance(s, CreateManifest))
+    assert len(create.sources) == 3
+    assert dict(create.annotations) == {
+        "index:org.opencontainers.image.created": "2023-11-14T22:13:20Z",
+        "index:org.opencontainers.image.revision": "e" * 40,
+        "index:org.opencontainers.image.title": "server",
+        "index:org.opencontainers.image.version": "1.4.0",
+    }
+    assert "with 4 OCI annotations" in create.summary()

@@ -18,19 +18,29 @@ DIGEST_DIR = "digests"
     "platform": "The one platform to build (native on a CI runner of that arch).",
     "registry": "Registry and namespace to push to, e.g. 127.0.0.1:5000/polyarch.",
     "digest_dir": f"Where to write DIR/<image>/<arch> digest files (default: ./{DIGEST_DIR}).",
+    "ref": "Git ref the release is for; its first release tag is the OCI version (default: $GITHUB_REF, else the checked-out ref).",
+    "cache": "Build cache, kept per image and platform: 'gha' (GitHub Actions' cache, inside a workflow), "
+             "'registry' (a :buildcache-<arch> tag), 'local' or a registry ref prefix.",
     "dry_run": HELP["dry_run"],
     "stack": HELP["stack"],
 })
-def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, dry_run=False, stack=None):
+def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, cache=None, dry_run=False, stack=None):
     """Build one platform, push by digest, record the digests."""
+    from platformdirs import user_cache_path
+
     from polyarch.atomic import writable_folder
+    from polyarch.gitinfo import current_ref, source_info
     from polyarch.planner import publish_build_plan
     from polyarch.platforms import parse_platform
-    from polyarch.release import release_images
-    from polyarch.tasks.release import read_inputs, registry_for
+    from polyarch.release import release_images, release_tags
+    from polyarch.tasks.release import check_cache, read_inputs, registry_for
 
     session = Session.open(stack, dry_run)
+    check_cache(cache)
     chosen = parse_platform(platform, "--platform")
+    source = source_info(session.stack.root)
+    git_ref = ref or os.environ.get("GITHUB_REF") or current_ref(session.stack.root)
+    version = release_tags(git_ref, (source.revision or "0000000")[:7])[0]
     target = registry_for(session.stack, registry)
     images, _refs, notes = release_images(session.stack, *read_inputs(session.stack))
     for note in notes:
@@ -48,7 +58,8 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, dry_run=Fal
         console.warn("buildx did not report the builder's driver; the plan assumes the docker driver (push through a staging repository)")
     push_by_digest = driver not in ("", "docker")
     folder = writable_folder(Path(digest_dir).resolve(), "--digest-dir", create=not dry_run)
-    plan = publish_build_plan(session.stack, images, chosen, target, folder, push_by_digest)
+    plan = publish_build_plan(session.stack, images, chosen, target, folder, push_by_digest, cache,
+                              user_cache_path("polyarch") / "buildx" / session.stack.name, source, version)
     results = session.carry_out(plan, chosen)
     if results is None:
         return
@@ -68,7 +79,7 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, dry_run=Fal
 def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, platforms=None, dry_run=False, stack=None):
     """Merge per-platform digests into tagged manifest lists."""
     from polyarch.digests import read_digests
-    from polyarch.gitinfo import current_ref, git_state
+    from polyarch.gitinfo import current_ref, git_state, source_info
     from polyarch.planner import publish_merge_plan
     from polyarch.platforms import parse_platforms
     from polyarch.release import release_images, release_tags
@@ -83,7 +94,7 @@ def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, p
     commit = sha or os.environ.get("GITHUB_SHA") or git_state(s.root).short_sha or ""
     tags = release_tags(git_ref, commit)
     digests = read_digests(Path(digest_dir), tuple(i.name for i in images), wanted)
-    plan = publish_merge_plan(images, target, digests, tags, wanted)
+    plan = publish_merge_plan(images, target, digests, tags, wanted, source_info(s.root))
     console.info(f"ref {git_ref} -> tags {', '.join(tags)}")
     results = session.carry_out(plan)
     if results is None:
@@ -129,4 +140,60 @@ def builder(c, node=None, name=None, dry_run=False, stack=None):
         console.done(f"builder {builder_name} is ready: invoke deploy-build --builder {builder_name}")
 
 
-ns = Collection("publish", publish_build, publish_merge, builder)
+@polyarch_task(help={
+    "check": "Compare the files with what the project describes and exit 1 on any difference; write nothing.",
+    "output": "Folder to write to (default: .github/workflows at the top of the git repository, else of the project).",
+    "stack": HELP["stack"],
+})
+def workflows(c, check=False, output=None, stack=None):
+    """Write the project's GitHub Actions release workflows (or --check them)."""
+    from polyarch.atomic import write_atomic
+    from polyarch.errors import UsageError, VerificationError
+    from polyarch.gitinfo import repo_root
+    from polyarch.release import release_images
+    from polyarch.tasks.release import read_inputs
+    from polyarch.workflows import render
+
+    s = Session.open(stack).stack
+    values, _env = read_inputs(s)
+    # What CI builds: it has the values file but not the developer's .env.
+    images, _refs, _notes = release_images(s, values, {})
+    if not images:
+        raise UsageError(f"The {s.name} project builds no image of its own, so there is nothing to publish.",
+                         tip="Give a compose service a build: section, or add an [optional.*] image to polyarch.toml.")
+    top = repo_root(s.root) or s.root
+    folder = s.root.resolve().relative_to(top.resolve()).as_posix() if s.root.resolve() != top.resolve() else ""
+    target = Path(output).resolve() if output else top / ".github" / "workflows"
+    files = render(s.name, tuple(i.name for i in images), s.platforms, s.settings.workflows, folder)
+    if check:
+        drift = [name for name, text in files.items() if not (target / name).is_file() or (target / name).read_text() != text]
+        for name in drift:
+            show_difference(target / name, files[name])
+        if drift:
+            raise VerificationError(f"{', '.join(drift)} in {target} differ from what the {s.name} project describes.",
+                                    tip="Run `polyarch workflows` and commit the result (hand edits belong in polyarch.toml's [workflows]).")
+        console.done(f"{', '.join(files)} in {target} match the project")
+        return
+    rows = []
+    for name, text in files.items():
+        path = target / name
+        if path.is_file() and path.read_text() == text:
+            rows.append((str(path), "unchanged"))
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, text)
+        rows.append((str(path), "written"))
+    console.table("GitHub Actions workflows", ("file", "result"), rows)
+    console.done(f"release workflows for {', '.join(s.platforms)}; commit them with the change that made them")
+
+
+def show_difference(path: Path, wanted: str) -> None:
+    """A unified diff from the file on disk to what it should be."""
+    import difflib
+
+    have = path.read_text().splitlines(keepends=True) if path.is_file() else []
+    diff = difflib.unified_diff(have, wanted.splitlines(keepends=True), str(path), f"{path} (generated)")
+    console.emit("".join(diff).rstrip("\n") or f"{path} is missing")
+
+
+ns = Collection("publish", publish_build, publish_merge, builder, workflows)

@@ -51,6 +51,12 @@ def check_gha_runtime(env) -> None:
                 "or pick --cache registry or --cache local here.")
 
 
+def check_cache(kind: str | None) -> None:
+    """Refuse, before anything is built, a cache backend this run cannot use."""
+    if kind == "gha":
+        check_gha_runtime(os.environ)
+
+
 def platforms_of_project(stack_path: str | None) -> tuple[str, ...]:
     """The project's platforms; the default pair when no project is found here.
 
@@ -105,8 +111,7 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
 
     session = Session.open(stack, dry_run, json)
     s = session.stack
-    if cache == "gha":
-        check_gha_runtime(os.environ)
+    check_cache(cache)
     chosen, source = choose_platforms(platforms, os.environ.get("PLATFORMS"), s.platforms)
     values, env = read_inputs(s)
     images, ref_keys, image_notes = release_images(s, values, env)
