@@ -627,3 +627,14 @@ def test_merge_plan_annotates_each_list_with_the_commit(stack):
         "index:org.opencontainers.image.version": "1.4.0",
     }
     assert "with 4 OCI annotations" in create.summary()
+
+
+def test_a_cache_the_builder_cannot_export_is_refused_before_building():
+    from polyarch.errors import UsageError
+    from polyarch.tasks.release import check_cache
+
+    with pytest.raises(UsageError, match="docker driver on the classic image store"):
+        check_cache("registry", "docker", containerd_store=False)
+    check_cache("registry", "docker", containerd_store=True)
+    check_cache("local", "docker-container", containerd_store=False)
+    check_cache(None, "docker", containerd_store=False)

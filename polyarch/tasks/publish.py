@@ -57,6 +57,8 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
         # Only a dry run gets here: buildx could not say, so assume the common case.
         console.warn("buildx did not report the builder's driver; the plan assumes the docker driver (push through a staging repository)")
     push_by_digest = driver not in ("", "docker")
+    if driver == "docker" and cache not in (None, "", "none"):
+        check_cache(cache, driver, session.engine().info().containerd_store)
     folder = writable_folder(Path(digest_dir).resolve(), "--digest-dir", create=not dry_run)
     plan = publish_build_plan(session.stack, images, chosen, target, folder, push_by_digest, cache,
                               user_cache_path("polyarch") / "buildx" / session.stack.name, source, version)

@@ -51,10 +51,21 @@ def check_gha_runtime(env) -> None:
                 "or pick --cache registry or --cache local here.")
 
 
-def check_cache(kind: str | None) -> None:
-    """Refuse, before anything is built, a cache backend this run cannot use."""
+def check_cache(kind: str | None, driver: str | None = None, containerd_store: bool = True) -> None:
+    """Refuse, before anything is built, a cache backend this run or its builder cannot use.
+
+    `driver` is the builder that will run the build, when it is known.
+    """
+    from polyarch.errors import UsageError
+
     if kind == "gha":
         check_gha_runtime(os.environ)
+    if kind not in (None, "", "none") and driver == "docker" and not containerd_store:
+        raise UsageError(
+            f"--cache {kind} needs a builder that exports its cache, and the current builder uses buildx' docker driver "
+            "on the classic image store, which cannot, so nothing was built.",
+            tip="Turn on the containerd image store, or select a docker-container builder "
+                "(`docker buildx create --use --driver docker-container`), or leave out --cache.")
 
 
 def platforms_of_project(stack_path: str | None) -> tuple[str, ...]:
