@@ -11,33 +11,40 @@ class PolyarchError(Exception):
     """Base class: something the user can fix. `tip` says how."""
 
     exit_code = 1
+    # Said when the raiser has no more specific advice: every error ends with a TIP.
+    default_tip = "Fix what the message names and run the task again; `polyarch doctor` checks the machine."
 
     def __init__(self, message: str, tip: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.tip = tip
+        self.tip = tip or self.default_tip
 
 
 class PlatformError(PolyarchError):
     """A platform name or list that cannot be parsed, or a platform that cannot run."""
 
     exit_code = 2
+    default_tip = "Platforms look like linux/amd64, linux/arm64 or linux/arm/v7; `polyarch doctor --platforms ...` says which ones this machine can build."
 
 
 class StackError(PolyarchError):
     """The stack description is missing or invalid."""
 
     exit_code = 2
+    default_tip = "Fix the compose file or polyarch.toml named above; README.md's 'polyarch.toml reference' lists every key."
 
 
 class UsageError(PolyarchError):
     """A flag or environment variable has a value polyarch cannot use."""
 
     exit_code = 2
+    default_tip = "`polyarch --help TASK` lists the task's flags and the values they take."
 
 
 class EnvFileError(PolyarchError):
     """The .env file is missing or lacks required values."""
+
+    default_tip = "Fix the file named above, or move it aside and run `polyarch init` to write a fresh one from .env.example."
 
 
 class EngineError(PolyarchError):
@@ -47,17 +54,23 @@ class EngineError(PolyarchError):
     """
 
     transient = False
+    default_tip = "`polyarch doctor` checks the engine, buildx, compose and QEMU, and names the fix for each gap."
 
 
 class VerificationError(PolyarchError):
     """Something polyarch changed did not end up as planned."""
 
+    default_tip = "Nothing after the failed check was done; run the task again, and if it fails the same way, run it with POLYARCH_DEBUG=1 and report the output."
+
 
 class BundleError(PolyarchError):
     """An airtight bundle is missing, corrupt or for the wrong platform."""
+
+    default_tip = "Copy the bundle again together with its .sha256, or make a new one with `polyarch package-airtight --platform P`."
 
 
 class Interrupted(PolyarchError):
     """The user pressed Ctrl-C."""
 
     exit_code = 130
+    default_tip = "Run the task again when you are ready; it starts from the beginning."

@@ -133,6 +133,12 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
         if not digest:
             raise VerificationError(f"buildx reported no digest for {item.image}, so it was not copied to {item.destination}.")
         engine.create_manifest((f"{item.destination}@{digest}",), (f"{item.source}@{digest}",))
+        from polyarch.registry_api import delete_manifest
+
+        why_not = delete_manifest(item.source, digest)
+        if why_not:
+            console.warn(f"the staging copy {item.source}@{digest} stays in the registry: {why_not}; "
+                         "delete it there when convenient (a docker-container builder avoids staging altogether)")
         return digest
     if isinstance(item, RemoveBuilder):
         engine.remove_builder(item.name)

@@ -379,7 +379,7 @@ class CopyByDigest:
     destination: str
 
     def summary(self) -> str:
-        return f"copy {self.image} from {self.source} to {self.destination}@<digest> (no tag)"
+        return f"copy {self.image} from {self.source} to {self.destination}@<digest> (no tag), then delete the staging copy"
 
 
 Step = Union[KeepNames, RestoreNames, ComposeRemove, CopyByDigest, RecordDigests, RemoveBuilder, AddBuilderNode, SaveBundle, LoadBundle, Build, Tag, Pull, ComposeUp, ComposeDown, RemoveImages, CheckImages, Verify, CreateManifest, UpdateValues]

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import urllib.request
 import uuid
 
 import pytest
@@ -69,6 +70,10 @@ def test_publish_build_pushes_by_digest_only(namespace, digests):
             text = (digests / image / arch).read_text().strip()
             assert text.startswith("sha256:") and len(text) == 71
         assert registry_tags(repo_path(namespace, image)) == [], "publish-build must not push any tag"
+        # The docker driver pushes through a staging repository: it exists (200, not 404), and nothing stays in it.
+        staging = f"http://{REGISTRY}/v2/{namespace.split('/', 1)[1]}/{PROJECT}-staging/{image}/tags/list"
+        with urllib.request.urlopen(staging, timeout=5) as response:
+            assert response.status == 200 and not json.load(response).get("tags")
 
 
 def test_merge_publishes_every_release_tag_with_oci_metadata_for_three_platforms(engine, namespace, digests, stack_file):

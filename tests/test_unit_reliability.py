@@ -318,3 +318,13 @@ def test_a_dead_builder_node_is_not_called_a_dead_engine():
     Failed.docker_command = ["docker", "info"]
     Failed.stderr = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
     assert "The Docker engine does not answer" in _explain(Failed(), "read info").message
+
+
+def test_every_error_kind_ends_with_a_tip_even_when_the_raiser_gives_none():
+    import polyarch.errors as errors
+
+    kinds = [v for v in vars(errors).values() if isinstance(v, type) and issubclass(v, errors.PolyarchError)]
+    assert len(kinds) >= 9
+    for kind in kinds:
+        assert kind("something broke").tip, f"{kind.__name__} has no default tip"
+        assert kind("something broke", tip="do this").tip == "do this"

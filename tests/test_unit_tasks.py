@@ -297,6 +297,8 @@ def test_logs_refuses_bad_input_before_asking_the_engine(stack_copy, capsys, mon
     err = capsys.readouterr().err
     assert code == 2
     assert message in err
+    # One ERROR line, then one TIP line, whatever the error.
+    assert [line.split()[0] for line in err.splitlines() if line.split()[:1] in (["ERROR"], ["TIP"])] == ["ERROR", "TIP"]
     assert fake.calls == []
 
 
