@@ -30,11 +30,17 @@ _CONTROL = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-9;?]*[ -/]*[@
 _SECRET_KEY = re.compile(r"PASSW|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH", re.IGNORECASE)
 
 
-def hide_secrets(env: dict[str, str], keys: Iterable[str] = ()) -> None:
-    """Never show these `.env` values: the listed keys, secret-looking keys, and any long value."""
+def hide_secrets(env: dict[str, str], keys: Iterable[str] = (), shown: Iterable[str] = ()) -> None:
+    """Never show these `.env` values: the listed keys, secret-looking keys, and any long value.
+
+    `shown` keys (the URLs polyarch prints after a start) keep their long
+    values visible, unless they are listed or look secret themselves.
+    """
     chosen = set(keys)
+    visible = set(shown) - chosen
     for key, value in env.items():
-        if value and (key in chosen or _SECRET_KEY.search(key) or len(value) >= 20) and len(value) >= 4:
+        secret = key in chosen or _SECRET_KEY.search(key)
+        if value and (secret or (len(value) >= 20 and key not in visible)) and len(value) >= 4:
             if value not in _secrets:
                 _secrets.append(value)
     _secrets.sort(key=len, reverse=True)

@@ -125,6 +125,17 @@ def _environment(variables: tuple[tuple[str, str], ...]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _compose_labels(text: str) -> dict[str, str]:
+    """`compose ps` joins labels with commas, and values hold commas too: a piece without '=' belongs to the one before."""
+    pieces: list[str] = []
+    for piece in text.split(","):
+        if "=" in piece or not pieces:
+            pieces.append(piece)
+        else:
+            pieces[-1] += "," + piece
+    return dict(piece.split("=", 1) for piece in pieces if "=" in piece)
+
+
 class Engine:
     """A Docker engine reached through python-on-whales."""
 
@@ -452,6 +463,62 @@ class Engine:
                     on_line(line.decode(errors="replace"))
             except self.DockerException as exc:
                 raise _explain(exc, f"start the {compose.project} stack") from None
+
+    def compose_state(self, compose: Compose):
+        """Compose's config hash per service, and the project's containers as compose labelled them."""
+        import json
+
+        from python_on_whales.utils import run
+
+        from polyarch.uptodate import ContainerState
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        command = self._compose(compose).client_config.docker_compose_cmd
+        asks = (["config", "--hash", "*"], ["ps", "--all", "--format", "json"], ["config", "--format", "json"])
+        with _environment(compose.variables), ThreadPoolExecutor(max_workers=len(asks)) as pool:
+            try:
+                hashes_text, listing, config_text = pool.map(lambda args: run(command + args), asks)
+            except self.DockerException as exc:
+                raise _explain(exc, f"read the state of the {compose.project} stack") from None
+        hashes = dict(line.split(None, 1) for line in hashes_text.splitlines() if line.strip())
+        # The image each service names: `ps` shows an image ID once its name moved to a newer build.
+        named = {name: spec.get("image", "") for name, spec in (json.loads(config_text).get("services") or {}).items()}
+        text = listing.strip()
+        # Compose prints one JSON object per line (2.21+) or one array (older).
+        rows = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line.strip()]
+        containers = []
+        for row in rows:
+            labels = _compose_labels(row.get("Labels") or "")
+            containers.append(ContainerState(
+                service=row.get("Service", ""),
+                config_hash=labels.get("com.docker.compose.config-hash", ""),
+                image_name=named.get(row.get("Service", ""), "") or row.get("Image", ""),
+                image_id=labels.get("com.docker.compose.image", ""),
+                state=row.get("State", ""),
+                health=row.get("Health", "") or "",
+                exit_code=int(row.get("ExitCode") or 0),
+                depends_on=tuple(e for e in labels.get("com.docker.compose.depends_on", "").split(",") if e),
+            ))
+        return {k: v.strip() for k, v in hashes.items()}, containers
+
+    def local_images(self, refs: tuple[str, ...]) -> dict[str, tuple[str, dict[str, str]]]:
+        """Image ID and labels of each ref the engine holds; refs it lacks are left out."""
+        if not refs:
+            return {}
+        try:
+            images = self.docker.image.inspect(list(refs))
+            return {ref: (image.id, dict(image.config.labels or {})) for ref, image in zip(refs, images)}
+        except self.DockerException:
+            pass  # some ref is missing: ask one by one
+        found = {}
+        for ref in refs:
+            try:
+                image = self.docker.image.inspect(ref)
+            except self.DockerException:
+                continue
+            found[ref] = (image.id, dict(image.config.labels or {}))
+        return found
 
     def compose_down(self, compose: Compose, volumes: bool) -> None:
         client = self._compose(compose)

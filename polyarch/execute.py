@@ -71,7 +71,8 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
         metadata = _bake_with_retry(engine, remaining) if remaining.targets else {}
         metadata.update(skipped)
         if item.load:
-            _check_loaded(engine, item)
+            # A skipped image's label already says it was built for this platform.
+            _check_loaded(engine, remaining)
         return metadata
     if isinstance(item, Tag):
         for target in item.targets:
@@ -88,6 +89,20 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
         console.info(f"  {item.ref}: got {item.platform}")
         return item.platform
     if isinstance(item, ComposeUp):
+        if item.skip_if_current and not item.services:
+            from polyarch.uptodate import judge
+
+            hashes, containers = engine.compose_state(item.compose)
+            names = tuple(sorted({c.image_name for c in containers}))
+            verdict = judge(hashes, containers, {n: i for n, (i, _) in engine.local_images(names).items()})
+            if verdict.current:
+                console.info(f"  every container of {item.compose.project} already runs its current configuration and image; "
+                             "nothing to start or recreate")
+                return "current"
+            # A full `up`: compose recreates just the stale services. (`--no-deps`
+            # would label them with a hash computed without their depends_on,
+            # so the next run would see them stale again.)
+            console.info(f"  compose up: {verdict.describe()}")
         engine.compose_up(item.compose, item.pull, console.faint, item.services)
         return None
     if isinstance(item, ComposeRemove):
@@ -222,6 +237,8 @@ def unchanged_targets(engine: Engine, build: Build) -> dict[str, dict]:
 
     from polyarch.fingerprint import ANNOTATION
 
+    if build.load:
+        return unchanged_local_targets(engine, build)
     candidates = [t for t in build.targets if t.fingerprint and t.ref]
     with ThreadPoolExecutor(max_workers=max(1, len(candidates))) as pool:
         indexes = list(pool.map(lambda t: engine.inspect_index(t.ref, missing_ok=True), candidates))
@@ -231,6 +248,22 @@ def unchanged_targets(engine: Engine, build: Build) -> dict[str, dict]:
                 and all(p in index.platforms for p in target.platforms):
             console.info(f"  {target.name}: {target.ref} already holds these inputs; not rebuilt, not pushed")
             skipped[target.name] = {"containerimage.digest": index.digest, "skipped": True, "index": index}
+    return skipped
+
+
+def unchanged_local_targets(engine: Engine, build: Build) -> dict[str, dict]:
+    """Targets whose every local name is one image already labelled with the same input fingerprint."""
+    from polyarch.fingerprint import ANNOTATION
+
+    candidates = [t for t in build.targets if t.fingerprint and t.tags]
+    held = engine.local_images(tuple(tag for t in candidates for tag in t.tags))
+    skipped = {}
+    for target in candidates:
+        found = [held.get(tag) for tag in target.tags]
+        if all(found) and len({image_id for image_id, _ in found}) == 1 \
+                and all(labels.get(ANNOTATION) == target.fingerprint for _, labels in found):
+            console.info(f"  {target.name}: the local image already holds these inputs; not rebuilt")
+            skipped[target.name] = {"skipped": True, "image_id": found[0][0]}
     return skipped
 
 

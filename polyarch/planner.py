@@ -64,14 +64,26 @@ def image_target(image: ImageBuild, platforms: tuple[str, ...], tags: tuple[str,
     )
 
 
-def host_build(mode: Mode, platform: str, no_cache: bool = False, images: tuple[ImageBuild, ...] | None = None) -> Build:
-    """Build the mode's first-party images (or some of them) for one platform and load them under their local names."""
+def host_build(mode: Mode, platform: str, no_cache: bool = False, images: tuple[ImageBuild, ...] | None = None,
+               fingerprints: dict[str, str] | None = None) -> Build:
+    """Build the mode's first-party images (or some of them) for one platform and load them under their local names.
+
+    With `fingerprints` (image -> input hash), each image is labelled with
+    its fingerprint, and an image whose local names already carry the same
+    label is not built again when the plan runs.
+    """
+    from polyarch.fingerprint import ANNOTATION
+
     chosen = mode.images if images is None else images
+    fingerprints = {} if no_cache else (fingerprints or {})
     # No provenance attestation on local builds: it differs on every build, so
     # the image ID would change and compose would recreate every container
     # even when nothing changed.
-    targets = tuple(image_target(image, (platform,), image.local_names, provenance=False) for image in chosen)
-    return Build(targets=targets, load=True, no_cache=no_cache)
+    targets = tuple(
+        image_target(image, (platform,), image.local_names, provenance=False, fingerprint=fingerprints.get(image.name),
+                     labels=((ANNOTATION, fingerprints[image.name]),) if image.name in fingerprints else ())
+        for image in chosen)
+    return Build(targets=targets, load=True, no_cache=no_cache, skip_unchanged=bool(fingerprints))
 
 
 def build_plan(stack: Stack, mode: Mode, platform: str, no_cache: bool = False, services: tuple[str, ...] = ()) -> Plan:
@@ -87,21 +99,23 @@ def build_plan(stack: Stack, mode: Mode, platform: str, no_cache: bool = False, 
 
 
 def up_plan(stack: Stack, mode: Mode, platform: str, env_present: bool, build: bool = True, no_cache: bool = False,
-            fresh: bool = False) -> Plan:
+            fresh: bool = False, fingerprints: dict[str, str] | None = None) -> Plan:
     """`dev`, `prod-build`: build for the host, then start the mode's compose files.
 
     `fresh` first removes the stack's containers, volumes and images and builds without cache.
+    With `fingerprints`, unchanged images are not rebuilt and an up-to-date
+    stack is left alone (see host_build and ComposeUp.skip_if_current).
     """
     steps: list = []
     if fresh:
         steps += down_plan(stack, env_present, volumes=True, images=True).steps
         no_cache = True
     if build and mode.images:
-        steps.append(host_build(mode, platform, no_cache))
+        steps.append(host_build(mode, platform, no_cache, fingerprints=None if fresh else fingerprints))
     # Compose pulls a missing image by name only, not by platform: fetch the
     # third-party images for the chosen platform first.
     steps += [Pull(ref, platform, only_if_missing=True) for ref in mode.third_party]
-    steps.append(ComposeUp(compose_for(stack, mode, platform, env_present)))
+    steps.append(ComposeUp(compose_for(stack, mode, platform, env_present), skip_if_current=bool(fingerprints) and not fresh))
     return Plan(f"start the {mode.name} stack for {platform}", tuple(steps))
 
 

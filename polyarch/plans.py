@@ -59,7 +59,8 @@ class BakeTarget:
         if not self.provenance:
             entry["attest"] = ["type=provenance,disabled=true"]
         annotations = list(self.annotations)
-        if self.fingerprint:
+        if self.fingerprint and self.ref:
+            # A pushed list carries its inputs' fingerprint; a local build has it as a label (see host_build).
             from polyarch.fingerprint import ANNOTATION
 
             annotations.append(f"index:{ANNOTATION}={self.fingerprint}")
@@ -120,7 +121,9 @@ class Build:
         else:
             where = "load into the engine" if self.load else "build only"
         text = f"build {', '.join(t.name for t in self.targets)} for {', '.join(platforms)} in one bake call, then {where}"
-        if self.skip_unchanged:
+        if self.skip_unchanged and self.load:
+            text += " (an image whose local names already carry the same inputs is not rebuilt)"
+        elif self.skip_unchanged:
             text += " (an image whose tag already holds the same inputs is skipped: no build, no push)"
         if self.fallback_builder and not self.builder:
             text += f"; builder: the current one if it builds {', '.join(platforms)} at once, else {self.fallback_builder}"
@@ -177,11 +180,15 @@ class ComposeUp:
     compose: Compose
     pull: str = "missing"
     services: tuple[str, ...] = ()
+    # Skip it when every container already runs its current config and image (see polyarch.uptodate).
+    skip_if_current: bool = False
 
     def summary(self) -> str:
         extra = ", ".join(f"{k}={v}" for k, v in self.compose.variables)
         return (f"compose {self.compose.describe()} up --detach --wait --no-build --pull {self.pull}"
-                + (f" {' '.join(self.services)}" if self.services else "") + (f" (with {extra})" if extra else ""))
+                + (f" {' '.join(self.services)}" if self.services else "") + (f" (with {extra})" if extra else "")
+                + ("; skipped when every container already runs its current configuration and image"
+                   if self.skip_if_current else ""))
 
 
 @dataclass(frozen=True)

@@ -412,7 +412,7 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config: ConfigReader | None = None,
-               on_env: Callable[[dict[str, str], tuple[str, ...]], None] | None = None) -> Stack:
+               on_env: Callable[[dict[str, str], tuple[str, ...], tuple[str, ...]], None] | None = None) -> Stack:
     """Find the project, read polyarch.toml and every mode's compose config, and validate them.
 
     `on_env` receives the .env values and the secret keys as soon as they are
@@ -429,7 +429,7 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
     env_file = project.root / settings.project.env_file
     env = read_env(env_file)
     if on_env is not None:
-        on_env(env, (*settings.project.secrets, *settings.project.required))
+        on_env(env, (*settings.project.secrets, *settings.project.required), tuple(pair[0] for pair in settings.project.urls.values()))
     files = mode_files(project, settings, env)
     if read_config is None:
         from polyarch.engine import compose_config_reader

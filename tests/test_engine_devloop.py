@@ -129,21 +129,30 @@ def test_frontend_reports_every_service(dev_run):
 
 def test_dev_again_with_nothing_changed_recreates_no_container(engine, stack_file, dev_run):
     def state():
+        # Every container, the completed one-shot init job included: ID and start time.
         label = f"com.docker.compose.project={PROJECT}"
-        return {c.name: (c.id, c.state.started_at) for c in engine.container.list(filters={"label": label})}
+        return {c.name: (c.id, c.state.started_at) for c in engine.container.list(all=True, filters={"label": label})}
 
     before = state()
-    run_invoke(["dev", "--stack", str(stack_file)])
-    assert state() == before and len(before) == 4
+    again = run_invoke(["dev", "--stack", str(stack_file)])
+    assert state() == before and len(before) == 5
+    assert again.stderr.count("the local image already holds these inputs") == 2 and "nothing to start or recreate" in again.stderr
 
     # One file of one image changes: that image is rebuilt and only the
     # service that runs it is recreated.
     page = stack_file.parent / "docker" / "frontend" / "src" / "frontend" / "__init__.py"
     page.write_text(page.read_text() + "\n# edited by the test\n")
-    run_invoke(["dev", "--stack", str(stack_file)])
+    edited = run_invoke(["dev", "--stack", str(stack_file)])
     after = state()
-    changed = {name for name in before if after.get(name) != before[name]}
-    assert changed == {f"{PROJECT}-frontend-1"}, changed
+    recreated = {name for name in before if after.get(name, ("",))[0] != before[name][0]}
+    assert recreated == {f"{PROJECT}-frontend-1"}, edited.stderr
+    # Compose runs the one-shot init job again when it starts anything; the long-running services stay as they were.
+    restarted = {name for name in before if after.get(name) != before[name]}
+    assert restarted - {f"{PROJECT}-init-1"} == {f"{PROJECT}-frontend-1"}, edited.stderr
+    # The stack is current again: the next run changes nothing.
+    before = after
+    run_invoke(["dev", "--stack", str(stack_file)])
+    assert state() == before
 
 
 def test_frontend_page_in_a_real_browser_shows_each_service_and_arch(dev_run, browser, tmp_path):

@@ -350,7 +350,7 @@ def test_bake_target_optional_fields_appear_only_when_set():
     assert set(bare) == {"context", "dockerfile", "target", "platforms", "tags"}
     full = _target(args=(("A", "1"),), cache_from=("type=local,src=/c",), cache_to=("type=local,dest=/c",),
                    outputs=("type=registry",), contexts=(("common", "/shared"), ("lib", "docker-image://alpine:3.20")),
-                   provenance=False, fingerprint="f00d").definition()
+                   provenance=False, fingerprint="f00d", ref="r/app:1").definition()
     assert full["args"] == {"A": "1"}
     assert full["contexts"] == {"common": "/shared", "lib": "docker-image://alpine:3.20"}
     assert full["cache-from"] == ["type=local,src=/c"]
@@ -359,6 +359,8 @@ def test_bake_target_optional_fields_appear_only_when_set():
     assert full["attest"] == ["type=provenance,disabled=true"]
     assert full["annotations"] == ["index:dev.polyarch.inputs=f00d"]
     json.dumps(full)  # serialisable
+    # A local build (no registry ref) keeps its fingerprint as a label only: no index to annotate.
+    assert "annotations" not in _target(fingerprint="f00d").definition()
 
 
 def test_bake_target_without_a_stage_builds_the_last_stage():

@@ -27,6 +27,13 @@ def test_env_secrets_never_reach_the_terminal(clean_secrets):
     assert "port 5080" in text  # short ordinary values stay readable
 
 
+def test_urls_polyarch_prints_stay_visible_unless_they_look_secret(clean_secrets):
+    console.hide_secrets({"FRONTEND_URL": "http://127.0.0.1:3000/app", "HOOK_URL": "https://hooks.example.com/T0/B0/xyz",
+                          "TOKEN_URL": "https://example.com/with-a-token-inside"}, (), ("FRONTEND_URL", "TOKEN_URL"))
+    text = console.redact("open http://127.0.0.1:3000/app; hook https://hooks.example.com/T0/B0/xyz; https://example.com/with-a-token-inside")
+    assert text == "open http://127.0.0.1:3000/app; hook ***; ***"
+
+
 def test_listed_secret_keys_are_hidden_whatever_their_name(clean_secrets):
     console.hide_secrets({"DB_PW": "hunter22"}, ("DB_PW",))
     assert console.redact("password hunter22") == "password ***"

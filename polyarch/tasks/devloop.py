@@ -62,10 +62,18 @@ def start_mode(session: Session, mode, platform: str | None, build: bool, no_cac
     """Build (optionally) and start one mode for the host's platform."""
     from polyarch.planner import up_plan
 
+    from polyarch.fingerprint import fingerprint
+
     stack = session.stack
     chosen = session.host_platform(platform)
+    # The inputs of each image: an image whose local names carry the same is
+    # not rebuilt, and a stack already running all of them is left alone.
+    fingerprints = None if (no_cache or fresh or not build) else {
+        image.name: fingerprint(image.context, image.dockerfile, image.target, (chosen,), image.args, image.contexts)
+        for image in mode.images
+    }
     plan = up_plan(stack, mode, chosen, env_present=stack.env_file.is_file() or session.dry_run, build=build,
-                   no_cache=no_cache, fresh=fresh)
+                   no_cache=no_cache, fresh=fresh, fingerprints=fingerprints)
     if session.carry_out(plan, chosen, mode) is not None:
         print_urls(stack)
 
