@@ -43,6 +43,8 @@ class BundleManifest:
     images: dict[str, str]  # tag -> image id
     polyarch_version: str
     format: int = FORMAT_VERSION
+    # tag -> config digest, the image ID the classic image store gives (bundles read from a registry)
+    configs: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=2, sort_keys=True).encode()
@@ -94,7 +96,8 @@ def read_manifest(path: Path) -> BundleManifest | None:
     except (ValueError, TypeError) as exc:
         raise BundleError(f"{path} has an unreadable {MANIFEST_NAME}: {exc}.") from None
     images = manifest.images
-    if not (isinstance(images, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in images.items())
+    if not (all(isinstance(m, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in m.items())
+                for m in (images, manifest.configs))
             and all(isinstance(getattr(manifest, f), str) for f in ("stack", "version", "platform"))):
         raise BundleError(f"{path} has a malformed {MANIFEST_NAME} (images must map names to image IDs).")
     return manifest

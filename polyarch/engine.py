@@ -502,6 +502,16 @@ class Engine:
             ))
         return {k: v.strip() for k, v in hashes.items()}, containers
 
+    def registry_mirrors(self) -> tuple[str, ...]:
+        """The engine's Docker Hub mirrors, so polyarch reads Docker Hub images where the engine would."""
+        try:
+            config = self.docker.system.info().registry_config or {}
+        except self.DockerException as exc:
+            raise _explain(exc, "ask the engine for its registry mirrors") from None
+        if not isinstance(config, dict):
+            config = getattr(config, "model_dump", lambda **_: {})(by_alias=True)
+        return tuple(config.get("Mirrors") or ())
+
     def local_images(self, refs: tuple[str, ...]) -> dict[str, tuple[str, dict[str, str]]]:
         """Image ID and labels of each ref the engine holds; refs it lacks are left out."""
         if not refs:

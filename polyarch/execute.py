@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from polyarch import console
 from polyarch.engine import Engine
-from polyarch.errors import EngineError, PlatformError, VerificationError
+from polyarch.errors import BundleError, EngineError, PlatformError, VerificationError
 from polyarch.plans import (
     AddBuilderNode,
     RecordDigests,
@@ -29,6 +29,7 @@ from polyarch.plans import (
     RemoveImages,
     RestoreNames,
     SaveBundle,
+    FetchBundle,
     Step,
     Tag,
     UpdateValues,
@@ -163,6 +164,8 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
         return None
     if isinstance(item, SaveBundle):
         return save_bundle(engine, item)
+    if isinstance(item, FetchBundle):
+        return fetch_bundle(engine, item)
     if isinstance(item, KeepNames):
         return engine.keep_names(item.names)
     if isinstance(item, LoadBundle):
@@ -275,9 +278,13 @@ def check_images(engine: Engine, item: CheckImages) -> None:
     if missing:
         raise EngineError(f"These images are missing from the engine: {', '.join(missing)}.", item.tip or None)
     if item.image_ids:
-        promised = {normalize_ref(ref): image_id for ref, image_id in item.image_ids}
+        # A name may carry two promised IDs: the manifest digest (containerd
+        # image store) and the config digest (classic store); either matches.
+        promised: dict[str, set[str]] = {}
+        for ref, image_id in item.image_ids:
+            promised.setdefault(normalize_ref(ref), set()).add(image_id)
         actual = engine.image_ids(item.refs)
-        wrong = [ref for ref in item.refs if normalize_ref(ref) in promised and actual[ref] != promised[normalize_ref(ref)]]
+        wrong = [ref for ref in item.refs if normalize_ref(ref) in promised and actual[ref] not in promised[normalize_ref(ref)]]
         if wrong:
             raise VerificationError(f"After loading, {', '.join(wrong)} are not the images the bundle names (other image IDs); the stack was not started.",
                                     tip="The bundle's manifest does not match its content: package it again.")
@@ -354,3 +361,55 @@ def save_bundle(engine: Engine, item: SaveBundle) -> dict:
         console.warn(f"no bundle was written: {item.bundle.name} and its checksum were not created")
         raise
     return {"raw_bytes": counted["raw"], "seconds": seconds, "sha256": digest}
+
+
+def fetch_bundle(engine: Engine, item: FetchBundle) -> dict:
+    """Resolve every image in its registry, then stream the blobs into the bundle; renamed into place only when complete."""
+    import gzip
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from polyarch import __version__
+    from polyarch.bundle import BundleManifest, PendingFiles, checksum_line, manifest_member
+    from polyarch.ocibundle import BundledImage, HashingWriter, write_layout
+    from polyarch.registry_api import RegistryHTTPError, resolve_image
+
+    mirrors = engine.registry_mirrors()
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=min(8, len(item.images) or 1)) as pool:
+        futures = [(names, ref, pool.submit(resolve_image, ref, item.platform, mirrors)) for names, ref in item.images]
+        problems, bundled = [], []
+        for names, ref, future in futures:
+            try:
+                bundled.append(BundledImage(names, future.result()))
+            except RegistryHTTPError as exc:
+                problems.append(str(exc))
+    if problems:
+        raise BundleError("No bundle was written: " + "; ".join(problems) + ".",
+                          tip="Check that the registry is reachable and holds that version (`polyarch verify REF`), "
+                              "or package from the engine by leaving out --registry.")
+    images = tuple(bundled)
+    manifest = BundleManifest(item.stack, item.version, item.platform,
+                              {n: b.image.manifest.digest for b in images for n in b.names}, __version__,
+                              configs={n: b.image.config.digest for b in images for n in b.names})
+    pending = PendingFiles(item.bundle, item.checksum)
+    pending.discard()
+    total = {"blobs": 0}
+    try:
+        with pending.tmp_bundle.open("wb") as sink, console.progress_bytes("registry -> bundle") as advance:
+            out = HashingWriter(sink)
+            out.write(gzip.compress(manifest_member(manifest), compresslevel=item.level, mtime=0))
+
+            def count(n: int) -> None:
+                total["blobs"] += n
+                advance(total["blobs"], out.written)
+
+            write_layout(out, images, item.level, on_blob=count)
+        digest = out.digest.hexdigest()
+        pending.tmp_checksum.write_text(checksum_line(digest, item.bundle))
+        pending.publish()
+    except BaseException:
+        pending.discard()
+        console.warn(f"no bundle was written: {item.bundle.name} and its checksum were not created")
+        raise
+    return {"raw_bytes": out.written, "seconds": time.monotonic() - started, "sha256": digest}

@@ -29,6 +29,7 @@ from polyarch.plans import (
     RemoveImages,
     RestoreNames,
     SaveBundle,
+    FetchBundle,
     Tag,
     UpdateValues,
     Verify,
@@ -259,13 +260,24 @@ def airtight_refs(mode: Mode) -> tuple[str, ...]:
     return mode.local_names() + mode.third_party
 
 
-def airtight_package_plan(stack: Stack, platform: str, version: str, folder: Path, level: int) -> Plan:
-    """`package-airtight`: build and pull for one platform, then one save into a bundle."""
+def airtight_package_plan(stack: Stack, platform: str, version: str, folder: Path, level: int,
+                          registry: str | None = None) -> Plan:
+    """`package-airtight`: build and pull for one platform, then one save into a bundle.
+
+    With `registry`, the first-party images are the ones published there at
+    `version`, and every image is read from its registry into the bundle:
+    nothing is built, pulled or exported by the engine.
+    """
     from polyarch.bundle import bundle_name
     from polyarch.platforms import arch_name
 
     mode = stack.role("airtight")
     bundle = folder / bundle_name(stack.name, version, arch_name(platform))
+    if registry:
+        images = tuple((image.local_names, published_ref(registry, image, version)) for image in mode.images)
+        images += tuple(((ref,), ref) for ref in mode.third_party)
+        fetch = FetchBundle(images, bundle, bundle.with_name(bundle.name + ".sha256"), stack.name, version, platform, level)
+        return Plan(f"package {stack.name} {version} for {platform} from {registry}", (fetch,))
     # Packaging (for another platform, say) must not change what the user's
     # local names run: they are noted first and put back at the end.
     names = mode.local_names()

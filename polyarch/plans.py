@@ -309,6 +309,31 @@ class SaveBundle:
 
 
 @dataclass(frozen=True)
+class FetchBundle:
+    """Write a bundle from blobs registries hold: manifests, configs and layers over HTTP, no engine export.
+
+    `images` are (local names, registry ref) pairs.
+    """
+
+    images: tuple[tuple[tuple[str, ...], str], ...]
+    bundle: Path
+    checksum: Path
+    stack: str
+    version: str
+    platform: str
+    level: int
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        return tuple(name for names, _ in self.images for name in names)
+
+    def summary(self) -> str:
+        sources = ", ".join(ref for _, ref in self.images)
+        return (f"read {len(self.images)} images for {self.platform} from their registries ({sources}) and write them, "
+                f"digests checked, into {self.bundle} (+ {self.checksum.name}); the engine is not used")
+
+
+@dataclass(frozen=True)
 class KeepNames:
     """Keep the images some local names point at under backup names, so RestoreNames can put them back."""
 
@@ -389,7 +414,7 @@ class CopyByDigest:
         return f"copy {self.image} from {self.source} to {self.destination}@<digest> (no tag), then delete the staging copy"
 
 
-Step = Union[KeepNames, RestoreNames, ComposeRemove, CopyByDigest, RecordDigests, RemoveBuilder, AddBuilderNode, SaveBundle, LoadBundle, Build, Tag, Pull, ComposeUp, ComposeDown, RemoveImages, CheckImages, Verify, CreateManifest, UpdateValues]
+Step = Union[FetchBundle, KeepNames, RestoreNames, ComposeRemove, CopyByDigest, RecordDigests, RemoveBuilder, AddBuilderNode, SaveBundle, LoadBundle, Build, Tag, Pull, ComposeUp, ComposeDown, RemoveImages, CheckImages, Verify, CreateManifest, UpdateValues]
 
 
 @dataclass(frozen=True)

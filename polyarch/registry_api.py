@@ -1,11 +1,16 @@
-"""The one registry operation the docker CLI lacks: deleting a manifest by digest.
+"""The registry operations the docker CLI lacks, over the registry's HTTP API.
 
-publish-build through buildx' docker driver has to push a tag to a staging
-repository (that driver cannot push by digest); once the image is copied
-into its real repository, the staging tag is deleted here with the
-registry's HTTP API. Credentials come from the docker CLI's config file
-(`auths`, basic or token auth); registries that refuse deletes, or whose
-credentials live in a helper, are reported, never treated as a failure.
+- Deleting a manifest by digest: publish-build through buildx' docker driver
+  has to push a tag to a staging repository (that driver cannot push by
+  digest); once the image is copied into its real repository, the staging
+  copy is deleted here. Registries that refuse deletes are reported, never
+  treated as a failure.
+- Reading an image's manifest and blobs for one platform, so package-airtight
+  can assemble a bundle from what a registry already holds without passing
+  every byte through the engine (see polyarch.ocibundle).
+
+Credentials come from the docker CLI's config file (`auths`, basic or token
+auth); credentials kept in a helper cannot be read here.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 TIMEOUT = 15
@@ -58,41 +64,191 @@ def _bearer_token(params: dict[str, str], credentials: str | None, name: str) ->
     return body.get("token") or body.get("access_token")
 
 
+class RegistryHTTPError(Exception):
+    """A registry request that failed; `code` is the HTTP status (0 when unreachable)."""
+
+    def __init__(self, message: str, code: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def base_url(host: str) -> list[str]:
+    """Where a registry host answers: plain http is tried too for the local machine."""
+    if host.startswith(("http://", "https://")):
+        return [host.rstrip("/")]
+    return [f"http://{host}", f"https://{host}"] if _LOCAL.match(host) else [f"https://{host}"]
+
+
+def request(url: str, method: str = "GET", headers: dict[str, str] | None = None, action: str = "pull"):
+    """Open `url`, answering a 401 with basic or token auth from the docker config; returns the response.
+
+    Raises RegistryHTTPError with the status when the registry says no.
+    """
+    host = urllib.parse.urlsplit(url).netloc
+    name = (re.match(r"^/v2/(.+?)/(?:manifests|blobs|tags)/", urllib.parse.urlsplit(url).path) or [None, ""])[1]
+    authorization: str | None = None
+    for _attempt in range(2):
+        req = urllib.request.Request(url, method=method, headers=dict(headers or {}))
+        if authorization:
+            req.add_header("Authorization", authorization)
+        try:
+            return urllib.request.urlopen(req, timeout=TIMEOUT)
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            if exc.code == 401 and authorization is None:
+                kind, params = _challenge(exc.headers.get("WWW-Authenticate", ""))
+                credentials = _config_auth(host)
+                if kind == "basic" and credentials:
+                    authorization = "Basic " + base64.b64encode(credentials.encode()).decode()
+                    continue
+                if kind == "bearer" and "realm" in params:
+                    if "scope" not in params:
+                        params = dict(params, scope=f"repository:{name}:{action}")
+                    token = _bearer_token(params, credentials, name)
+                    if token:
+                        authorization = f"Bearer {token}"
+                        continue
+                raise RegistryHTTPError("the registry wants credentials polyarch cannot read (a credential helper, or none stored)", 401) from None
+            raise RegistryHTTPError(f"the registry answered HTTP {exc.code}", exc.code) from None
+        except (OSError, ValueError) as exc:
+            raise RegistryHTTPError(f"the registry could not be reached ({exc})") from None
+    raise RegistryHTTPError("the registry refused the credentials", 401)
+
+
 def delete_manifest(repository: str, digest: str) -> str | None:
     """Delete `repository@digest` (every tag on it) from its registry; None when done, else why not."""
     host, _, name = repository.partition("/")
-    schemes = ("http", "https") if _LOCAL.match(host) else ("https",)
-    last = "the registry could not be reached"
-    for scheme in schemes:
-        url = f"{scheme}://{host}/v2/{name}/manifests/{digest}"
-        authorization: str | None = None
-        for _attempt in range(2):
-            request = urllib.request.Request(url, method="DELETE")
-            if authorization:
-                request.add_header("Authorization", authorization)
-            try:
-                with urllib.request.urlopen(request, timeout=TIMEOUT):
-                    return None
-            except urllib.error.HTTPError as exc:
-                exc.close()
-                if exc.code == 404:
-                    return None
-                if exc.code == 401 and authorization is None:
-                    kind, params = _challenge(exc.headers.get("WWW-Authenticate", ""))
-                    credentials = _config_auth(host)
-                    if kind == "basic" and credentials:
-                        authorization = "Basic " + base64.b64encode(credentials.encode()).decode()
-                        continue
-                    if kind == "bearer" and "realm" in params:
-                        token = _bearer_token(params, credentials, name)
-                        if token:
-                            authorization = f"Bearer {token}"
-                            continue
-                    return "the registry wants credentials polyarch cannot read (a credential helper, or none stored)"
-                if exc.code == 405:
-                    return "the registry does not allow deletes"
-                return f"the registry answered HTTP {exc.code}"
-            except (OSError, ValueError) as exc:
-                last = f"the registry could not be reached ({exc})"
-                break
-    return last
+    why = "the registry could not be reached"
+    for base in base_url(host):
+        try:
+            with request(f"{base}/v2/{name}/manifests/{digest}", method="DELETE", action="delete"):
+                return None
+        except RegistryHTTPError as exc:
+            if exc.code == 404:
+                return None
+            if exc.code == 405:
+                return "the registry does not allow deletes"
+            why = str(exc)
+            if exc.code:
+                return why
+    return why
+
+
+# -- reading images -------------------------------------------------------
+
+INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
+MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json")
+_MANIFEST_LIMIT = 4 << 20
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    media_type: str
+    digest: str
+    size: int
+
+
+@dataclass(frozen=True)
+class RemoteImage:
+    """One platform's image as a registry holds it: where it was found, its manifest, config and layers."""
+
+    ref: str
+    location: str  # base URL and repository the blobs are read from
+    manifest: Descriptor
+    manifest_bytes: bytes
+    config: Descriptor
+    layers: tuple[Descriptor, ...]
+    platform: str
+
+    def blobs(self) -> tuple[Descriptor, ...]:
+        return (self.config, *self.layers)
+
+
+def split_ref(ref: str) -> tuple[str, str, str]:
+    """(registry host, repository, tag or digest) with Docker's defaults: busybox -> docker.io, library/busybox, latest."""
+    name, at, digest = ref.partition("@")
+    first, slash, rest = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        host, path = first, rest
+    else:
+        host, path = "docker.io", name
+    tag = "latest"
+    last = path.rsplit("/", 1)[-1]
+    if ":" in last:
+        path, tag = path.rsplit(":", 1)
+    if host == "docker.io" and "/" not in path:
+        path = f"library/{path}"
+    return host, path, (digest if at else tag)
+
+
+def endpoints(host: str, mirrors: tuple[str, ...]) -> list[str]:
+    """Base URLs to read a host's images from: the engine's mirrors first for Docker Hub, as the engine does."""
+    if host in ("docker.io", "index.docker.io"):
+        return [m.rstrip("/") for m in mirrors] + ["https://registry-1.docker.io"]
+    return base_url(host)
+
+
+def _read_json(response, limit: int = _MANIFEST_LIMIT) -> bytes:
+    with response:
+        data = response.read(limit + 1)
+    if len(data) > limit:
+        raise RegistryHTTPError("a manifest larger than 4 MiB was refused")
+    return data
+
+
+def _platform_of(entry: dict) -> str | None:
+    p = entry.get("platform") or {}
+    if not p.get("os") or p.get("os") == "unknown":
+        return None
+    variant = p.get("variant")
+    if p.get("architecture") == "arm64" and variant == "v8":
+        variant = None
+    return "/".join(x for x in (p["os"], p.get("architecture", ""), variant) if x)
+
+
+def _descriptor(data: dict) -> Descriptor:
+    digest = data.get("digest", "")
+    if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest) or not isinstance(data.get("size"), int):
+        raise RegistryHTTPError(f"a manifest names a malformed blob ({digest[:80]!r})")
+    return Descriptor(data.get("mediaType", ""), digest, data["size"])
+
+
+def resolve_image(ref: str, platform: str, mirrors: tuple[str, ...] = ()) -> RemoteImage:
+    """The image `ref` serves for `platform`, read from its registry (or the engine's mirror for Docker Hub)."""
+    import hashlib
+
+    host, repository, reference = split_ref(ref)
+    accept = {"Accept": ", ".join(INDEX_TYPES + MANIFEST_TYPES)}
+    problems = []
+    for base in endpoints(host, mirrors):
+        location = f"{base}/v2/{repository}"
+        try:
+            data = _read_json(request(f"{location}/manifests/{reference}", headers=accept))
+            document = json.loads(data)
+            if document.get("mediaType") in INDEX_TYPES or "manifests" in document:
+                matches = [m for m in document.get("manifests") or [] if _platform_of(m) == platform]
+                if not matches:
+                    offered = sorted({p for p in map(_platform_of, document.get("manifests") or []) if p})
+                    raise RegistryHTTPError(f"{ref} has no {platform} image (it has {', '.join(offered) or 'none'})", 404)
+                chosen = _descriptor(matches[0])
+                data = _read_json(request(f"{location}/manifests/{chosen.digest}", headers=accept))
+                document = json.loads(data)
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            if reference.startswith("sha256:") and digest != reference:
+                raise RegistryHTTPError(f"{ref}: the registry sent a manifest whose digest is {digest}")
+            manifest = Descriptor(document.get("mediaType") or MANIFEST_TYPES[0], digest, len(data))
+            config = _descriptor(document.get("config") or {})
+            layers = tuple(_descriptor(layer) for layer in document.get("layers") or [])
+            return RemoteImage(ref, location, manifest, data, config, layers, platform)
+        except RegistryHTTPError as exc:
+            if exc.code == 404 and "has no" in str(exc):
+                raise
+            problems.append(f"{base}: {exc}")
+        except ValueError as exc:
+            problems.append(f"{base}: the manifest is not JSON ({exc})")
+    raise RegistryHTTPError(f"{ref} could not be read from its registry: " + "; ".join(problems))
+
+
+def open_blob(image: RemoteImage, blob: Descriptor):
+    """A response streaming one blob of `image` (the caller checks its digest while reading)."""
+    return request(f"{image.location}/blobs/{blob.digest}")

@@ -16,11 +16,13 @@ from polyarch.errors import BundleError
     "platform": "Platform to package for (default: $PLATFORM, else this host's).",
     "version": "Version in the bundle's name (default: $VERSION, else the short git SHA, 'dev' outside git).",
     "output": "Folder to write the bundle into (default: the project folder; created if missing).",
+    "registry": "Bundle the images published at REGISTRY (the first-party ones at --version) instead of building and "
+                "saving them: every image is read from its registry, nothing passes through the engine.",
     "dry_run": HELP["dry_run"],
     "json": HELP["json"],
     "stack": HELP["stack"],
 })
-def package_airtight(c, platform=None, version=None, output=None, dry_run=False, json=False, stack=None):
+def package_airtight(c, platform=None, version=None, output=None, registry=None, dry_run=False, json=False, stack=None):
     """Write an offline bundle of every image for one platform."""
     from pathlib import Path
 
@@ -36,17 +38,22 @@ def package_airtight(c, platform=None, version=None, output=None, dry_run=False,
     wanted = (version or os.environ.get("VERSION") or git_state(s.root).short_sha or "dev").strip()
     check_tag(wanted)
     folder = writable_folder(Path(output).expanduser().resolve() if output else s.root, "--output", create=not dry_run)
+    source = None
+    if registry is not None:
+        from polyarch.release import check_registry
+
+        source = check_registry(registry, "--registry")
     # With the containerd image store `docker save` writes layers that are
     # already compressed; a fast gzip level then costs little size and much time.
-    compressed_layers = True if dry_run else session.engine().info().containerd_store
-    plan = airtight_package_plan(s, chosen, wanted, folder, level=1 if compressed_layers else 6)
+    compressed_layers = True if (dry_run or source) else session.engine().info().containerd_store
+    plan = airtight_package_plan(s, chosen, wanted, folder, level=1 if compressed_layers else 6, registry=source)
     started = time.monotonic()
     results = session.carry_out(plan, chosen, mode)
     if results is None:
         return
-    from polyarch.plans import SaveBundle
+    from polyarch.plans import FetchBundle, SaveBundle
 
-    save = next(st for st in plan.steps if isinstance(st, SaveBundle))
+    save = next(st for st in plan.steps if isinstance(st, (SaveBundle, FetchBundle)))
     stats = results[plan.steps.index(save) + 1]
     size = save.bundle.stat().st_size
     ratio = stats["raw_bytes"] / size if size else 0
@@ -55,8 +62,10 @@ def package_airtight(c, platform=None, version=None, output=None, dry_run=False,
         ("checksum", str(save.checksum)),
         ("platform", chosen),
         ("images", str(len(save.refs))),
-        ("size", f"{size / 1e6:.1f} MB (docker save wrote {stats['raw_bytes'] / 1e6:.1f} MB; ratio {ratio:.2f})"),
-        ("time", f"{time.monotonic() - started:.1f}s (save + compress {stats['seconds']:.1f}s)"),
+        ("size", f"{size / 1e6:.1f} MB" + (f" (docker save wrote {stats['raw_bytes'] / 1e6:.1f} MB; ratio {ratio:.2f})"
+                                            if isinstance(save, SaveBundle) else " (read from the registries)")),
+        ("time", f"{time.monotonic() - started:.1f}s ("
+                 + ("save + compress" if isinstance(save, SaveBundle) else "registry read + write") + f" {stats['seconds']:.1f}s)"),
         ("on the target", f"invoke prod-airtight --bundle {save.bundle.name}"),
     ])
     console.emit(str(save.bundle))
@@ -152,7 +161,7 @@ def prod_airtight(c, bundle=None, platform=None, dry_run=False, json=False, stac
     else:
         console.info("No bundle given: the images must already be in the engine.")
     plan = airtight_run_plan(s, path, run_platform, env_present=s.env_file.is_file(),
-                             image_ids=tuple(sorted(manifest.images.items())) if manifest else ())
+                             image_ids=tuple(sorted({*manifest.images.items(), *manifest.configs.items()})) if manifest else ())
     if session.carry_out(plan, mode=mode) is not None:
         print_urls(s)
 
