@@ -392,11 +392,52 @@ class Engine:
                 detail = errors.read().decode(errors="replace").strip()
                 raise EngineError(f"docker save failed (exit {code}): {detail}")
 
-    def load(self, bundle: Path) -> list[str]:
-        try:
-            return list(self.docker.image.load(str(bundle), quiet=True) or [])
-        except self.DockerException as exc:
-            raise _explain(exc, f"load {bundle}") from None
+    def load(self, source) -> list[str]:
+        """`docker load` from a file path, or from an iterator of bytes fed to its stdin.
+
+        For an iterator, python-on-whales' own streaming load is not used: it
+        leaves docker's error on the terminal and, on failure, breaks while
+        building its exception (a Path in the command). The same argv is run
+        here with stderr kept, so the error can be explained.
+        """
+        if isinstance(source, Path):
+            try:
+                return list(self.docker.image.load(str(source), quiet=True) or [])
+            except self.DockerException as exc:
+                raise _explain(exc, "load the bundle") from None
+        import subprocess
+        import tempfile
+
+        command = [str(part) for part in self.docker.client_config.docker_cmd] + ["image", "load", "--quiet"]
+        with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as output:
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=output, stderr=errors)
+            try:
+                for chunk in source:
+                    process.stdin.write(chunk)
+                process.stdin.close()
+            except BrokenPipeError:
+                pass  # docker load gave up; its exit code and message say why
+            except BaseException:
+                process.kill()
+                process.wait()
+                raise
+            code = process.wait()
+            errors.seek(0)
+            output.seek(0)
+            message = errors.read().decode(errors="replace").strip()
+            lines = output.read().decode(errors="replace").splitlines()
+        if code != 0:
+            raise EngineError(f"docker load failed (exit {code}): {message or 'no message'}")
+        return [line.split(" ")[-1] for line in lines if "Loaded image" in line]
+
+    def drop_backups(self, kept: dict[str, str | None]) -> None:
+        """Remove the backup names KeepNames made; the images they named go when nothing else names them."""
+        backups = [b for b in kept.values() if b]
+        if backups:
+            try:
+                self.docker.image.remove(backups, force=True)
+            except self.DockerException as exc:
+                raise _explain(exc, "remove the backup names of the previous images") from None
 
     # -- registry -----------------------------------------------------------
 

@@ -30,6 +30,7 @@ from polyarch.plans import (
     RestoreNames,
     SaveBundle,
     FetchBundle,
+    DropKeptNames,
     Step,
     Tag,
     UpdateValues,
@@ -40,7 +41,8 @@ from polyarch.plans import (
 def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
     """Execute every step in order; returns each step's result by index.
 
-    When a step fails after a KeepNames, its RestoreNames still runs.
+    When a step fails after a KeepNames, the kept names are put back
+    (unless a DropKeptNames came first).
     """
     results: dict[int, object] = {}
     # The backup names KeepNames made, until RestoreNames (or a failure) puts them back.
@@ -49,6 +51,10 @@ def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
         console.step(f"[{number}/{len(plan.steps)}] {item.summary()}")
         if isinstance(item, RestoreNames):
             engine.restore_names(kept)
+            results[number], kept = None, {}
+            continue
+        if isinstance(item, DropKeptNames):
+            engine.drop_backups(kept)
             results[number], kept = None, {}
             continue
         try:
@@ -169,9 +175,7 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
     if isinstance(item, KeepNames):
         return engine.keep_names(item.names)
     if isinstance(item, LoadBundle):
-        loaded = engine.load(item.bundle)
-        console.info(f"  loaded {len(loaded)} images")
-        return loaded
+        return load_bundle(engine, item)
     if isinstance(item, UpdateValues):
         from polyarch.values import write_tag
 
@@ -413,3 +417,39 @@ def fetch_bundle(engine: Engine, item: FetchBundle) -> dict:
         console.warn(f"no bundle was written: {item.bundle.name} and its checksum were not created")
         raise
     return {"raw_bytes": out.written, "seconds": time.monotonic() - started, "sha256": digest}
+
+
+def load_bundle(engine: Engine, item: LoadBundle) -> list[str]:
+    """Stream the bundle into `docker load` once, hashing it on the way; a failure is explained from the file."""
+    import hashlib
+
+    from polyarch.bundle import check_gzip_complete, sha256_of
+
+    digest = hashlib.sha256()
+
+    def chunks():
+        with item.bundle.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+                yield chunk
+
+    try:
+        loaded = engine.load(chunks())
+    except EngineError:
+        # Say why in the file's terms: not what the checksum file says, or truncated.
+        if item.sha256 and sha256_of(item.bundle) != item.sha256:
+            raise _mismatch(item) from None
+        check_gzip_complete(item.bundle)
+        raise
+    if item.sha256 and digest.hexdigest() != item.sha256:
+        raise _mismatch(item)
+    if item.sha256:
+        console.done(f"sha256 matches {item.bundle.name}.sha256")
+    console.info(f"  loaded {len(loaded)} images")
+    return loaded
+
+
+def _mismatch(item: LoadBundle) -> BundleError:
+    return BundleError(f"{item.bundle.name} does not match its .sha256: the download is corrupt or incomplete; "
+                       "the images it held were not kept.",
+                       tip="Download or copy the bundle again, with its .sha256.")

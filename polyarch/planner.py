@@ -30,6 +30,7 @@ from polyarch.plans import (
     RestoreNames,
     SaveBundle,
     FetchBundle,
+    DropKeptNames,
     Tag,
     UpdateValues,
     Verify,
@@ -291,20 +292,28 @@ def airtight_package_plan(stack: Stack, platform: str, version: str, folder: Pat
 
 
 def airtight_run_plan(stack: Stack, bundle: Path | None, platform: str, env_present: bool,
-                      image_ids: tuple[tuple[str, str], ...] = ()) -> Plan:
+                      image_ids: tuple[tuple[str, str], ...] = (), sha256: str | None = None, start: bool = True) -> Plan:
     """`prod-airtight`: load (optionally), check every image is there for the platform, restart without pulling or building.
 
-    `image_ids` are the (name, image ID) pairs the bundle's manifest promises.
+    `image_ids` are the (name, image ID) pairs the bundle's manifest promises;
+    `sha256` is what its checksum file says, checked while the load reads it.
+    Until the checks pass, the images the names pointed at before are kept,
+    and a failed check puts them back.
     """
     mode = stack.role("airtight")
+    names = airtight_refs(mode)
     steps: list = []
     if bundle is not None:
-        steps.append(LoadBundle(bundle))
-    steps.append(CheckImages(airtight_refs(mode), tip="Pass --bundle PATH (or set AIRTIGHT_BUNDLE) to load them from an airtight bundle.",
+        steps += [KeepNames(names), LoadBundle(bundle, sha256)]
+    steps.append(CheckImages(names, tip="Pass --bundle PATH (or set AIRTIGHT_BUNDLE) to load them from an airtight bundle.",
                              platform=platform, image_ids=image_ids))
-    steps.append(ComposeDown(compose_for(stack, None, None, env_present)))
-    steps.append(ComposeUp(compose_for(stack, mode, platform, env_present), pull="never"))
-    return Plan(f"run {stack.name} offline for {platform}", tuple(steps))
+    if bundle is not None:
+        steps.append(DropKeptNames(names))
+    if start:
+        steps.append(ComposeDown(compose_for(stack, None, None, env_present)))
+        steps.append(ComposeUp(compose_for(stack, mode, platform, env_present), pull="never"))
+    what = "run" if start else "load"
+    return Plan(f"{what} {stack.name} offline for {platform}", tuple(steps))
 
 
 def publish_build_plan(stack: Stack, images: tuple[ImageBuild, ...], platform: str, registry: str, folder: Path,

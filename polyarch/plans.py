@@ -358,12 +358,23 @@ class RestoreNames:
 
 @dataclass(frozen=True)
 class LoadBundle:
-    """`docker load` a bundle that was checked beforehand."""
+    """`docker load` a bundle, reading it once: its sha256 (when a checksum file gives one) is computed on the way."""
 
     bundle: Path
+    sha256: str | None = None
 
     def summary(self) -> str:
-        return f"docker load < {self.bundle}"
+        return f"docker load < {self.bundle}" + (", checking its sha256 while it streams" if self.sha256 else "")
+
+
+@dataclass(frozen=True)
+class DropKeptNames:
+    """The new images passed every check: forget the backups KeepNames made (a later failure no longer restores)."""
+
+    names: tuple[str, ...]
+
+    def summary(self) -> str:
+        return f"keep the {len(self.names)} loaded images (drop the previous ones' backup names)"
 
 
 @dataclass(frozen=True)
@@ -414,7 +425,7 @@ class CopyByDigest:
         return f"copy {self.image} from {self.source} to {self.destination}@<digest> (no tag), then delete the staging copy"
 
 
-Step = Union[FetchBundle, KeepNames, RestoreNames, ComposeRemove, CopyByDigest, RecordDigests, RemoveBuilder, AddBuilderNode, SaveBundle, LoadBundle, Build, Tag, Pull, ComposeUp, ComposeDown, RemoveImages, CheckImages, Verify, CreateManifest, UpdateValues]
+Step = Union[FetchBundle, DropKeptNames, KeepNames, RestoreNames, ComposeRemove, CopyByDigest, RecordDigests, RemoveBuilder, AddBuilderNode, SaveBundle, LoadBundle, Build, Tag, Pull, ComposeUp, ComposeDown, RemoveImages, CheckImages, Verify, CreateManifest, UpdateValues]
 
 
 @dataclass(frozen=True)

@@ -234,3 +234,98 @@ def test_a_plain_bundle_of_the_wrong_platform_is_caught_after_loading(engine, st
     assert result.returncode != 0 and f"cannot run as linux/{HOST_ARCH}" in result.stderr, result.stderr
     assert stack_containers(engine) == []
     remove_stack_images(engine)
+
+
+# -- bundles read from a registry --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def registry_bundle(stack_file, tmp_path_factory):
+    """The stack published to the local registry at 2.0.0, then bundled from there (nothing built or saved)."""
+    import uuid
+
+    from conftest import REGISTRY
+
+    namespace = f"{REGISTRY}/airtight-{uuid.uuid4().hex[:8]}"
+    run_invoke(["deploy-build", "--registry", namespace, "--tag", "2.0.0", "--platforms", f"linux/{HOST_ARCH}",
+                "--stack", str(stack_file)], timeout=1800)
+    out = tmp_path_factory.mktemp("from-registry")
+    result = run_invoke(["package-airtight", "--registry", namespace, "--version", "2.0.0", "--output", str(out),
+                         "--stack", str(stack_file)], timeout=600)
+    assert "read from the registries" in result.stderr
+    return out / f"{PROJECT}-airtight-2.0.0-{HOST_ARCH}.tar.gz"
+
+
+def test_a_bundle_read_from_the_registry_checks_out_and_runs(engine, stack_file, registry_bundle):
+    check = subprocess.run(["sha256sum", "-c", registry_bundle.name + ".sha256"], cwd=registry_bundle.parent,
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    manifest = read_manifest(registry_bundle)
+    assert sorted(manifest.images) == sorted(FIRST_PARTY + ["busybox:1.36.1"]) and manifest.configs.keys() == manifest.images.keys()
+    run_invoke(["down", "--stack", str(stack_file)])
+    remove_stack_images(engine)
+    result = run_invoke(["prod-airtight", "--bundle", str(registry_bundle), "--stack", str(stack_file)], timeout=600)
+    assert "sha256 matches" in result.stderr
+    health = wait_for(lambda: get_json(API), 60)
+    assert health["stage"] == "prod" and health["build_info"]["target_platform"] == f"linux/{HOST_ARCH}"
+    run_invoke(["down", "--stack", str(stack_file)])
+
+
+@pytest.fixture
+def classic_engine():
+    """A second dockerd on the classic image store (no containerd snapshotter), on its own socket."""
+    import tempfile
+    from pathlib import Path
+
+    # A short path: unix socket paths under it must stay below 104 characters.
+    root = Path(tempfile.mkdtemp(prefix="pa-classic-", dir="/tmp"))
+    (root / "daemon.json").write_text("{}")
+    sock = root / "docker.sock"
+    log = (root / "log").open("wb")
+    daemon = subprocess.Popen(
+        ["dockerd", "--config-file", str(root / "daemon.json"), "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
+         "-H", f"unix://{sock}", "--pidfile", str(root / "pid"), "--bridge=none", "--iptables=false", "--ip6tables=false",
+         "--containerd-namespace", f"polyarch-classic-{os.getpid()}", "--containerd-plugins-namespace", f"polyarch-classic-p-{os.getpid()}"],
+        stdout=subprocess.DEVNULL, stderr=log)
+    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
+    try:
+        ready = wait_for(lambda: subprocess.run(["docker", "info", "--format", "{{.Driver}}"], env=env, capture_output=True,
+                                                text=True).stdout.strip(), 60)
+        assert ready and ready != "overlayfs", f"the classic-store daemon did not start: {(root / 'log').read_text()[-2000:]}"
+        yield env
+    finally:
+        daemon.terminate()
+        daemon.wait(60)
+        log.close()
+        # dockerd mounts its data root over itself; a daemon that died early may leave that behind.
+        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines() if str(root) in line]
+        for mount in sorted(mounts, reverse=True):
+            subprocess.run(["umount", "-l", mount], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_plain_docker_load_reads_a_registry_bundle_on_the_classic_image_store(registry_bundle, classic_engine):
+    load = subprocess.run(["docker", "load", "-i", str(registry_bundle)], env=classic_engine, capture_output=True, text=True)
+    assert load.returncode == 0, load.stderr
+    manifest = read_manifest(registry_bundle)
+    for name in FIRST_PARTY:
+        # The classic store names an image by its config digest, which the bundle records too.
+        image_id = subprocess.run(["docker", "image", "inspect", name, "--format", "{{.Id}}"], env=classic_engine,
+                                  capture_output=True, text=True).stdout.strip()
+        assert image_id == manifest.configs[name]
+    run = subprocess.run(["docker", "run", "--rm", "--network", "none", f"{PROJECT}-api:latest", "python3", "-c",
+                          "import platform; print(platform.machine())"], env=classic_engine, capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.strip() == os.uname().machine, run.stderr
+
+
+def test_a_checksum_mismatch_after_loading_puts_the_previous_images_back(engine, stack_file, host_bundle, registry_bundle, tmp_path):
+    """The registry bundle loads fine but its .sha256 disagrees: the names go back to the images they had."""
+    engine.image.load(str(host_bundle), quiet=True)
+    before = {ref: engine.image.inspect(ref).id for ref in FIRST_PARTY}
+    copy = tmp_path / registry_bundle.name
+    shutil.copy(registry_bundle, copy)
+    (tmp_path / (copy.name + ".sha256")).write_text("0" * 64 + "  " + copy.name + "\n")
+    result = run_invoke(["prod-airtight", "--bundle", str(copy), "--no-start", "--stack", str(stack_file)], check=False)
+    assert result.returncode != 0 and "does not match" in result.stderr, result.stderr
+    assert {ref: engine.image.inspect(ref).id for ref in FIRST_PARTY} == before
+    assert not [t for image in engine.image.list() for t in image.repo_tags if t.startswith("polyarch-kept-")]
+    assert stack_containers(engine) == []

@@ -107,3 +107,91 @@ def test_token_auth_and_missing_credentials(tmp_path, monkeypatch):
         assert "credentials" in delete_manifest(f"127.0.0.1:{refuse.server_port}/ns/x", DIGEST)
     finally:
         stop(refuse)
+
+
+# -- reading an image into a bundle, against a small real HTTP server that serves a registry's paths ----------
+
+def serve_registry(blobs: dict[str, bytes], manifest: bytes, lie: bytes | None = None):
+    """GET /v2/ns/app/manifests/1 and /v2/ns/app/blobs/<digest>; `lie` replaces every layer's bytes."""
+    def respond(handler):
+        path = handler.path
+        if path == "/v2/ns/app/manifests/1":
+            return answer(200, {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}, manifest)(handler)
+        digest = path.rsplit("/", 1)[-1]
+        if digest in blobs:
+            body = lie if (lie is not None and b"config" not in blobs[digest]) else blobs[digest]
+            return answer(200, {}, body)(handler)
+        return answer(404)(handler)
+    return serve(respond)
+
+
+def image_parts():
+    import hashlib
+    import os
+
+    def d(data):
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {}}).encode()
+    layer = os.urandom(300_000)
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": d(config), "size": len(config)},
+                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d(layer), "size": len(layer)}]}).encode()
+    return {d(config): config, d(layer): layer}, manifest
+
+
+class MirrorsOnly:
+    """Stands in for the engine, which fetching a bundle asks only for its Docker Hub mirrors."""
+
+    def registry_mirrors(self):
+        return ()
+
+
+def test_a_bundle_is_assembled_from_registry_blobs_and_checksummed_while_written(tmp_path):
+    import hashlib
+    import tarfile
+
+    from polyarch.execute import fetch_bundle
+    from polyarch.plans import FetchBundle
+
+    blobs, manifest = image_parts()
+    server, _ = serve_registry(blobs, manifest)
+    ref = f"127.0.0.1:{server.server_port}/ns/app:1"
+    item = FetchBundle(((("app:latest", "app:v1"), ref),), tmp_path / "b.tar.gz", tmp_path / "b.tar.gz.sha256", "s", "1",
+                       "linux/amd64", 6)
+    try:
+        stats = fetch_bundle(MirrorsOnly(), item)
+    finally:
+        stop(server)
+    data = item.bundle.read_bytes()
+    assert stats["sha256"] == hashlib.sha256(data).hexdigest() and item.checksum.read_text().startswith(stats["sha256"])
+    with tarfile.open(item.bundle) as archive:
+        names = archive.getnames()
+        index = json.load(archive.extractfile("index.json"))
+        docker_manifest = json.load(archive.extractfile("manifest.json"))
+    assert names[0] == "polyarch-bundle.json" and names[-1] == "manifest.json"
+    assert {f"blobs/sha256/{d.split(':')[1]}" for d in blobs} <= set(names)
+    assert [m["annotations"]["io.containerd.image.name"] for m in index["manifests"]] == [
+        "docker.io/library/app:latest", "docker.io/library/app:v1"]
+    assert docker_manifest[0]["RepoTags"] == ["app:latest", "app:v1"]
+    # The random layer is stored, not compressed again: the bundle is barely bigger than the blobs.
+    assert len(data) < sum(map(len, blobs.values())) * 1.01 + 4096
+
+
+def test_a_registry_that_sends_other_bytes_leaves_no_bundle(tmp_path):
+    import os
+
+    from polyarch.errors import BundleError
+    from polyarch.execute import fetch_bundle
+    from polyarch.plans import FetchBundle
+
+    blobs, manifest = image_parts()
+    server, _ = serve_registry(blobs, manifest, lie=os.urandom(300_000))
+    ref = f"127.0.0.1:{server.server_port}/ns/app:1"
+    item = FetchBundle(((("app:latest",), ref),), tmp_path / "b.tar.gz", tmp_path / "b.tar.gz.sha256", "s", "1", "linux/amd64", 6)
+    try:
+        with pytest.raises(BundleError, match="do not match that digest"):
+            fetch_bundle(MirrorsOnly(), item)
+    finally:
+        stop(server)
+    assert list(tmp_path.iterdir()) == []

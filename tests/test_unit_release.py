@@ -435,11 +435,17 @@ def test_airtight_package_plan_builds_pulls_and_saves_one_bundle(stack):
 
 @pytest.mark.parametrize("bundle", [None, Path("/dist/b.tar.gz")])
 def test_airtight_run_plan_never_pulls_or_builds(stack, bundle):
-    plan = airtight_run_plan(stack, bundle, "linux/amd64", env_present=True)
-    assert [type(s) for s in plan.steps] == ([LoadBundle] if bundle else []) + [CheckImages, ComposeDown, ComposeUp]
+    from polyarch.plans import DropKeptNames, KeepNames
+
+    plan = airtight_run_plan(stack, bundle, "linux/amd64", env_present=True, sha256="ab" * 32 if bundle else None)
+    loading = [KeepNames, LoadBundle, CheckImages, DropKeptNames] if bundle else [CheckImages]
+    assert [type(s) for s in plan.steps] == loading + [ComposeDown, ComposeUp]
     if bundle:
-        assert plan.steps[0] == LoadBundle(bundle)
-    check, down, up = plan.steps[-3:]
+        # The previous images are kept until the loaded ones pass every check.
+        assert plan.steps[1] == LoadBundle(bundle, "ab" * 32)
+        assert plan.steps[0].names == plan.steps[3].names == plan.steps[2].refs
+    check = next(s for s in plan.steps if isinstance(s, CheckImages))
+    down, up = plan.steps[-2:]
     assert check.refs == stack.role("airtight").local_names() + ("busybox:1.36.1",)
     assert "--bundle" in check.tip
     assert down.compose.files == stack.all_files()
@@ -638,3 +644,20 @@ def test_a_cache_the_builder_cannot_export_is_refused_before_building():
     check_cache("registry", "docker", containerd_store=True)
     check_cache("local", "docker-container", containerd_store=False)
     check_cache(None, "docker", containerd_store=False)
+
+
+def test_airtight_run_plan_without_start_only_loads_and_checks(stack):
+    plan = airtight_run_plan(stack, Path("/dist/b.tar.gz"), "linux/amd64", env_present=False, start=False)
+    assert not [s for s in plan.steps if isinstance(s, (ComposeDown, ComposeUp))]
+    assert plan.title.startswith("load ")
+
+
+def test_package_plan_from_a_registry_builds_and_saves_nothing(stack):
+    from polyarch.plans import Build, FetchBundle
+
+    plan = airtight_package_plan(stack, "linux/arm64", "1.0", Path("/dist"), level=1, registry="r:5000/ns")
+    (fetch,) = plan.steps
+    assert isinstance(fetch, FetchBundle) and not any(isinstance(s, (Build, SaveBundle)) for s in plan.steps)
+    assert fetch.images[0] == (stack.role("airtight").image("server").local_names, "r:5000/ns/server:1.0")
+    assert fetch.images[-1] == (("busybox:1.36.1",), "busybox:1.36.1")
+    assert fetch.refs == stack.role("airtight").local_names() + ("busybox:1.36.1",)

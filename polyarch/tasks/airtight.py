@@ -71,8 +71,12 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
     console.emit(str(save.bundle))
 
 
-def check_bundle(path, host_platform: str, insist: str | None):
-    """Everything prod-airtight checks before it loads anything. Returns the manifest (or None)."""
+def check_bundle(path, host_platform: str, insist: str | None, hash_now: bool = True):
+    """Everything prod-airtight checks before it loads anything. Returns (manifest or None, expected sha256 or None).
+
+    Without `hash_now`, the sha256 is not computed here but returned, for the
+    load to check while it reads the file (one pass instead of two).
+    """
     from polyarch.bundle import bundle_name, check_gzip_complete, expected_checksum, read_manifest, sha256_of
     from polyarch.platforms import arch_name
 
@@ -81,7 +85,10 @@ def check_bundle(path, host_platform: str, insist: str | None):
     if not path.is_file():
         raise BundleError(f"{path} is not a file.")
     sha_file = path.with_name(path.name + ".sha256")
-    if sha_file.is_file():
+    want = None
+    if sha_file.is_file() and not hash_now:
+        want = expected_checksum(sha_file, path)
+    elif sha_file.is_file():
         want = expected_checksum(sha_file, path)
         with console.status(f"checking the sha256 of {path.name}"):
             got = sha256_of(path)
@@ -95,12 +102,12 @@ def check_bundle(path, host_platform: str, insist: str | None):
     else:
         console.warn(f"no {sha_file.name} beside the bundle; checking that the gzip stream is complete instead")
     manifest = read_manifest(path)
-    if not sha_file.is_file():
+    if not sha_file.is_file() and hash_now:
         with console.status(f"reading {path.name} to its end"):
             check_gzip_complete(path)
     if manifest is None:
         console.warn(f"{path.name} carries no polyarch manifest, so its platform cannot be checked before loading")
-        return None
+        return None, want
     if manifest.platform != host_platform:
         if insist != manifest.platform:
             right = bundle_name(manifest.stack, manifest.version, arch_name(host_platform))
@@ -111,7 +118,7 @@ def check_bundle(path, host_platform: str, insist: str | None):
             )
         console.warn(f"loading {manifest.platform} images on a {host_platform} host (--platform): they run under emulation")
     console.done(f"bundle: {manifest.stack} {manifest.version} for {manifest.platform}, {len(manifest.images)} images")
-    return manifest
+    return manifest, want
 
 
 def check_bundle_fits(manifest, stack, mode, path) -> None:
@@ -132,11 +139,12 @@ def check_bundle_fits(manifest, stack, mode, path) -> None:
 @polyarch_task(help={
     "bundle": "Bundle to load first (default: $AIRTIGHT_BUNDLE; without one, the images must already be in the engine).",
     "platform": "Run a bundle made for this platform even if the host's differs (emulated).",
+    "start": "Start the stack after loading (--no-start only checks and loads the bundle, leaving what runs alone).",
     "dry_run": HELP["dry_run"],
     "json": HELP["json"],
     "stack": HELP["stack"],
 })
-def prod_airtight(c, bundle=None, platform=None, dry_run=False, json=False, stack=None):
+def prod_airtight(c, bundle=None, platform=None, start=True, dry_run=False, json=False, stack=None):
     """Check and load an offline bundle, then run it."""
     from polyarch.bundle import expand_user_path
     from polyarch.planner import airtight_run_plan
@@ -147,22 +155,25 @@ def prod_airtight(c, bundle=None, platform=None, dry_run=False, json=False, stac
     s = session.stack
     mode = s.role("airtight")
     # Checked in a dry run too: a dry run that passes means the real run will not fail on input.
-    require_env(s)
+    if start:
+        require_env(s)
     given = bundle or os.environ.get("AIRTIGHT_BUNDLE") or None
     path = expand_user_path(given).resolve() if given else None
     insist = parse_platform(platform, "--platform") if platform else None
     run_platform = session.host_platform(None)
-    manifest = None
+    manifest = want = None
     if path is not None:
-        manifest = check_bundle(path, session.native_platform(), insist)
+        # A dry run reads the whole file now; a real run checks it while loading.
+        manifest, want = check_bundle(path, session.native_platform(), insist, hash_now=dry_run)
         if manifest is not None:
             check_bundle_fits(manifest, s, mode, path)
             run_platform = manifest.platform
     else:
         console.info("No bundle given: the images must already be in the engine.")
     plan = airtight_run_plan(s, path, run_platform, env_present=s.env_file.is_file(),
-                             image_ids=tuple(sorted({*manifest.images.items(), *manifest.configs.items()})) if manifest else ())
-    if session.carry_out(plan, mode=mode) is not None:
+                             image_ids=tuple(sorted({*manifest.images.items(), *manifest.configs.items()})) if manifest else (),
+                             sha256=want, start=start)
+    if session.carry_out(plan, mode=mode) is not None and start:
         print_urls(s)
 
 
