@@ -281,9 +281,14 @@ def classic_engine():
     (root / "daemon.json").write_text("{}")
     sock = root / "docker.sock"
     log = (root / "log").open("wb")
+    # Its own bridge: with --bridge=none, dockerd deletes docker0, which the main engine needs.
+    bridge = f"pa-cls{os.getpid() % 10000}"
+    subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
+    subprocess.run(["ip", "addr", "add", "10.213.7.1/24", "dev", bridge], check=True)
+    subprocess.run(["ip", "link", "set", bridge, "up"], check=True)
     daemon = subprocess.Popen(
         ["dockerd", "--config-file", str(root / "daemon.json"), "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
-         "-H", f"unix://{sock}", "--pidfile", str(root / "pid"), "--bridge=none", "--iptables=false", "--ip6tables=false",
+         "-H", f"unix://{sock}", "--pidfile", str(root / "pid"), f"--bridge={bridge}", "--iptables=false", "--ip6tables=false",
          "--containerd-namespace", f"polyarch-classic-{os.getpid()}", "--containerd-plugins-namespace", f"polyarch-classic-p-{os.getpid()}"],
         stdout=subprocess.DEVNULL, stderr=log)
     env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
@@ -296,6 +301,7 @@ def classic_engine():
         daemon.terminate()
         daemon.wait(60)
         log.close()
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True)
         # dockerd mounts its data root over itself; a daemon that died early may leave that behind.
         mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines() if str(root) in line]
         for mount in sorted(mounts, reverse=True):
@@ -315,6 +321,10 @@ def test_plain_docker_load_reads_a_registry_bundle_on_the_classic_image_store(re
     run = subprocess.run(["docker", "run", "--rm", "--network", "none", f"{PROJECT}-api:latest", "python3", "-c",
                           "import platform; print(platform.machine())"], env=classic_engine, capture_output=True, text=True)
     assert run.returncode == 0 and run.stdout.strip() == os.uname().machine, run.stderr
+
+
+def test_the_classic_daemon_left_the_main_engines_bridge_alone(classic_engine):
+    assert subprocess.run(["ip", "link", "show", "docker0"], capture_output=True).returncode == 0
 
 
 def test_a_checksum_mismatch_after_loading_puts_the_previous_images_back(engine, stack_file, host_bundle, registry_bundle, tmp_path):
