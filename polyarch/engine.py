@@ -125,6 +125,16 @@ def _environment(variables: tuple[tuple[str, str], ...]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+@dataclass(frozen=True)
+class LocalImage:
+    """What `docker image inspect` says of a local name. With the containerd
+    store and a multi-platform name, `platform` is only the one it reports."""
+
+    id: str
+    labels: dict[str, str]
+    platform: str
+
+
 def _compose_labels(text: str) -> dict[str, str]:
     """`compose ps` joins labels with commas, and values hold commas too: a piece without '=' belongs to the one before."""
     pieces: list[str] = []
@@ -553,22 +563,29 @@ class Engine:
             config = getattr(config, "model_dump", lambda **_: {})(by_alias=True)
         return tuple(config.get("Mirrors") or ())
 
-    def local_images(self, refs: tuple[str, ...]) -> dict[str, tuple[str, dict[str, str]]]:
-        """Image ID and labels of each ref the engine holds; refs it lacks are left out."""
+    def local_images(self, refs: tuple[str, ...]) -> dict[str, LocalImage]:
+        """ID, labels and platform of each ref the engine holds; refs it lacks are left out."""
         if not refs:
             return {}
+
+        def described(image) -> LocalImage:
+            variant = getattr(image, "variant", None)
+            if image.architecture == "arm64" and variant == "v8":
+                variant = None  # polyarch's name for it is plain linux/arm64
+            platform = _platform_name(image.os or "", image.architecture or "", variant)
+            return LocalImage(image.id, dict(image.config.labels or {}), platform)
+
         try:
             images = self.docker.image.inspect(list(refs))
-            return {ref: (image.id, dict(image.config.labels or {})) for ref, image in zip(refs, images)}
+            return {ref: described(image) for ref, image in zip(refs, images)}
         except self.DockerException:
             pass  # some ref is missing: ask one by one
         found = {}
         for ref in refs:
             try:
-                image = self.docker.image.inspect(ref)
+                found[ref] = described(self.docker.image.inspect(ref))
             except self.DockerException:
                 continue
-            found[ref] = (image.id, dict(image.config.labels or {}))
         return found
 
     def compose_down(self, compose: Compose, volumes: bool) -> None:

@@ -101,7 +101,7 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
 
             hashes, containers = engine.compose_state(item.compose)
             names = tuple(sorted({c.image_name for c in containers}))
-            verdict = judge(hashes, containers, {n: i for n, (i, _) in engine.local_images(names).items()})
+            verdict = judge(hashes, containers, {n: image.id for n, image in engine.local_images(names).items()})
             if verdict.current:
                 console.info(f"  every container of {item.compose.project} already runs its current configuration and image; "
                              "nothing to start or recreate")
@@ -267,10 +267,10 @@ def unchanged_local_targets(engine: Engine, build: Build) -> dict[str, dict]:
     skipped = {}
     for target in candidates:
         found = [held.get(tag) for tag in target.tags]
-        if all(found) and len({image_id for image_id, _ in found}) == 1 \
-                and all(labels.get(ANNOTATION) == target.fingerprint for _, labels in found):
+        if all(found) and len({image.id for image in found}) == 1 \
+                and all(image.labels.get(ANNOTATION) == target.fingerprint for image in found):
             console.info(f"  {target.name}: the local image already holds these inputs; not rebuilt")
-            skipped[target.name] = {"skipped": True, "image_id": found[0][0]}
+            skipped[target.name] = {"skipped": True, "image_id": found[0].id}
     return skipped
 
 
@@ -278,7 +278,8 @@ def check_images(engine: Engine, item: CheckImages) -> None:
     """Every image present; with a platform, runnable there; with image IDs, exactly those."""
     from polyarch.stack import normalize_ref
 
-    missing = [r for r in item.refs if not engine.image_exists(r)]
+    held = engine.local_images(item.refs)  # one inspect call when every image is there
+    missing = [r for r in item.refs if r not in held]
     if missing:
         raise EngineError(f"These images are missing from the engine: {', '.join(missing)}.", item.tip or None)
     if item.image_ids:
@@ -287,13 +288,19 @@ def check_images(engine: Engine, item: CheckImages) -> None:
         promised: dict[str, set[str]] = {}
         for ref, image_id in item.image_ids:
             promised.setdefault(normalize_ref(ref), set()).add(image_id)
-        actual = engine.image_ids(item.refs)
-        wrong = [ref for ref in item.refs if normalize_ref(ref) in promised and actual[ref] not in promised[normalize_ref(ref)]]
+        wrong = [ref for ref in item.refs if normalize_ref(ref) in promised and held[ref].id not in promised[normalize_ref(ref)]]
         if wrong:
             raise VerificationError(f"After loading, {', '.join(wrong)} are not the images the bundle names (other image IDs); the stack was not started.",
                                     tip="The bundle's manifest does not match its content: package it again.")
     if item.platform:
-        foreign = [ref for ref in item.refs if not engine.platform_available(ref, item.platform)]
+        from concurrent.futures import ThreadPoolExecutor
+
+        # An image that reports the platform runs there; only the others (a
+        # multi-platform name reports just one of its platforms) are probed.
+        unsure = [ref for ref in item.refs if held[ref].platform != item.platform]
+        with ThreadPoolExecutor(max_workers=min(8, len(unsure) or 1)) as pool:
+            runnable = list(pool.map(lambda ref: engine.platform_available(ref, item.platform), unsure))
+        foreign = [ref for ref, ok in zip(unsure, runnable) if not ok]
         if foreign:
             raise VerificationError(f"{', '.join(foreign)} cannot run as {item.platform} (the engine holds another platform of them); the stack was not started.",
                                     tip=f"Use a bundle made for {item.platform} (package-airtight --platform {item.platform}).")
@@ -420,29 +427,28 @@ def fetch_bundle(engine: Engine, item: FetchBundle) -> dict:
 
 
 def load_bundle(engine: Engine, item: LoadBundle) -> list[str]:
-    """Stream the bundle into `docker load` once, hashing it on the way; a failure is explained from the file."""
-    import hashlib
+    """`docker load` the bundle while its sha256 is computed beside it; a failure is explained from the file.
+
+    Both read the same file at the same time, so the disk is read once (the
+    second reader is served from the page cache) and the hash costs no time
+    on top of the load unless the CPU is the limit.
+    """
+    from concurrent.futures import ThreadPoolExecutor
 
     from polyarch.bundle import check_gzip_complete, sha256_of
 
-    digest = hashlib.sha256()
-
-    def chunks():
-        with item.bundle.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-                yield chunk
-
-    try:
-        loaded = engine.load(chunks())
-    except EngineError:
-        # Say why in the file's terms: not what the checksum file says, or truncated.
-        if item.sha256 and sha256_of(item.bundle) != item.sha256:
-            raise _mismatch(item) from None
-        check_gzip_complete(item.bundle)
-        raise
-    if item.sha256 and digest.hexdigest() != item.sha256:
-        raise _mismatch(item)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(sha256_of, item.bundle) if item.sha256 else None
+        try:
+            loaded = engine.load(item.bundle)
+        except EngineError:
+            # Say why in the file's terms: not what the checksum file says, or truncated.
+            if hashing is not None and hashing.result() != item.sha256:
+                raise _mismatch(item) from None
+            check_gzip_complete(item.bundle)
+            raise
+        if hashing is not None and hashing.result() != item.sha256:
+            raise _mismatch(item)
     if item.sha256:
         console.done(f"sha256 matches {item.bundle.name}.sha256")
     console.info(f"  loaded {len(loaded)} images")

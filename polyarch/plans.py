@@ -358,13 +358,13 @@ class RestoreNames:
 
 @dataclass(frozen=True)
 class LoadBundle:
-    """`docker load` a bundle, reading it once: its sha256 (when a checksum file gives one) is computed on the way."""
+    """`docker load` a bundle while its sha256 (when a checksum file gives one) is computed alongside."""
 
     bundle: Path
     sha256: str | None = None
 
     def summary(self) -> str:
-        return f"docker load < {self.bundle}" + (", checking its sha256 while it streams" if self.sha256 else "")
+        return f"docker load < {self.bundle}" + (", checking its sha256 at the same time" if self.sha256 else "")
 
 
 @dataclass(frozen=True)
