@@ -65,9 +65,13 @@ def compare(name: str, side_a: Callable[[], None], side_b: Callable[[], None], p
     """
     nothing = before_each or (lambda: None)
     prepare_a, prepare_b = before_a or nothing, before_b or nothing
-    if warmup:
-        prepare_a(); side_a()
-        prepare_b(); side_b()
+    while warmup:
+        try:
+            prepare_a(); side_a()
+            prepare_b(); side_b()
+            warmup = False
+        except RegistryHiccup as exc:
+            print(f"{name}: the registry answered 500 during the warm-up (`{exc}`); warming up again", flush=True)
     a_times, b_times, ratios = [], [], []
     number = 0
     while number < pairs:
