@@ -402,43 +402,12 @@ class Engine:
                 detail = errors.read().decode(errors="replace").strip()
                 raise EngineError(f"docker save failed (exit {code}): {detail}")
 
-    def load(self, source) -> list[str]:
-        """`docker load` from a file path, or from an iterator of bytes fed to its stdin.
-
-        For an iterator, python-on-whales' own streaming load is not used: it
-        leaves docker's error on the terminal and, on failure, breaks while
-        building its exception (a Path in the command). The same argv is run
-        here with stderr kept, so the error can be explained.
-        """
-        if isinstance(source, Path):
-            try:
-                return list(self.docker.image.load(str(source), quiet=True) or [])
-            except self.DockerException as exc:
-                raise _explain(exc, "load the bundle") from None
-        import subprocess
-        import tempfile
-
-        command = [str(part) for part in self.docker.client_config.docker_cmd] + ["image", "load", "--quiet"]
-        with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as output:
-            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=output, stderr=errors)
-            try:
-                for chunk in source:
-                    process.stdin.write(chunk)
-                process.stdin.close()
-            except BrokenPipeError:
-                pass  # docker load gave up; its exit code and message say why
-            except BaseException:
-                process.kill()
-                process.wait()
-                raise
-            code = process.wait()
-            errors.seek(0)
-            output.seek(0)
-            message = errors.read().decode(errors="replace").strip()
-            lines = output.read().decode(errors="replace").splitlines()
-        if code != 0:
-            raise EngineError(f"docker load failed (exit {code}): {message or 'no message'}")
-        return [line.split(" ")[-1] for line in lines if "Loaded image" in line]
+    def load(self, bundle: Path) -> list[str]:
+        """`docker load` a bundle file; returns the names it loaded."""
+        try:
+            return list(self.docker.image.load(str(bundle), quiet=True) or [])
+        except self.DockerException as exc:
+            raise _explain(exc, "load the bundle") from None
 
     def drop_backups(self, kept: dict[str, str | None]) -> None:
         """Remove the backup names KeepNames made; the images they named go when nothing else names them."""
@@ -534,7 +503,10 @@ class Engine:
                 raise _explain(exc, f"read the state of the {compose.project} stack") from None
         hashes = dict(line.split(None, 1) for line in hashes_text.splitlines() if line.strip())
         # The image each service names: `ps` shows an image ID once its name moved to a newer build.
-        named = {name: spec.get("image", "") for name, spec in (json.loads(config_text).get("services") or {}).items()}
+        services = json.loads(config_text).get("services") or {}
+        # A service without `image:` runs compose's own name for its build.
+        named = {name: spec.get("image") or f"{compose.project}-{name}" for name, spec in services.items()}
+        replicas = {name: int((spec.get("deploy") or {}).get("replicas") or spec.get("scale") or 1) for name, spec in services.items()}
         text = listing.strip()
         # Compose prints one JSON object per line (2.21+) or one array (older).
         rows = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -544,14 +516,14 @@ class Engine:
             containers.append(ContainerState(
                 service=row.get("Service", ""),
                 config_hash=labels.get("com.docker.compose.config-hash", ""),
-                image_name=named.get(row.get("Service", ""), "") or row.get("Image", ""),
+                image_name=named.get(row.get("Service", ""), row.get("Image", "")),
                 image_id=labels.get("com.docker.compose.image", ""),
                 state=row.get("State", ""),
                 health=row.get("Health", "") or "",
                 exit_code=int(row.get("ExitCode") or 0),
                 depends_on=tuple(e for e in labels.get("com.docker.compose.depends_on", "").split(",") if e),
             ))
-        return {k: v.strip() for k, v in hashes.items()}, containers
+        return {k: v.strip() for k, v in hashes.items()}, containers, replicas
 
     def registry_mirrors(self) -> tuple[str, ...]:
         """The engine's Docker Hub mirrors, so polyarch reads Docker Hub images where the engine would."""

@@ -99,9 +99,9 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
         if item.skip_if_current and not item.services:
             from polyarch.uptodate import judge
 
-            hashes, containers = engine.compose_state(item.compose)
+            hashes, containers, replicas = engine.compose_state(item.compose)
             names = tuple(sorted({c.image_name for c in containers}))
-            verdict = judge(hashes, containers, {n: image.id for n, image in engine.local_images(names).items()})
+            verdict = judge(hashes, containers, {n: image.id for n, image in engine.local_images(names).items()}, replicas)
             if verdict.current:
                 console.info(f"  every container of {item.compose.project} already runs its current configuration and image; "
                              "nothing to start or recreate")
@@ -278,7 +278,7 @@ def check_images(engine: Engine, item: CheckImages) -> None:
     """Every image present; with a platform, runnable there; with image IDs, exactly those."""
     from polyarch.stack import normalize_ref
 
-    held = engine.local_images(item.refs)  # one inspect call when every image is there
+    held = engine.local_images(item.refs)
     missing = [r for r in item.refs if r not in held]
     if missing:
         raise EngineError(f"These images are missing from the engine: {', '.join(missing)}.", item.tip or None)

@@ -90,15 +90,20 @@ def write_member(out: HashingWriter, name: str, data: bytes, level: int) -> None
 
 def _stream_blob(image: RemoteImage, blob: Descriptor) -> Iterator[bytes]:
     """The blob's bytes, checked against its digest and size as they arrive."""
+    import http.client
+
     digest = hashlib.sha256()
     seen = 0
-    with open_blob(image, blob) as response:
-        while chunk := response.read(_CHUNK):
-            seen += len(chunk)
-            if seen > blob.size:
-                break
-            digest.update(chunk)
-            yield chunk
+    try:
+        with open_blob(image, blob) as response:
+            while chunk := response.read(_CHUNK):
+                seen += len(chunk)
+                if seen > blob.size:
+                    break
+                digest.update(chunk)
+                yield chunk
+    except (OSError, http.client.HTTPException) as exc:
+        raise RegistryHTTPError(f"the connection failed after {seen} bytes ({exc})") from None
     if seen != blob.size or "sha256:" + digest.hexdigest() != blob.digest:
         raise BundleError(f"{image.ref}: the registry sent {seen} bytes for {blob.digest} that do not match that digest "
                           f"({blob.size} bytes expected); no bundle was written.",
@@ -109,23 +114,39 @@ def _prefetched(chunks: Iterator[bytes], depth: int = 8) -> Iterator[bytes]:
     """Read `chunks` in a thread, a few ahead, so the download and its digest overlap the writing."""
     box: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
+    stop = threading.Event()
+
+    def hand_over(item) -> bool:
+        """Put `item` in the box unless the writer has given up (then the download stops too)."""
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def pump() -> None:
         try:
             for chunk in chunks:
-                box.put(chunk)
-            box.put(done)
+                if not hand_over(chunk):
+                    chunks.close()  # closes the HTTP response
+                    return
+            hand_over(done)
         except BaseException as exc:  # handed to the writer, which raises it
-            box.put(exc)
+            hand_over(exc)
 
     threading.Thread(target=pump, daemon=True).start()
-    while True:
-        item = box.get()
-        if item is done:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    try:
+        while True:
+            item = box.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 def write_blob(out: HashingWriter, image: RemoteImage, blob: Descriptor, level: int) -> None:
@@ -167,11 +188,17 @@ def image_index(images: tuple[BundledImage, ...]) -> bytes:
                        "manifests": entries}, indent=1).encode()
 
 
+def repo_tag(name: str) -> str:
+    """A name as the classic store's `docker load` accepts it: with a tag (redis -> redis:latest)."""
+    base = name.split("@", 1)[0]
+    return base if ":" in base.rsplit("/", 1)[-1] else base + ":latest"
+
+
 def docker_manifest(images: tuple[BundledImage, ...]) -> bytes:
     """`manifest.json` in `docker save`'s form, for the classic image store's `docker load`."""
     return json.dumps([{
         "Config": f"blobs/sha256/{b.image.config.digest.split(':', 1)[1]}",
-        "RepoTags": list(b.names),
+        "RepoTags": [repo_tag(name) for name in b.names],
         "Layers": [f"blobs/sha256/{layer.digest.split(':', 1)[1]}" for layer in b.image.layers],
     } for b in images], indent=1).encode()
 

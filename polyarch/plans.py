@@ -117,7 +117,8 @@ class Build:
     def summary(self) -> str:
         platforms = sorted({p for t in self.targets for p in t.platforms})
         if self.pushes:
-            where = "push to the registry" + ("" if self.push else " by digest")
+            by_digest = any("push-by-digest=true" in o for t in self.targets for o in t.outputs)
+            where = "push to the registry" + (" by digest" if by_digest else "")
         else:
             where = "load into the engine" if self.load else "build only"
         text = f"build {', '.join(t.name for t in self.targets)} for {', '.join(platforms)} in one bake call, then {where}"
@@ -330,7 +331,7 @@ class FetchBundle:
     def summary(self) -> str:
         sources = ", ".join(ref for _, ref in self.images)
         return (f"read {len(self.images)} images for {self.platform} from their registries ({sources}) and write them, "
-                f"digests checked, into {self.bundle} (+ {self.checksum.name}); the engine is not used")
+                f"digests checked, into {self.bundle} (+ {self.checksum.name}); nothing is built, pulled or exported by the engine")
 
 
 @dataclass(frozen=True)

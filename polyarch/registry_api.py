@@ -36,7 +36,10 @@ def _config_auth(host: str) -> str | None:
         auths = json.loads((folder / "config.json").read_text()).get("auths") or {}
     except (OSError, ValueError):
         return None
-    for key in (host, f"https://{host}", f"http://{host}", f"https://{host}/v1/"):
+    keys = [host, f"https://{host}", f"http://{host}", f"https://{host}/v1/"]
+    if host in ("registry-1.docker.io", "docker.io", "index.docker.io"):
+        keys.append("https://index.docker.io/v1/")  # where `docker login` keeps Docker Hub's
+    for key in keys:
         encoded = (auths.get(key) or {}).get("auth")
         if encoded:
             try:
@@ -55,7 +58,7 @@ def _bearer_token(params: dict[str, str], credentials: str | None, name: str) ->
     query = {"service": params.get("service", ""), "scope": params.get("scope") or f"repository:{name}:delete"}
     request = urllib.request.Request(f"{params['realm']}?{urllib.parse.urlencode(query)}")
     if credentials:
-        request.add_header("Authorization", "Basic " + base64.b64encode(credentials.encode()).decode())
+        request.add_unredirected_header("Authorization", "Basic " + base64.b64encode(credentials.encode()).decode())
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             body = json.load(response)
@@ -90,7 +93,8 @@ def request(url: str, method: str = "GET", headers: dict[str, str] | None = None
     for _attempt in range(2):
         req = urllib.request.Request(url, method=method, headers=dict(headers or {}))
         if authorization:
-            req.add_header("Authorization", authorization)
+            # Not carried to a redirect target (blob downloads often go to another host).
+            req.add_unredirected_header("Authorization", authorization)
         try:
             return urllib.request.urlopen(req, timeout=TIMEOUT)
         except urllib.error.HTTPError as exc:
@@ -189,8 +193,13 @@ def endpoints(host: str, mirrors: tuple[str, ...]) -> list[str]:
 
 
 def _read_json(response, limit: int = _MANIFEST_LIMIT) -> bytes:
-    with response:
-        data = response.read(limit + 1)
+    import http.client
+
+    try:
+        with response:
+            data = response.read(limit + 1)
+    except (OSError, http.client.HTTPException) as exc:
+        raise RegistryHTTPError(f"reading the manifest failed ({exc})") from None
     if len(data) > limit:
         raise RegistryHTTPError("a manifest larger than 4 MiB was refused")
     return data
@@ -215,8 +224,6 @@ def _descriptor(data: dict) -> Descriptor:
 
 def resolve_image(ref: str, platform: str, mirrors: tuple[str, ...] = ()) -> RemoteImage:
     """The image `ref` serves for `platform`, read from its registry (or the engine's mirror for Docker Hub)."""
-    import hashlib
-
     host, repository, reference = split_ref(ref)
     accept = {"Accept": ", ".join(INDEX_TYPES + MANIFEST_TYPES)}
     problems = []
@@ -225,7 +232,9 @@ def resolve_image(ref: str, platform: str, mirrors: tuple[str, ...] = ()) -> Rem
         try:
             data = _read_json(request(f"{location}/manifests/{reference}", headers=accept))
             document = json.loads(data)
+            wanted_digest = reference if reference.startswith("sha256:") else None
             if document.get("mediaType") in INDEX_TYPES or "manifests" in document:
+                _check_digest(ref, data, wanted_digest)
                 matches = [m for m in document.get("manifests") or [] if _platform_of(m) == platform]
                 if not matches:
                     offered = sorted({p for p in map(_platform_of, document.get("manifests") or []) if p})
@@ -233,20 +242,35 @@ def resolve_image(ref: str, platform: str, mirrors: tuple[str, ...] = ()) -> Rem
                 chosen = _descriptor(matches[0])
                 data = _read_json(request(f"{location}/manifests/{chosen.digest}", headers=accept))
                 document = json.loads(data)
-            digest = "sha256:" + hashlib.sha256(data).hexdigest()
-            if reference.startswith("sha256:") and digest != reference:
-                raise RegistryHTTPError(f"{ref}: the registry sent a manifest whose digest is {digest}")
+                wanted_digest = chosen.digest
+            digest = _check_digest(ref, data, wanted_digest)
             manifest = Descriptor(document.get("mediaType") or MANIFEST_TYPES[0], digest, len(data))
             config = _descriptor(document.get("config") or {})
             layers = tuple(_descriptor(layer) for layer in document.get("layers") or [])
+            # A single-platform image says its platform only in its config: read it (it is small).
+            config_data = _read_json(request(f"{location}/blobs/{config.digest}"))
+            _check_digest(ref, config_data, config.digest)
+            found = _platform_of({"platform": json.loads(config_data)})
+            if found != platform:
+                raise RegistryHTTPError(f"{ref} is a {found} image, not {platform}", 404)
             return RemoteImage(ref, location, manifest, data, config, layers, platform)
         except RegistryHTTPError as exc:
-            if exc.code == 404 and "has no" in str(exc):
+            if exc.code == 404 and (" has no " in str(exc) or " image, not " in str(exc)):
                 raise
             problems.append(f"{base}: {exc}")
         except ValueError as exc:
             problems.append(f"{base}: the manifest is not JSON ({exc})")
     raise RegistryHTTPError(f"{ref} could not be read from its registry: " + "; ".join(problems))
+
+
+def _check_digest(ref: str, data: bytes, wanted: str | None) -> str:
+    """The sha256 digest of `data`; an error when it is not the one asked for."""
+    import hashlib
+
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    if wanted and digest != wanted:
+        raise RegistryHTTPError(f"{ref}: the registry sent content whose digest is {digest}, not {wanted}")
+    return digest
 
 
 def open_blob(image: RemoteImage, blob: Descriptor):

@@ -57,11 +57,14 @@ class Verdict:
         return "; ".join(why for _, why in self.stale)
 
 
-def judge(hashes: dict[str, str], containers: list[ContainerState], image_ids: dict[str, str]) -> Verdict:
+def judge(hashes: dict[str, str], containers: list[ContainerState], image_ids: dict[str, str],
+          replicas: dict[str, int] | None = None) -> Verdict:
     """Which services compose would create, recreate or start, judged from compose's own hashes and labels.
 
     `hashes` is compose's config hash per service of the mode, `image_ids`
-    the engine's current image ID per image name the services use.
+    the engine's current image ID per image name the services use, and
+    `replicas` how many containers each service should have (compose's hash
+    leaves the count out).
     """
     by_service: dict[str, list[ContainerState]] = {}
     for container in containers:
@@ -73,6 +76,9 @@ def judge(hashes: dict[str, str], containers: list[ContainerState], image_ids: d
     stale: list[tuple[str, str]] = []
     for service, wanted in sorted(hashes.items()):
         why = _why_stale(service, wanted, by_service.get(service, []), image_ids, jobs)
+        count = (replicas or {}).get(service, 1)
+        if not why and len(by_service.get(service, [])) != count:
+            why = f"{service} should run {count} container{'s' if count != 1 else ''}, not {len(by_service[service])}"
         if why:
             stale.append((service, why))
     return Verdict(stale=tuple(stale))

@@ -195,3 +195,25 @@ def test_a_registry_that_sends_other_bytes_leaves_no_bundle(tmp_path):
     finally:
         stop(server)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_single_platform_image_of_another_platform_is_refused(tmp_path):
+    from polyarch.registry_api import RegistryHTTPError, resolve_image
+
+    blobs, manifest = image_parts()
+    server, _ = serve_registry(blobs, manifest)
+    try:
+        with pytest.raises(RegistryHTTPError, match="is a linux/amd64 image, not linux/arm64"):
+            resolve_image(f"127.0.0.1:{server.server_port}/ns/app:1", "linux/arm64")
+    finally:
+        stop(server)
+
+
+def test_names_get_a_tag_for_the_classic_store_and_a_full_form_for_containerd():
+    from polyarch.ocibundle import full_name, repo_tag
+
+    assert repo_tag("lumen-chatbot") == "lumen-chatbot:latest"
+    assert repo_tag("127.0.0.1:5000/x/app") == "127.0.0.1:5000/x/app:latest"
+    assert repo_tag("redis:7") == "redis:7"
+    assert full_name("redis") == "docker.io/library/redis:latest"
+    assert full_name("127.0.0.1:5000/x/app:2") == "127.0.0.1:5000/x/app:2"

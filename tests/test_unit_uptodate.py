@@ -52,3 +52,8 @@ def test_containers_of_services_the_mode_does_not_run_need_the_whole_project():
     extra = containers() + [ContainerState("debug", "h", "busybox:1.36.1", "sha256:b", "running", "", 0)]
     verdict = judge(HASHES, extra, IDS)
     assert not verdict.current and verdict.whole and "debug" in verdict.whole
+
+
+def test_a_service_with_fewer_or_more_containers_than_its_replicas_is_stale():
+    assert judge(HASHES, containers(), IDS, {"worker": 2}).stale == (("worker", "worker should run 2 containers, not 1"),)
+    assert judge(HASHES, containers(), IDS, {"api": 1, "worker": 1, "init": 1}).current
