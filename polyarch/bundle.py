@@ -54,14 +54,23 @@ def bundle_name(stack: str, version: str, arch: str) -> str:
     return f"{stack}-airtight-{version}-{arch}.tar.gz"
 
 
+def tar_header(name: str, size: int, mode: int = 0o644) -> bytes:
+    """The 512-byte ustar header of one regular-file entry."""
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mode = mode
+    return info.tobuf(format=tarfile.USTAR_FORMAT)
+
+
+def tar_padding(size: int) -> bytes:
+    """The zeros that fill an entry of `size` bytes to the next 512-byte block."""
+    return b"\0" * ((512 - size % 512) % 512)
+
+
 def manifest_member(manifest: BundleManifest) -> bytes:
     """A tar entry holding the manifest, without the end-of-archive blocks."""
     data = manifest.to_json()
-    info = tarfile.TarInfo(MANIFEST_NAME)
-    info.size = len(data)
-    info.mode = 0o644
-    padding = b"\0" * ((512 - len(data) % 512) % 512)
-    return info.tobuf(format=tarfile.USTAR_FORMAT) + data + padding
+    return tar_header(MANIFEST_NAME, len(data)) + data + tar_padding(len(data))
 
 
 def read_manifest(path: Path) -> BundleManifest | None:

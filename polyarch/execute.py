@@ -346,32 +346,49 @@ def save_bundle(engine: Engine, item: SaveBundle) -> dict:
     import time
 
     from polyarch import __version__
-    from polyarch.bundle import BundleManifest, PendingFiles, checksum_line, compress_stream, manifest_member, sha256_of
+    from polyarch.bundle import BundleManifest, compress_stream, manifest_member
 
     manifest = BundleManifest(item.stack, item.version, item.platform,
                               engine.image_ids(item.refs), __version__)
+    counted = {"raw": 0, "seconds": 0.0}
+    started = time.monotonic()
+
+    def write(sink) -> None:
+        sink.write(gzip.compress(manifest_member(manifest), compresslevel=item.level, mtime=0))
+        with engine.save_stream(item.refs) as stream, console.progress_bytes("docker save + gzip") as advance:
+            def count(n: int) -> None:
+                counted["raw"] += n
+                advance(counted["raw"], sink.tell())
+
+            compress_stream(stream, sink, item.level, on_raw=count)
+        counted["seconds"] = time.monotonic() - started  # save + compress, without the checksum pass
+
+    digest = _write_bundle(item, write)
+    return {"raw_bytes": counted["raw"], "seconds": counted["seconds"], "sha256": digest}
+
+
+def _write_bundle(item: SaveBundle | FetchBundle, write) -> str:
+    """Write the bundle under a temporary name, then its checksum, and rename both into place; returns the sha256.
+
+    `write(sink)` fills the file and returns its sha256 if it computed it
+    on the way (else the file is read once more). Any failure leaves
+    neither file behind.
+    """
+    from polyarch.bundle import PendingFiles, checksum_line, sha256_of
+
     pending = PendingFiles(item.bundle, item.checksum)
     pending.discard()
-    counted = {"raw": 0}
-    started = time.monotonic()
     try:
         with pending.tmp_bundle.open("wb") as sink:
-            sink.write(gzip.compress(manifest_member(manifest), compresslevel=item.level, mtime=0))
-            with engine.save_stream(item.refs) as stream, console.progress_bytes("docker save + gzip") as advance:
-                def count(n: int) -> None:
-                    counted["raw"] += n
-                    advance(counted["raw"], sink.tell())
-
-                compress_stream(stream, sink, item.level, on_raw=count)
-        seconds = time.monotonic() - started
-        digest = sha256_of(pending.tmp_bundle)
+            digest = write(sink)
+        digest = digest or sha256_of(pending.tmp_bundle)
         pending.tmp_checksum.write_text(checksum_line(digest, item.bundle))
         pending.publish()
     except BaseException:
         pending.discard()
         console.warn(f"no bundle was written: {item.bundle.name} and its checksum were not created")
         raise
-    return {"raw_bytes": counted["raw"], "seconds": seconds, "sha256": digest}
+    return digest
 
 
 def fetch_bundle(engine: Engine, item: FetchBundle) -> dict:
@@ -381,7 +398,7 @@ def fetch_bundle(engine: Engine, item: FetchBundle) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
     from polyarch import __version__
-    from polyarch.bundle import BundleManifest, PendingFiles, checksum_line, manifest_member
+    from polyarch.bundle import BundleManifest, manifest_member
     from polyarch.ocibundle import BundledImage, HashingWriter, write_layout
     from polyarch.registry_api import RegistryHTTPError, resolve_image
 
@@ -403,27 +420,22 @@ def fetch_bundle(engine: Engine, item: FetchBundle) -> dict:
     manifest = BundleManifest(item.stack, item.version, item.platform,
                               {n: b.image.manifest.digest for b in images for n in b.names}, __version__,
                               configs={n: b.image.config.digest for b in images for n in b.names})
-    pending = PendingFiles(item.bundle, item.checksum)
-    pending.discard()
-    total = {"blobs": 0}
-    try:
-        with pending.tmp_bundle.open("wb") as sink, console.progress_bytes("registry -> bundle") as advance:
-            out = HashingWriter(sink)
-            out.write(gzip.compress(manifest_member(manifest), compresslevel=item.level, mtime=0))
+    total = {"blobs": 0, "written": 0}
 
+    def write(sink) -> str:
+        out = HashingWriter(sink)
+        out.write(gzip.compress(manifest_member(manifest), compresslevel=item.level, mtime=0))
+        with console.progress_bytes("registry -> bundle") as advance:
             def count(n: int) -> None:
                 total["blobs"] += n
                 advance(total["blobs"], out.written)
 
             write_layout(out, images, item.level, on_blob=count)
-        digest = out.digest.hexdigest()
-        pending.tmp_checksum.write_text(checksum_line(digest, item.bundle))
-        pending.publish()
-    except BaseException:
-        pending.discard()
-        console.warn(f"no bundle was written: {item.bundle.name} and its checksum were not created")
-        raise
-    return {"raw_bytes": out.written, "seconds": time.monotonic() - started, "sha256": digest}
+        total["written"] = out.written
+        return out.digest.hexdigest()
+
+    digest = _write_bundle(item, write)
+    return {"raw_bytes": total["written"], "seconds": time.monotonic() - started, "sha256": digest}
 
 
 def load_bundle(engine: Engine, item: LoadBundle) -> list[str]:

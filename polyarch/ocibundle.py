@@ -19,12 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import queue
-import tarfile
 import threading
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
 
+from polyarch.bundle import tar_header, tar_padding
 from polyarch.errors import BundleError
 from polyarch.registry_api import Descriptor, RemoteImage, RegistryHTTPError, open_blob
 
@@ -70,21 +70,10 @@ class _GzipMember:
         self.out.write(self.engine.flush())
 
 
-def _header(name: str, size: int) -> bytes:
-    info = tarfile.TarInfo(name)
-    info.size = size
-    info.mode = 0o444
-    return info.tobuf(format=tarfile.USTAR_FORMAT)
-
-
-def _padding(size: int) -> bytes:
-    return b"\0" * ((512 - size % 512) % 512)
-
-
 def write_member(out: HashingWriter, name: str, data: bytes, level: int) -> None:
     """A small tar entry (JSON) as its own compressed gzip member."""
     member = _GzipMember(out, level)
-    member.write(_header(name, len(data)) + data + _padding(len(data)))
+    member.write(tar_header(name, len(data), 0o444) + data + tar_padding(len(data)))
     member.close()
 
 
@@ -153,13 +142,13 @@ def write_blob(out: HashingWriter, image: RemoteImage, blob: Descriptor, level: 
     """One blob as a tar entry `blobs/sha256/<hex>`, streamed from the registry."""
     already = any(kind in blob.media_type for kind in _COMPRESSED)
     member = _GzipMember(out, 0 if already else level)
-    member.write(_header(f"blobs/sha256/{blob.digest.split(':', 1)[1]}", blob.size))
+    member.write(tar_header(f"blobs/sha256/{blob.digest.split(':', 1)[1]}", blob.size, 0o444))
     try:
         for chunk in _prefetched(_stream_blob(image, blob)):
             member.write(chunk)
     except RegistryHTTPError as exc:
         raise BundleError(f"{image.ref}: reading {blob.digest} failed: {exc}; no bundle was written.") from None
-    member.write(_padding(blob.size))
+    member.write(tar_padding(blob.size))
     member.close()
 
 

@@ -85,11 +85,8 @@ def check_bundle(path, host_platform: str, insist: str | None, hash_now: bool = 
     if not path.is_file():
         raise BundleError(f"{path} is not a file.")
     sha_file = path.with_name(path.name + ".sha256")
-    want = None
-    if sha_file.is_file() and not hash_now:
-        want = expected_checksum(sha_file, path)
-    elif sha_file.is_file():
-        want = expected_checksum(sha_file, path)
+    want = expected_checksum(sha_file, path) if sha_file.is_file() else None
+    if want and hash_now:
         with console.status(f"checking the sha256 of {path.name}"):
             got = sha256_of(path)
         if got != want:
@@ -99,7 +96,7 @@ def check_bundle(path, host_platform: str, insist: str | None, hash_now: bool = 
                 tip="Download or copy the bundle again; nothing was loaded.",
             )
         console.done(f"sha256 matches {sha_file.name}")
-    else:
+    elif not want:
         console.warn(f"no {sha_file.name} beside the bundle; checking that the gzip stream is complete instead")
     manifest = read_manifest(path)
     if not sha_file.is_file() and hash_now:
