@@ -49,17 +49,40 @@ def sh(args: list[str], cwd: Path = REPO, env: dict | None = None, stdout=subpro
         raise SystemExit(f"command failed ({result.returncode}): {' '.join(args)}\n{result.stderr[-3000:]}")
 
 
-def timed(action: Callable[[], None]) -> float:
+def busy_cpu_seconds() -> float:
+    """CPU time the whole machine has spent on anything but idling, from /proc/stat (0 elsewhere)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return 0.0
+    ticks = [int(f) for f in fields]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(action: Callable[[], None], cpu: list[float] | None = None) -> float:
+    """Wall time of `action`; with `cpu`, also append the machine's busy CPU seconds meanwhile.
+
+    The build itself runs in dockerd, BuildKit and QEMU, not in this process's
+    children, hence the machine-wide count.
+    """
+    busy = busy_cpu_seconds()
     start = time.perf_counter()
     action()
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    if cpu is not None:
+        cpu.append(busy_cpu_seconds() - busy)
+    return wall
 
 
 def compare(name: str, side_a: Callable[[], None], side_b: Callable[[], None], pairs: int,
             warmup: bool = True, before_each: Callable[[], None] | None = None,
-            before_a: Callable[[], None] | None = None, before_b: Callable[[], None] | None = None) -> float:
+            before_a: Callable[[], None] | None = None, before_b: Callable[[], None] | None = None,
+            cpu_report: bool = False) -> float:
     """Alternate A and B; print per-side medians, min, max and the pairwise ratio.
 
+    With `cpu_report`, also how busy the machine's cores were on each side and
+    the lowest ratio A's CPU work allows on this many cores (see report_cpu).
     `before_each` runs untimed before either side; `before_a`/`before_b`
     replace it for one side (e.g. to bring the stack to that side's own state).
     """
@@ -73,14 +96,17 @@ def compare(name: str, side_a: Callable[[], None], side_b: Callable[[], None], p
         except RegistryHiccup as exc:
             print(f"{name}: the registry answered 500 during the warm-up (`{exc}`); warming up again", flush=True)
     a_times, b_times, ratios = [], [], []
+    a_cpu: list[float] = []
+    b_cpu: list[float] = []
     number = 0
     while number < pairs:
         try:
             prepare_a()
-            a = timed(side_a)
+            a = timed(side_a, a_cpu)
             prepare_b()
-            b = timed(side_b)
+            b = timed(side_b, b_cpu)
         except RegistryHiccup as exc:
+            del a_cpu[len(a_times):], b_cpu[len(b_times):]
             # distribution's filesystem store races on concurrent tag writes
             # (for either side); such a pair says nothing about speed.
             print(f"{name}: the registry answered 500 during `{exc}`; running the pair again", flush=True)
@@ -92,9 +118,31 @@ def compare(name: str, side_a: Callable[[], None], side_b: Callable[[], None], p
         print(f"{name} pair {number}: polyarch {a:.3f}s  baseline {b:.3f}s  ratio {a / b:.3f}", flush=True)
     for label, values in (("polyarch", a_times), ("baseline", b_times)):
         print(f"{name} {label}: median {statistics.median(values):.3f}s  min {min(values):.3f}s  max {max(values):.3f}s")
+    if cpu_report:
+        report_cpu(name, a_times, b_times, a_cpu, b_cpu)
     ratio = statistics.median(ratios)
     print(f"ratio={ratio:.3f}")
     return ratio
+
+
+def report_cpu(name: str, a_times: list[float], b_times: list[float], a_cpu: list[float], b_cpu: list[float]) -> None:
+    """Print each side's busy CPU seconds and cores kept busy, and two floors of the ratio.
+
+    No scheduler can finish a side's CPU work in less than its cpu / cores of
+    wall time. cpu_A / (cores * wall_B) is the best ratio polyarch could reach
+    in that pair without doing less work; cpu_B / (cores * wall_B) is the best
+    any tool could reach doing exactly the baseline's work, however it
+    schedules it. A ratio near the first floor means polyarch keeps every
+    core busy; what is left is work, not waiting.
+    """
+    cores = os.cpu_count() or 1
+    for label, walls, cpus in (("polyarch", a_times, a_cpu), ("baseline", b_times, b_cpu)):
+        busy = statistics.median(c / w for c, w in zip(cpus, walls))
+        print(f"{name} {label} cpu: median {statistics.median(cpus):.1f} cpu-s, {busy:.2f} of {cores} cores busy")
+    for whose, cpus in (("polyarch's", a_cpu), ("the baseline's", b_cpu)):
+        floors = [c / (cores * wb) for c, wb in zip(cpus, b_times)]
+        print(f"{name} floor: {whose} CPU work on {cores} cores allows a ratio of {statistics.median(floors):.3f} "
+              f"(median; {min(floors):.3f}-{max(floors):.3f})")
 
 
 def invoke(*args: str, env: dict | None = None) -> Callable[[], None]:

@@ -47,6 +47,8 @@ def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
     results: dict[int, object] = {}
     # The backup names KeepNames made, until RestoreNames (or a failure) puts them back.
     kept: dict[str, str | None] = {}
+    # Registry reads done ahead for a run of Verify steps, by ref.
+    read_ahead: dict[str, object] = {}
     for number, item in enumerate(plan.steps, 1):
         console.step(f"[{number}/{len(plan.steps)}] {item.summary()}")
         if isinstance(item, RestoreNames):
@@ -57,8 +59,12 @@ def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
             engine.drop_backups(kept)
             results[number], kept = None, {}
             continue
+        if not isinstance(item, Verify):
+            read_ahead.clear()  # any other step may change what a registry holds
+        elif item.ref not in read_ahead:
+            read_ahead.update(read_indexes_ahead(engine, plan.steps[number - 1:], results))
         try:
-            results[number] = run_step(engine, item, results)
+            results[number] = run_step(engine, item, results, read_ahead)
         except BaseException:
             if kept:
                 console.warn("putting the local image names back as they were")
@@ -69,7 +75,31 @@ def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
     return results
 
 
-def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
+def read_indexes_ahead(engine: Engine, steps: tuple[Step, ...], results: dict[int, object]) -> dict[str, object]:
+    """Read, in parallel, the registry state of every ref in the run of Verify steps that starts `steps`.
+
+    Each value is the index or the error reading it gave; the steps still
+    judge them one by one, in order, so a failure is reported at its own step.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+    from itertools import takewhile
+
+    refs = list(dict.fromkeys(s.ref for s in takewhile(lambda s: isinstance(s, Verify), steps)
+                              if _index_read_this_run(results, s.ref) is None))
+
+    def read(ref: str) -> object:
+        try:
+            return engine.inspect_index(ref)
+        except EngineError as exc:
+            return exc
+
+    if len(refs) < 2:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(refs))) as pool:
+        return dict(zip(refs, pool.map(read, refs)))
+
+
+def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead: dict[str, object] | None = None) -> object:
     if isinstance(item, Build):
         skipped = unchanged_targets(engine, item) if item.skip_unchanged else {}
         remaining = item.without(set(skipped))
@@ -123,7 +153,9 @@ def run_step(engine: Engine, item: Step, results: dict[int, object]) -> object:
     if isinstance(item, CheckImages):
         return check_images(engine, item)
     if isinstance(item, Verify):
-        known = _index_read_this_run(results, item.ref)
+        known = _index_read_this_run(results, item.ref) or (read_ahead or {}).get(item.ref)
+        if isinstance(known, EngineError):
+            raise known
         index = verify_index(engine, item.ref, item.platforms, known)
         if item.single and not (index.single and index.platforms == item.platforms):
             what = "a manifest list" if not index.single else f"a {', '.join(index.platforms)} manifest"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -26,3 +27,30 @@ def test_the_long_bench_scripts_load_and_describe_their_options(script):
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "--pairs" in result.stdout
+
+
+def test_the_cpu_floor_is_each_sides_cpu_time_over_the_cores_and_the_baselines_wall_time(monkeypatch, capsys):
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import _common
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    monkeypatch.setattr(_common.os, "cpu_count", lambda: 2)
+    _common.report_cpu("cold", a_times=[10.0], b_times=[20.0], a_cpu=[16.0], b_cpu=[24.0])
+    out = capsys.readouterr().out
+    assert "polyarch cpu: median 16.0 cpu-s, 1.60 of 2 cores busy" in out
+    assert "baseline cpu: median 24.0 cpu-s, 1.20 of 2 cores busy" in out
+    assert "polyarch's CPU work on 2 cores allows a ratio of 0.400" in out
+    assert "the baseline's CPU work on 2 cores allows a ratio of 0.600" in out
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="the machine's CPU time is read from /proc/stat (Linux only)")
+def test_busy_cpu_seconds_grow_while_this_process_computes():
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import _common
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    before = _common.busy_cpu_seconds()
+    sum(i % 7 for i in range(3_000_000))
+    assert _common.busy_cpu_seconds() - before > 0.05

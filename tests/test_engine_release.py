@@ -237,3 +237,22 @@ def test_published_images_carry_oci_labels_and_annotations_of_the_commit(engine,
     verify = run_invoke(["verify", ref, "--stack", str(path)])
     assert "org.opencontainers.image.revision" in verify.stderr and sha in verify.stderr
     engine.image.remove(ref, force=True)
+
+
+def test_a_run_of_verify_steps_is_read_at_once_but_judged_in_order(namespace, published):
+    """The registry reads of consecutive Verify steps happen together; each step still fails at its own place."""
+    from polyarch.engine import Engine
+    from polyarch.errors import EngineError, VerificationError
+    from polyarch.execute import run_plan
+    from polyarch.plans import Plan, Verify
+
+    both = ("linux/amd64", "linux/arm64")
+    server, frontend, missing = f"{namespace}/server:t1", f"{namespace}/frontend:t1", f"{namespace}/server:never-pushed"
+    results = run_plan(Engine(), Plan("verify", (Verify(server, both), Verify(frontend, both))))
+    assert [results[1].ref, results[2].ref] == [server, frontend]
+    assert all(results[n].digest.startswith("sha256:") and set(both) <= set(results[n].platforms) for n in (1, 2))
+    # Step 2 fails on its platform before step 3's missing tag is reported.
+    with pytest.raises(VerificationError, match=r"frontend:t1 does not serve linux/arm/v7"):
+        run_plan(Engine(), Plan("verify", (Verify(server, both), Verify(frontend, both + ("linux/arm/v7",)), Verify(missing, both))))
+    with pytest.raises(EngineError, match="never-pushed"):
+        run_plan(Engine(), Plan("verify", (Verify(server, both), Verify(missing, both), Verify(frontend, both))))
