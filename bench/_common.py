@@ -55,9 +55,10 @@ def busy_cpu_seconds() -> float:
         fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
     except OSError:
         return 0.0
-    ticks = [int(f) for f in fields]
-    idle = ticks[3] + ticks[4]  # idle and iowait
-    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    # user, nice, system, idle, iowait, irq, softirq; steal (time the
+    # hypervisor gave to other guests) and guest time are left out.
+    user, nice, system, _idle, _iowait, irq, softirq = (int(f) for f in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def timed(action: Callable[[], None], cpu: list[float] | None = None) -> float:
@@ -128,12 +129,10 @@ def compare(name: str, side_a: Callable[[], None], side_b: Callable[[], None], p
 def report_cpu(name: str, a_times: list[float], b_times: list[float], a_cpu: list[float], b_cpu: list[float]) -> None:
     """Print each side's busy CPU seconds and cores kept busy, and two floors of the ratio.
 
-    No scheduler can finish a side's CPU work in less than its cpu / cores of
-    wall time. cpu_A / (cores * wall_B) is the best ratio polyarch could reach
-    in that pair without doing less work; cpu_B / (cores * wall_B) is the best
-    any tool could reach doing exactly the baseline's work, however it
-    schedules it. A ratio near the first floor means polyarch keeps every
-    core busy; what is left is work, not waiting.
+    A floor is a side's CPU time / (cores * the baseline's wall time): the
+    ratio that side's work would give with every core busy throughout
+    (bench/README.md, "Cold build on the adoption fixture", says how to
+    read them). The count is machine-wide, so run nothing else meanwhile.
     """
     cores = os.cpu_count() or 1
     for label, walls, cpus in (("polyarch", a_times, a_cpu), ("baseline", b_times, b_cpu)):

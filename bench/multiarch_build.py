@@ -7,9 +7,8 @@ tests/fixtures/lumen), which is copied to a temporary folder first because
 deploy-build writes the tag into its values file. Cold: the build cache is
 pruned before every run and polyarch is given --rebuild. Warm: nothing
 changed since the previous run. Targets: cold <= 0.65 (<= 0.6 on the
-adoption fixture), warm <= 0.5. The cold half also prints how busy the
-machine's cores were on each side, and the lowest ratio each side's CPU work
-allows on this many cores.
+adoption fixture), warm <= 0.5. The cold half also prints each side's busy
+CPU time and the floors it puts under the ratio (see report_cpu).
 """
 
 from __future__ import annotations

@@ -51,6 +51,8 @@ def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
     read_ahead: dict[str, object] = {}
     for number, item in enumerate(plan.steps, 1):
         console.step(f"[{number}/{len(plan.steps)}] {item.summary()}")
+        if not isinstance(item, Verify):
+            read_ahead.clear()  # a later Verify must see what the registry holds after this step
         if isinstance(item, RestoreNames):
             engine.restore_names(kept)
             results[number], kept = None, {}
@@ -59,11 +61,9 @@ def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
             engine.drop_backups(kept)
             results[number], kept = None, {}
             continue
-        if not isinstance(item, Verify):
-            read_ahead.clear()  # any other step may change what a registry holds
-        elif item.ref not in read_ahead:
-            read_ahead.update(read_indexes_ahead(engine, plan.steps[number - 1:], results))
         try:
+            if isinstance(item, Verify) and item.ref not in read_ahead and _index_read_this_run(results, item.ref) is None:
+                read_ahead.update(read_indexes_ahead(engine, plan.steps[number - 1:], results))
             results[number] = run_step(engine, item, results, read_ahead)
         except BaseException:
             if kept:
@@ -78,8 +78,9 @@ def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
 def read_indexes_ahead(engine: Engine, steps: tuple[Step, ...], results: dict[int, object]) -> dict[str, object]:
     """Read, in parallel, the registry state of every ref in the run of Verify steps that starts `steps`.
 
-    Each value is the index or the error reading it gave; the steps still
-    judge them one by one, in order, so a failure is reported at its own step.
+    Each value is the index or the exception reading it raised; the steps
+    still judge them one by one, in order, so a failure is reported at its
+    own step. Refs this run already read are left out.
     """
     from concurrent.futures import ThreadPoolExecutor
     from itertools import takewhile
@@ -90,7 +91,7 @@ def read_indexes_ahead(engine: Engine, steps: tuple[Step, ...], results: dict[in
     def read(ref: str) -> object:
         try:
             return engine.inspect_index(ref)
-        except EngineError as exc:
+        except Exception as exc:  # noqa: BLE001 - re-raised by the step that asks for this ref
             return exc
 
     if len(refs) < 2:
@@ -154,7 +155,7 @@ def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead:
         return check_images(engine, item)
     if isinstance(item, Verify):
         known = _index_read_this_run(results, item.ref) or (read_ahead or {}).get(item.ref)
-        if isinstance(known, EngineError):
+        if isinstance(known, Exception):
             raise known
         index = verify_index(engine, item.ref, item.platforms, known)
         if item.single and not (index.single and index.platforms == item.platforms):

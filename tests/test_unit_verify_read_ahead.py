@@ -1,0 +1,95 @@
+"""How run_plan reads the registry for a run of Verify steps: together, then judged one by one.
+
+A real registry cannot show whether reads overlap or how often a tag is read,
+so these tests use a test double for the engine (RecordingRegistry below); the
+engine test `test_a_run_of_verify_steps_is_read_at_once_but_judged_in_order`
+runs the same path against the real registry.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from polyarch.engine import ImageIndex
+from polyarch.errors import VerificationError
+from polyarch.execute import read_indexes_ahead, run_plan
+from polyarch.plans import Plan, Tag, Verify
+
+BOTH = ("linux/amd64", "linux/arm64")
+
+
+class RecordingRegistry:
+    """Test double for Engine: serves made-up indexes and records every registry read."""
+
+    def __init__(self, platforms: dict[str, tuple[str, ...]] | None = None, barrier: threading.Barrier | None = None,
+                 broken: dict[str, Exception] | None = None) -> None:
+        self.platforms = platforms or {}
+        self.barrier = barrier
+        self.broken = broken or {}
+        self.reads: list[str] = []
+        self.tagged: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def inspect_index(self, ref: str, missing_ok: bool = False) -> ImageIndex:
+        with self._lock:
+            self.reads.append(ref)
+        if self.barrier is not None:
+            self.barrier.wait()  # BrokenBarrierError unless every read of the run is in flight at once
+        if ref in self.broken:
+            raise self.broken[ref]
+        return ImageIndex(ref, f"sha256:{len(ref):064x}", self.platforms.get(ref, BOTH))
+
+    def tag(self, source: str, target: str) -> None:
+        self.tagged.append((source, target))
+
+
+def test_the_reads_of_a_run_of_verify_steps_are_in_flight_together():
+    registry = RecordingRegistry(barrier=threading.Barrier(3, timeout=5))
+    results = run_plan(registry, Plan("verify", tuple(Verify(ref, BOTH) for ref in ("r/a:1", "r/b:1", "r/c:1"))))
+    assert [results[n].ref for n in (1, 2, 3)] == ["r/a:1", "r/b:1", "r/c:1"]
+    assert sorted(registry.reads) == ["r/a:1", "r/b:1", "r/c:1"]
+
+
+def test_each_tag_is_read_once_per_run_and_again_after_any_other_step():
+    registry = RecordingRegistry()
+    steps = (Verify("r/a:1", BOTH), Verify("r/b:1", BOTH), Tag("r/a:1", ("r/b:1",)), Verify("r/a:1", BOTH), Verify("r/b:1", BOTH))
+    run_plan(registry, Plan("verify, tag, verify", steps))
+    assert registry.tagged == [("r/a:1", "r/b:1")]
+    assert sorted(registry.reads[:2]) == ["r/a:1", "r/b:1"] and sorted(registry.reads[2:]) == ["r/a:1", "r/b:1"]
+    assert len(registry.reads) == 4
+
+
+def test_a_tag_this_run_already_read_is_not_read_again():
+    known = ImageIndex("r/a:1", "sha256:" + "a" * 64, BOTH)
+    results = {1: {"server": {"skipped": True, "index": known}}}  # what a Build step returns for an unchanged image
+    registry = RecordingRegistry()
+    ahead = read_indexes_ahead(registry, (Verify("r/a:1", BOTH), Verify("r/b:1", BOTH), Verify("r/c:1", BOTH)), results)
+    assert sorted(ahead) == ["r/b:1", "r/c:1"]
+    assert sorted(registry.reads) == ["r/b:1", "r/c:1"]
+
+
+def test_a_step_fails_at_its_own_place_even_when_a_later_read_failed_first():
+    registry = RecordingRegistry(platforms={"r/a:1": ("linux/amd64",)}, broken={"r/b:1": ValueError("garbled answer")})
+    with pytest.raises(VerificationError, match=r"r/a:1 does not serve linux/arm64"):
+        run_plan(registry, Plan("verify", (Verify("r/a:1", BOTH), Verify("r/b:1", BOTH))))
+
+
+def test_any_error_reading_a_tag_is_raised_by_that_tags_step():
+    registry = RecordingRegistry(broken={"r/b:1": ValueError("garbled answer")})
+    with pytest.raises(ValueError, match="garbled answer"):
+        run_plan(registry, Plan("verify", (Verify("r/a:1", BOTH), Verify("r/b:1", BOTH), Verify("r/c:1", BOTH))))
+    assert sorted(registry.reads) == ["r/a:1", "r/b:1", "r/c:1"]
+
+
+def test_a_known_tag_in_the_middle_of_a_run_starts_no_second_read(monkeypatch):
+    import polyarch.execute as execute
+
+    known = ImageIndex("r/b:1", "sha256:" + "b" * 64, BOTH)
+    # As if a Build step earlier in the run had found r/b:1 unchanged in the registry.
+    monkeypatch.setattr(execute, "_index_read_this_run", lambda results, ref: known if ref == "r/b:1" else None)
+    registry = RecordingRegistry()
+    results = run_plan(registry, Plan("verify", tuple(Verify(ref, BOTH) for ref in ("r/a:1", "r/b:1", "r/c:1", "r/d:1"))))
+    assert results[2] is known
+    assert sorted(registry.reads) == ["r/a:1", "r/c:1", "r/d:1"]
