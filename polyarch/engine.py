@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 
 from polyarch.errors import EngineError, PlatformError
 from polyarch.plans import Build, Compose
+from polyarch.platforms import platform_from_parts
 
 NO_ENGINE_TIP = (
     "Start Docker (Docker Desktop, or `dockerd`), or on a Debian machine without one run "
@@ -54,11 +55,6 @@ class ImageIndex:
     annotations: dict[str, str] = field(default_factory=dict)
     # True for one platform's own manifest, False for a manifest list / OCI index.
     single: bool = False
-
-
-def _platform_name(os_name: str, arch: str, variant: str | None) -> str:
-    """'linux/arm64', or 'linux/arm/v7' with a variant."""
-    return f"{os_name}/{arch}" + (f"/{variant}" if variant else "")
 
 
 def _explain(exc: Exception, doing: str) -> EngineError:
@@ -438,7 +434,7 @@ class Engine:
             p = entry.get("platform") or {}
             if p.get("os") in (None, "unknown"):
                 continue
-            name = _platform_name(p["os"], p.get("architecture", "unknown"), p.get("variant"))
+            name = platform_from_parts(p["os"], p.get("architecture", "unknown"), p.get("variant"))
             if name not in platforms:
                 platforms.append(name)
         if "manifests" not in manifest and "manifest" in manifest.get("mediaType", ""):
@@ -447,7 +443,7 @@ class Engine:
                 config = json.loads(self._run(["buildx", "imagetools", "inspect", ref, "--format", "{{json .Image}}"]))
             except self.DockerException as exc:
                 raise _explain(exc, f"read the image config of {ref}") from None
-            platforms.append(_platform_name(config.get("os", "unknown"), config.get("architecture", "unknown"), config.get("variant")))
+            platforms.append(platform_from_parts(config.get("os", "unknown"), config.get("architecture", "unknown"), config.get("variant")))
         single = "manifests" not in manifest and "manifest" in manifest.get("mediaType", "")
         return ImageIndex(ref, manifest.get("digest"), tuple(platforms), dict(manifest.get("annotations") or {}), single)
 
@@ -541,10 +537,7 @@ class Engine:
             return {}
 
         def described(image) -> LocalImage:
-            variant = getattr(image, "variant", None)
-            if image.architecture == "arm64" and variant == "v8":
-                variant = None  # polyarch's name for it is plain linux/arm64
-            platform = _platform_name(image.os or "", image.architecture or "", variant)
+            platform = platform_from_parts(image.os or "", image.architecture or "", getattr(image, "variant", None))
             return LocalImage(image.id, dict(image.config.labels or {}), platform)
 
         try:

@@ -150,6 +150,17 @@ def platform_for_machine(machine: str) -> str:
     )
 
 
+def platform_from_parts(os_name: str, arch: str, variant: str | None = None) -> str:
+    """The platform an image or manifest entry names: 'linux/arm64', or 'linux/arm/v7' with a variant.
+
+    arm64's 'v8' variant is dropped: registries and engines write it or not,
+    and polyarch calls both plain linux/arm64.
+    """
+    if arch == "arm64" and variant == "v8":
+        variant = None
+    return f"{os_name}/{arch}" + (f"/{variant}" if variant else "")
+
+
 def arch_name(platform: str) -> str:
     """Short arch name for file names: 'linux/arm64' -> 'arm64'."""
     return _ARCH_NAMES[platform]

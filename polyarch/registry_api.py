@@ -25,6 +25,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from polyarch.platforms import platform_from_parts
+
 TIMEOUT = 15
 _LOCAL = re.compile(r"^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$")
 
@@ -209,10 +211,7 @@ def _platform_of(entry: dict) -> str | None:
     p = entry.get("platform") or {}
     if not p.get("os") or p.get("os") == "unknown":
         return None
-    variant = p.get("variant")
-    if p.get("architecture") == "arm64" and variant == "v8":
-        variant = None
-    return "/".join(x for x in (p["os"], p.get("architecture", ""), variant) if x)
+    return platform_from_parts(p["os"], p.get("architecture", "unknown"), p.get("variant"))
 
 
 def _descriptor(data: dict) -> Descriptor:

@@ -14,6 +14,7 @@ from polyarch.platforms import (
     parse_platform,
     parse_platforms,
     platform_for_machine,
+    platform_from_parts,
     uname_for,
 )
 
@@ -257,3 +258,14 @@ def test_choose_host_platform_defaults_to_this_machine(monkeypatch):
 
     monkeypatch.setattr(platforms._platform, "machine", lambda: "aarch64")
     assert choose_host_platform().platform == "linux/arm64"
+
+
+@pytest.mark.parametrize("parts, name", [
+    (("linux", "arm64", "v8"), "linux/arm64"),   # Docker Hub's images write the variant
+    (("linux", "arm64", None), "linux/arm64"),   # buildx does not
+    (("linux", "arm", "v7"), "linux/arm/v7"),
+    (("linux", "amd64", None), "linux/amd64"),
+    (("linux", "amd64", ""), "linux/amd64"),
+])
+def test_an_image_platform_gets_one_name_however_its_variant_is_written(parts, name):
+    assert platform_from_parts(*parts) == name
