@@ -34,6 +34,8 @@ class EngineInfo:
     os_type: str
     version: str
     containerd_store: bool
+    # Docker Hub mirrors the engine pulls through.
+    mirrors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,12 +176,16 @@ class Engine:
         try:
             info = self.docker.system.info()
         except self.DockerException as exc:
-            raise _explain(exc, "ask the engine which architecture it runs on") from None
+            raise _explain(exc, "ask the engine about itself (docker info)") from None
         if not info.server_version:
             raise EngineError("The Docker engine does not answer.", NO_ENGINE_TIP)
         status = dict((pair[0], pair[1]) for pair in (info.driver_status or []) if len(pair) == 2)
         containerd = "containerd" in status.get("driver-type", "") or (info.driver or "").startswith("overlayfs")
-        return EngineInfo(info.architecture or "", info.os_type or "", info.server_version or "", containerd)
+        registries = info.registry_config or {}
+        if not isinstance(registries, dict):
+            registries = getattr(registries, "model_dump", lambda **_: {})(by_alias=True)
+        return EngineInfo(info.architecture or "", info.os_type or "", info.server_version or "", containerd,
+                          tuple(registries.get("Mirrors") or ()))
 
     def plugin_version(self, name: str) -> str | None:
         """The version a CLI plugin reports, or None when it is missing."""
@@ -523,13 +529,7 @@ class Engine:
 
     def registry_mirrors(self) -> tuple[str, ...]:
         """The engine's Docker Hub mirrors, so polyarch reads Docker Hub images where the engine would."""
-        try:
-            config = self.docker.system.info().registry_config or {}
-        except self.DockerException as exc:
-            raise _explain(exc, "ask the engine for its registry mirrors") from None
-        if not isinstance(config, dict):
-            config = getattr(config, "model_dump", lambda **_: {})(by_alias=True)
-        return tuple(config.get("Mirrors") or ())
+        return self.info().mirrors
 
     def local_images(self, refs: tuple[str, ...]) -> dict[str, LocalImage]:
         """ID, labels and platform of each ref the engine holds; refs it lacks are left out."""
