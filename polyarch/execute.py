@@ -62,7 +62,7 @@ def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
             results[number], kept = None, {}
             continue
         try:
-            if isinstance(item, Verify) and item.ref not in read_ahead and _index_read_this_run(results, item.ref) is None:
+            if isinstance(item, Verify) and item.ref not in read_ahead:
                 read_ahead.update(read_indexes_ahead(engine, plan.steps[number - 1:], results))
             results[number] = run_step(engine, item, results, read_ahead)
         except BaseException:
@@ -76,17 +76,23 @@ def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
 
 
 def read_indexes_ahead(engine: Engine, steps: tuple[Step, ...], results: dict[int, object]) -> dict[str, object]:
-    """Read, in parallel, the registry state of every ref in the run of Verify steps that starts `steps`.
+    """The registry state of every ref in the run of Verify steps that starts `steps`.
 
-    Each value is the index or the exception reading it raised; the steps
-    still judge them one by one, in order, so a failure is reported at its
-    own step. Refs this run already read are left out.
+    A ref this run already read keeps that index; the others are read now, in
+    parallel. Each value is the index or the exception reading it raised;
+    the steps still judge them one by one, in order, so a failure is
+    reported at its own step.
     """
     from concurrent.futures import ThreadPoolExecutor
     from itertools import takewhile
 
-    refs = list(dict.fromkeys(s.ref for s in takewhile(lambda s: isinstance(s, Verify), steps)
-                              if _index_read_this_run(results, s.ref) is None))
+    refs = dict.fromkeys(s.ref for s in takewhile(lambda s: isinstance(s, Verify), steps))
+    ahead: dict[str, object] = {}
+    for ref in refs:
+        known = _index_read_this_run(results, ref)
+        if known is not None:
+            ahead[ref] = known
+    unread = [ref for ref in refs if ref not in ahead]
 
     def read(ref: str) -> object:
         try:
@@ -94,10 +100,9 @@ def read_indexes_ahead(engine: Engine, steps: tuple[Step, ...], results: dict[in
         except Exception as exc:  # noqa: BLE001 - re-raised by the step that asks for this ref
             return exc
 
-    if len(refs) < 2:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(8, len(refs))) as pool:
-        return dict(zip(refs, pool.map(read, refs)))
+    with ThreadPoolExecutor(max_workers=min(8, len(unread) or 1)) as pool:
+        ahead.update(zip(unread, pool.map(read, unread)))
+    return ahead
 
 
 def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead: dict[str, object] | None = None) -> object:
@@ -154,7 +159,7 @@ def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead:
     if isinstance(item, CheckImages):
         return check_images(engine, item)
     if isinstance(item, Verify):
-        known = _index_read_this_run(results, item.ref) or (read_ahead or {}).get(item.ref)
+        known = (read_ahead or {}).get(item.ref)
         if isinstance(known, Exception):
             raise known
         index = verify_index(engine, item.ref, item.platforms, known)

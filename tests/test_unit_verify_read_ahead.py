@@ -66,7 +66,7 @@ def test_a_tag_this_run_already_read_is_not_read_again():
     results = {1: {"server": {"skipped": True, "index": known}}}  # what a Build step returns for an unchanged image
     registry = RecordingRegistry()
     ahead = read_indexes_ahead(registry, (Verify("r/a:1", BOTH), Verify("r/b:1", BOTH), Verify("r/c:1", BOTH)), results)
-    assert sorted(ahead) == ["r/b:1", "r/c:1"]
+    assert ahead["r/a:1"] is known and sorted(ahead) == ["r/a:1", "r/b:1", "r/c:1"]
     assert sorted(registry.reads) == ["r/b:1", "r/c:1"]
 
 
