@@ -10,6 +10,8 @@ from polyarch.errors import UsageError, VerificationError
 from polyarch.platforms import arch_name
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# publish-build's and publish-merge's default folder, and the generated workflows' one.
+DEFAULT_FOLDER = "digests"
 
 
 def digest_path(folder: Path, image: str, platform: str) -> Path:

@@ -488,13 +488,11 @@ class Engine:
 
     def compose_state(self, compose: Compose):
         """Compose's config hash per service, and the project's containers as compose labelled them."""
-        import json
+        from concurrent.futures import ThreadPoolExecutor
 
         from python_on_whales.utils import run
 
         from polyarch.uptodate import ContainerState
-
-        from concurrent.futures import ThreadPoolExecutor
 
         command = self._compose(compose).client_config.docker_compose_cmd
         asks = (["config", "--hash", "*"], ["ps", "--all", "--format", "json"], ["config", "--format", "json"])

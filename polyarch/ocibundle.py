@@ -26,7 +26,7 @@ from typing import BinaryIO, Callable, Iterator
 
 from polyarch.bundle import tar_header, tar_padding
 from polyarch.errors import BundleError
-from polyarch.registry_api import Descriptor, RemoteImage, RegistryHTTPError, open_blob
+from polyarch.registry_api import Descriptor, RemoteImage, RegistryHTTPError, open_blob, split_ref
 
 _CHUNK = 1 << 20
 _COMPRESSED = ("gzip", "zstd")
@@ -154,8 +154,6 @@ def write_blob(out: HashingWriter, image: RemoteImage, blob: Descriptor, level: 
 
 def full_name(ref: str) -> str:
     """A local name as containerd stores it: polyarch-api -> docker.io/library/polyarch-api:latest."""
-    from polyarch.registry_api import split_ref
-
     host, repository, tag = split_ref(ref)
     return f"{host}/{repository}" + (f"@{tag}" if tag.startswith("sha256:") else f":{tag}")
 

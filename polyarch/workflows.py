@@ -15,6 +15,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
+from polyarch.digests import DEFAULT_FOLDER as DIGEST_DIR
 from polyarch.platforms import arch_name, parse_platform
 from polyarch.settings import WorkflowSettings
 
@@ -22,7 +23,6 @@ from polyarch.settings import WorkflowSettings
 NATIVE_RUNNERS = {"linux/amd64": "ubuntu-24.04", "linux/arm64": "ubuntu-24.04-arm"}
 IMAGES_FILE = "publish-images.yml"
 AIRTIGHT_FILE = "publish-airtight.yml"
-DIGEST_DIR = "digests"
 GHCR_ENV = 'echo "REGISTRY=ghcr.io/${GITHUB_REPOSITORY_OWNER,,}" >> "$GITHUB_ENV"'
 
 

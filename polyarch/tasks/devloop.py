@@ -60,9 +60,8 @@ def split_services(text: str | None) -> tuple[str, ...]:
 
 def start_mode(session: Session, mode, platform: str | None, build: bool, no_cache: bool = False, fresh: bool = False) -> None:
     """Build (optionally) and start one mode for the host's platform."""
-    from polyarch.planner import up_plan
-
     from polyarch.fingerprint import fingerprint
+    from polyarch.planner import up_plan
 
     stack = session.stack
     chosen = session.host_platform(platform)

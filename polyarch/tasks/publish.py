@@ -9,9 +9,8 @@ from invoke import Collection
 
 from polyarch import console
 from polyarch.cli import HELP, Session, polyarch_task
+from polyarch.digests import DEFAULT_FOLDER as DIGEST_DIR
 from polyarch.errors import PolyarchError
-
-DIGEST_DIR = "digests"
 
 
 @polyarch_task(help={
