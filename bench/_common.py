@@ -83,7 +83,7 @@ def compare(name: str, side_a: Callable[[], None], side_b: Callable[[], None], p
     """Alternate A and B; print per-side medians, min, max and the pairwise ratio.
 
     With `cpu_report`, also how busy the machine's cores were on each side and
-    the lowest ratio A's CPU work allows on this many cores (see report_cpu).
+    the floors that puts under the ratio (see report_cpu).
     `before_each` runs untimed before either side; `before_a`/`before_b`
     replace it for one side (e.g. to bring the stack to that side's own state).
     """

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import BENCH_ENV, PYTHON, arguments, compare, sh
+from _common import PYTHON, arguments, compare, sh
 
 REGISTRY = "127.0.0.1:5000"
 BASE = f"{REGISTRY}/library/busybox:1.36.1"
@@ -115,13 +115,11 @@ def main() -> None:
 
 def check_loads(root: Path, bundle: Path, local: str, third: str, pairs: int) -> float:
     """prod-airtight (checksum, platform and completeness checks, load, image checks; no start) against docker load."""
-    env = dict(BENCH_ENV)
-
     def forget() -> None:
         subprocess.run(["docker", "rmi", "-f", local, third], capture_output=True)
 
     def side_a() -> None:
-        sh([PYTHON, "-m", "polyarch.program", "prod-airtight", "--bundle", str(bundle), "--no-start"], cwd=root, env=env)
+        sh([PYTHON, "-m", "polyarch.program", "prod-airtight", "--bundle", str(bundle), "--no-start"], cwd=root)
 
     def side_b() -> None:
         sh(["docker", "load", "-q", "-i", str(bundle)])

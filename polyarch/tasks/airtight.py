@@ -99,7 +99,7 @@ def check_bundle(path, host_platform: str, insist: str | None, hash_now: bool = 
     elif not want:
         console.warn(f"no {sha_file.name} beside the bundle; checking that the gzip stream is complete instead")
     manifest = read_manifest(path)
-    if not sha_file.is_file() and hash_now:
+    if want is None and hash_now:
         with console.status(f"reading {path.name} to its end"):
             check_gzip_complete(path)
     if manifest is None:
