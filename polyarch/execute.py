@@ -6,6 +6,7 @@ plan instead) can never describe something other than what a real run does.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from polyarch import console
@@ -222,7 +223,10 @@ def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead:
     raise TypeError(f"no executor for {type(item).__name__}")
 
 
-PUSH_ATTEMPTS = 3
+# A registry's 5xx during a push is usually a moment's contention (distribution's
+# filesystem store, say, races when one push writes a tag from several
+# requests at once); the build is cached, so another try costs only the push.
+PUSH_ATTEMPTS = 5
 
 
 def choose_builder(engine: Engine, build: Build) -> str | None:
@@ -260,7 +264,7 @@ def choose_builder(engine: Engine, build: Build) -> str | None:
 
 
 def _bake_with_retry(engine: Engine, build: Build) -> dict:
-    """Bake; a push that failed on a registry 5xx is tried again (the build itself is cached)."""
+    """Bake; a push that failed on a registry 5xx is tried again, a little later each time (the build itself is cached)."""
     pushes = build.pushes
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         try:
@@ -268,7 +272,9 @@ def _bake_with_retry(engine: Engine, build: Build) -> dict:
         except EngineError as exc:
             if not (pushes and exc.transient) or attempt == PUSH_ATTEMPTS:
                 raise
-            console.warn(f"the registry answered with a server error during the push; trying again ({attempt + 1}/{PUSH_ATTEMPTS})")
+            console.warn(f"the registry answered with a server error during the push; trying again in {attempt} s "
+                         f"({attempt + 1}/{PUSH_ATTEMPTS})")
+            time.sleep(attempt)
     raise AssertionError("unreachable")
 
 
@@ -381,7 +387,6 @@ def verify_index(engine: Engine, ref: str, platforms: tuple[str, ...], index=Non
 def save_bundle(engine: Engine, item: SaveBundle) -> dict:
     """Write the bundle to a temporary name and rename it into place only when complete."""
     import gzip
-    import time
 
     from polyarch import __version__
     from polyarch.bundle import BundleManifest, compress_stream, manifest_member
@@ -432,7 +437,6 @@ def _write_bundle(item: SaveBundle | FetchBundle, write) -> str:
 def fetch_bundle(engine: Engine, item: FetchBundle) -> dict:
     """Resolve every image in its registry, then stream the blobs into the bundle; renamed into place only when complete."""
     import gzip
-    import time
     from concurrent.futures import ThreadPoolExecutor
 
     from polyarch import __version__

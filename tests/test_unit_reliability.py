@@ -335,3 +335,54 @@ def test_every_error_kind_ends_with_a_tip_even_when_the_raiser_gives_none():
     for kind in kinds:
         assert kind("something broke").tip, f"{kind.__name__} has no default tip"
         assert kind("something broke", tip="do this").tip == "do this"
+
+
+class FlakyRegistryBake:
+    """Test double for Engine: its bake fails with a registry 5xx `failures` times, then succeeds.
+
+    A real registry cannot be made to answer 500 on demand; the engine test
+    of the docker driver's push covers the real path.
+    """
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def bake(self, build, metadata=False, on_line=None):
+        from polyarch.errors import EngineError
+
+        self.calls += 1
+        if self.calls <= self.failures:
+            error = EngineError("unexpected status from HEAD request: 500 Internal Server Error")
+            error.transient = True
+            raise error
+        return {"server": {"containerimage.digest": "sha256:" + "a" * 64}}
+
+
+def pushing_build():
+    from polyarch.plans import BakeTarget, Build
+
+    target = BakeTarget(name="server", context=Path("/tmp"), dockerfile=Path("/tmp/Dockerfile"), stage=None, platforms=("linux/amd64",),
+                        tags=("127.0.0.1:5000/x/server:t",))
+    return Build((target,), push=True)
+
+
+def test_a_push_the_registry_answers_with_a_5xx_is_tried_again_a_little_later_each_time(monkeypatch):
+    import polyarch.execute as execute
+
+    pauses = []
+    monkeypatch.setattr(execute.time, "sleep", pauses.append)
+    engine = FlakyRegistryBake(failures=4)
+    assert execute._bake_with_retry(engine, pushing_build())["server"]["containerimage.digest"].startswith("sha256:")
+    assert engine.calls == 5 and pauses == [1, 2, 3, 4]
+
+
+def test_a_push_that_keeps_failing_gives_up_after_five_tries_with_the_registrys_error(monkeypatch):
+    import polyarch.execute as execute
+    from polyarch.errors import EngineError
+
+    monkeypatch.setattr(execute.time, "sleep", lambda seconds: None)
+    engine = FlakyRegistryBake(failures=99)
+    with pytest.raises(EngineError, match="500 Internal Server Error"):
+        execute._bake_with_retry(engine, pushing_build())
+    assert engine.calls == 5
