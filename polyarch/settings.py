@@ -25,6 +25,58 @@ _REPO_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 REPOSITORY = re.compile(rf"^{_REPO_COMPONENT}(?:/{_REPO_COMPONENT})*$")
 MODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A registry host as Docker's reference grammar allows it: a DNS name or a
+# bracketed IPv6 address, optionally with a port.
+_HOST = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)"
+                   r"(?::(?P<port>[0-9]{1,5}))?$")
+# What a runner label may hold in a generated workflow (no spaces, quotes or line breaks).
+RUNNER_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+CACHE_BACKENDS = ("gha", "registry", "local", "none")
+
+
+def port_problem(port: int | str | None) -> str | None:
+    """Why a TCP port number is unusable (None when it is fine, or absent)."""
+    if port is None:
+        return None
+    if not 1 <= int(port) <= 65535:
+        return f"port {port} is out of range (1-65535)"
+    return None
+
+
+def host_problem(host: str) -> str | None:
+    """Why `host` is not a registry HOST[:PORT] (None when it is one)."""
+    if "@" in host:
+        # Not echoed: what stands before '@' is usually a password.
+        return "its host part holds '@'; a registry reference carries no credentials (log in with `docker login`)"
+    match = _HOST.fullmatch(host)
+    if match is None:
+        return f"'{host}' is not a host name (letters, digits, '.' and '-', optionally :PORT)"
+    return port_problem(match["port"])
+
+
+def registry_problem(value: str) -> str | None:
+    """Why `value` is not a registry reference HOST[:PORT][/NAMESPACE] (None when it is one)."""
+    host, _, namespace = value.partition("/")
+    problem = host_problem(host)
+    if problem is None and namespace and not REPOSITORY.fullmatch(namespace):
+        problem = f"the namespace '{namespace}' is not a repository path (lowercase letters, digits, '.', '_', '-', '/')"
+    return problem
+
+
+def unsafe_text(value: str) -> str | None:
+    """Why a value cannot go into a generated workflow as it is: a line break, a control character or `${{`."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return "holds a line break or another control character"
+    if "${{" in value:
+        return "holds '${{', which GitHub Actions would evaluate as an expression"
+    return None
+
+
+def _env_keys(keys: list[str]) -> list[str]:
+    for key in keys:
+        if not ENV_KEY.fullmatch(key):
+            raise ValueError(f"{key!r} is not a valid variable name (letters, digits and '_', not starting with a digit)")
+    return keys
 
 
 class _Strict(BaseModel):
@@ -37,6 +89,11 @@ class Overlay(_Strict):
     key: str
     value: str
     files: list[str] = Field(min_length=1)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, key: str) -> str:
+        return _env_keys([key])[0]
 
 
 class ModeSettings(_Strict):
@@ -55,10 +112,7 @@ class BuildArgSources(_Strict):
     @field_validator("env")
     @classmethod
     def _keys(cls, keys: list[str]) -> list[str]:
-        for key in keys:
-            if not ENV_KEY.match(key):
-                raise ValueError(f"'{key}' is not a valid variable name")
-        return keys
+        return _env_keys(keys)
 
 
 class ImageSettings(_Strict):
@@ -71,7 +125,7 @@ class ImageSettings(_Strict):
     @field_validator("repository")
     @classmethod
     def _repository(cls, value: str | None) -> str | None:
-        if value is not None and not REPOSITORY.match(value):
+        if value is not None and not REPOSITORY.fullmatch(value):
             raise ValueError(f"'{value}' is not a valid repository name (lowercase letters, digits, '.', '_', '-', '/')")
         return value
 
@@ -90,7 +144,7 @@ class OptionalImage(_Strict):
     @field_validator("enabled_by")
     @classmethod
     def _flag(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^(values|env):[A-Za-z0-9_.-]+$", value):
+        if value is not None and not re.fullmatch(r"^(values|env):[A-Za-z0-9_.-]+$", value):
             raise ValueError(f"'{value}' must be 'values:KEY.PATH' or 'env:KEY'")
         return value
 
@@ -112,18 +166,38 @@ class ProjectSettings(_Strict):
     urls: dict[str, list[str]] = Field(default_factory=dict)
     values_file: str | None = None
 
+    @field_validator("secrets", "required")
+    @classmethod
+    def _keys(cls, keys: list[str]) -> list[str]:
+        # init writes these keys into .env: a line break would add a line of its own.
+        return _env_keys(keys)
+
     @field_validator("urls")
     @classmethod
     def _urls(cls, urls: dict[str, list[str]]) -> dict[str, list[str]]:
+        import urllib.parse
+
         for label, pair in urls.items():
             if len(pair) != 2:
                 raise ValueError(f"{label} must be [ENV_KEY, default URL]")
+            key, url = pair
+            if not ENV_KEY.fullmatch(key):
+                raise ValueError(f"{label}: '{key}' is not a valid variable name")
+            parts = urllib.parse.urlsplit(url)
+            if not (parts.scheme and parts.netloc):
+                raise ValueError(f"{label}: '{url}' is not a URL (e.g. http://127.0.0.1:3000)")
+            try:
+                problem = port_problem(parts.port)
+            except ValueError:
+                problem = "the port is not a number from 1 to 65535"
+            if problem:
+                raise ValueError(f"{label}: {problem} in '{url}'")
         return urls
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str | None) -> str | None:
-        if value is not None and not PROJECT_NAME.match(value):
+        if value is not None and not PROJECT_NAME.fullmatch(value):
             raise ValueError(f"'{value}' must be lowercase letters, digits, '-' or '_', starting with a letter or digit")
         return value
 
@@ -154,6 +228,9 @@ class WorkflowSettings(_Strict):
     def _registry(cls, value: str | None) -> str | None:
         if value is not None and (not value or value != value.lower() or "/" not in value or " " in value):
             raise ValueError(f"'{value}' must be a lowercase HOST/NAMESPACE, e.g. registry.example.com/team")
+        problem = registry_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(f"must be a registry reference HOST[:PORT]/NAMESPACE: {problem}")
         return value
 
     @field_validator("runners")
@@ -169,7 +246,51 @@ class WorkflowSettings(_Strict):
                 raise ValueError(exc.message) from None
             if not label.strip():
                 raise ValueError(f"the runner label for {platform} is empty")
+            _runner_label(label, f"the runner label for {platform}")
         return runners
+
+    @field_validator("emulation_runner")
+    @classmethod
+    def _emulation_runner(cls, label: str) -> str:
+        return _runner_label(label, "the runner label")
+
+    @field_validator("python")
+    @classmethod
+    def _python(cls, version: str) -> str:
+        if not re.fullmatch(r"^[A-Za-z0-9][A-Za-z0-9.*+_-]*$", version):
+            raise ValueError(f"'{version}' is not a Python version setup-python takes (e.g. 3.12, 3.13-dev, pypy3.10)")
+        return version
+
+    @field_validator("branches", "tags")
+    @classmethod
+    def _patterns(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            problem = unsafe_text(pattern) or ("is empty" if not pattern.strip() else None)
+            if problem:
+                raise ValueError(f"the pattern {pattern!r} {problem}")
+        return patterns
+
+    @field_validator("install")
+    @classmethod
+    def _install(cls, command: str) -> str:
+        problem = unsafe_text(command) or ("is empty" if not command.strip() else None)
+        if problem:
+            raise ValueError(f"the install command {problem}; give one shell command line, such as 'pip install polyarch'")
+        return command
+
+    @field_validator("cache")
+    @classmethod
+    def _cache(cls, cache: str) -> str:
+        if cache not in CACHE_BACKENDS and registry_problem(cache):
+            raise ValueError(f"'{cache}' is neither a cache backend ({', '.join(CACHE_BACKENDS)}) "
+                             "nor a registry ref prefix (HOST[:PORT]/NAME)")
+        return cache
+
+
+def _runner_label(label: str, what: str) -> str:
+    if not RUNNER_LABEL.fullmatch(label):
+        raise ValueError(f"{what} {label!r} may hold only letters, digits, '.', '_' and '-'")
+    return label
 
 
 class Settings(_Strict):
@@ -186,7 +307,7 @@ class Settings(_Strict):
     @classmethod
     def _mode_names(cls, modes: dict[str, ModeSettings]) -> dict[str, ModeSettings]:
         for name in modes:
-            if not MODE_NAME.match(name):
+            if not MODE_NAME.fullmatch(name):
                 raise ValueError(f"'{name}' is not a usable mode name")
         return modes
 

@@ -3,7 +3,10 @@
 Pure: takes the stack, its release images and the `[workflows]` settings,
 returns file name -> YAML text. `polyarch workflows` writes or checks them.
 Every run step calls a polyarch task; the rest is the stock actions that set
-up Python, QEMU, buildx, the registry login and artifacts.
+up Python, QEMU, buildx, the registry login and artifacts. Values from
+polyarch.toml are validated by the settings and reach a run step only
+through its `env:` (never spliced into the script), and the YAML is written
+by ruamel.yaml, so no value can add a key, a line or an expression.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
 from polyarch.digests import DEFAULT_FOLDER as DIGEST_DIR
+from polyarch.errors import StackError
 from polyarch.platforms import arch_name, parse_platform
-from polyarch.settings import WorkflowSettings
+from polyarch.settings import WorkflowSettings, unsafe_text
 
 # GitHub's hosted runners that run a platform natively.
 NATIVE_RUNNERS = {"linux/amd64": "ubuntu-24.04", "linux/arm64": "ubuntu-24.04-arm"}
@@ -51,6 +55,11 @@ def runner_for(platform: str, options: WorkflowSettings) -> RunnerChoice:
 
 def _map(*pairs: tuple[str, object]) -> CommentedMap:
     return CommentedMap(pairs)
+
+
+def _env(**values: str) -> CommentedMap:
+    """A step's `env:`; every value quoted, so YAML reads it back as the same string."""
+    return CommentedMap((k, DoubleQuotedScalarString(v)) for k, v in values.items())
 
 
 def _flow(items: list[str]) -> CommentedSeq:
@@ -120,7 +129,8 @@ class _Builder:
             ]
         host = self.options.registry.split("/", 1)[0]
         return [
-            _map(("name", "registry"), ("run", f'echo "REGISTRY={self.options.registry}" >> "$GITHUB_ENV"')),
+            _map(("name", "registry"), ("env", _env(POLYARCH_REGISTRY=self.options.registry)),
+                 ("run", 'echo "REGISTRY=$POLYARCH_REGISTRY" >> "$GITHUB_ENV"')),
             _map(("uses", "docker/login-action@v3"), ("with", _map(
                 ("registry", host), ("username", "${{ secrets.REGISTRY_USERNAME }}"),
                 ("password", "${{ secrets.REGISTRY_PASSWORD }}")))),
@@ -153,9 +163,13 @@ class _Builder:
     def images_workflow(self) -> tuple[str, CommentedMap]:
         platforms = ",".join(c.platform for c in self.choices)
         build_steps = self.setup(emulation=True, buildx=True, cache=True) + self.registry_steps()
-        cache = f" --cache {self.options.cache}" if self.options.cache != "none" else ""
-        build_steps.append(_map(("name", "build and push by digest"), ("run",
-            f'polyarch publish-build --platform "${{{{ matrix.platform }}}}" --registry "$REGISTRY" '
+        env = _env(POLYARCH_PLATFORM="${{ matrix.platform }}")
+        cache = ""
+        if self.options.cache != "none":
+            env["POLYARCH_CACHE"] = DoubleQuotedScalarString(self.options.cache)
+            cache = ' --cache "$POLYARCH_CACHE"'
+        build_steps.append(_map(("name", "build and push by digest"), ("env", env), ("run",
+            f'polyarch publish-build --platform "$POLYARCH_PLATFORM" --registry "$REGISTRY" '
             f"--digest-dir {DIGEST_DIR}{cache}")))
         for image in self.images:
             build_steps.append(_map(("name", f"keep the {image} digest"), ("uses", "actions/upload-artifact@v4"), ("with", _map(
@@ -175,9 +189,9 @@ class _Builder:
             for c in self.choices:
                 merge_steps.append(_map(("uses", "actions/download-artifact@v4"), ("with", _map(
                     ("name", f"digest-{image}-{c.arch}"), ("path", self.path(f"{DIGEST_DIR}/{image}"))))))
-        merge_steps.append(_map(("name", "merge, tag and verify"), ("run",
+        merge_steps.append(_map(("name", "merge, tag and verify"), ("env", _env(POLYARCH_PLATFORMS=platforms)), ("run",
             f'polyarch publish-merge --registry "$REGISTRY" --digest-dir {DIGEST_DIR} --ref "$GITHUB_REF" '
-            f'--sha "$GITHUB_SHA" --platforms {platforms}')))
+            f'--sha "$GITHUB_SHA" --platforms "$POLYARCH_PLATFORMS"')))
         merge = _map(
             ("needs", "build"),
             # Only after every platform built and pushed; never for a pull request.
@@ -205,8 +219,8 @@ class _Builder:
 
     def airtight_workflow(self) -> tuple[str, CommentedMap]:
         steps = self.setup(emulation=True, buildx=False, cache=False)
-        steps.append(_map(("name", "package"), ("run",
-            'polyarch package-airtight --platform "${{ matrix.platform }}" --version "${GITHUB_REF_NAME#v}" --output dist')))
+        steps.append(_map(("name", "package"), ("env", _env(POLYARCH_PLATFORM="${{ matrix.platform }}")), ("run",
+            'polyarch package-airtight --platform "$POLYARCH_PLATFORM" --version "${GITHUB_REF_NAME#v}" --output dist')))
         steps.append(_map(("uses", "actions/upload-artifact@v4"), ("with", _map(
             ("name", "airtight-${{ matrix.arch }}"),
             ("path", LiteralScalarString("".join(self.path(p) + "\n" for p in ("dist/*.tar.gz", "dist/*.tar.gz.sha256")))),
@@ -254,6 +268,11 @@ def _dump(intro: str, doc: CommentedMap) -> str:
 def render(project: str, images: tuple[str, ...], platforms: tuple[str, ...], options: WorkflowSettings,
            folder: str = "") -> dict[str, str]:
     """File name -> text of every workflow the project gets."""
+    for what, value in (("the project name", project), ("the project's folder in the repository", folder)):
+        problem = unsafe_text(value)
+        if problem:
+            raise StackError(f"{what} ({value!r}) {problem}, so it cannot go into a workflow.",
+                             tip="Rename it to letters, digits, '.', '_', '-' and '/'.")
     builder = _Builder(project, images, platforms, options, folder)
     files = {IMAGES_FILE: _dump(*builder.images_workflow())}
     if options.airtight:

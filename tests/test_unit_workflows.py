@@ -149,10 +149,13 @@ def test_a_three_platform_stack(tmp_path):
     downloads = [s["with"] for s in merge["steps"] if s.get("uses", "").startswith("actions/download-artifact")]
     assert {(d["name"], d["path"]) for d in downloads} == {
         (f"digest-{image}-{arch}", f"digests/{image}") for image in ("server", "frontend") for arch in ("amd64", "arm64", "armv7")}
-    (merge_command,) = [c for c in commands(files["publish-images.yml"]) if c[1] == "publish-merge"]
-    assert merge_command[merge_command.index("--platforms") + 1] == ",".join(THREE)
+    (merge_step,) = [s for s in merge["steps"] if "publish-merge" in s.get("run", "")]
+    assert merge_step["run"].endswith('--platforms "$POLYARCH_PLATFORMS"')
+    assert merge_step["env"]["POLYARCH_PLATFORMS"] == ",".join(THREE)
     (build_command,) = [c for c in commands(files["publish-images.yml"]) if c[1] == "publish-build"]
-    assert build_command[-2:] == ["--cache", "gha"]
+    assert build_command[-2:] == ["--cache", "$POLYARCH_CACHE"]
+    (build_step,) = [s for s in images["jobs"]["build"]["steps"] if "publish-build" in s.get("run", "")]
+    assert build_step["env"] == {"POLYARCH_PLATFORM": "${{ matrix.platform }}", "POLYARCH_CACHE": "gha"}
     assert "crazy-max/ghaction-github-runtime" in files["publish-images.yml"]
 
 
@@ -232,3 +235,66 @@ def test_a_bad_workflows_setting_is_refused_with_its_key(compose_cli, fresh_cons
     err = capsys.readouterr().err
     assert "workflows.runners" in err and "workflows.registry" in err
     assert not (tmp_path / "wf").exists()
+
+
+# Values an attacker who can edit polyarch.toml (say, in a pull request) would try.
+HOSTILE = [
+    ("registry", "ghcr.io/x$(id)"),
+    ("registry", "ghcr.io/${{github.event.issue.title}}"),
+    ("registry", "127.0.0.1:99999/team"),
+    ("cache", "gha; curl http://127.0.0.1/x | sh"),
+    ("runners", {"linux/arm64": "arm\non: push"}),
+    ("runners", {"linux/arm64": "${{ github.head_ref }}"}),
+    ("emulation_runner", "ubuntu-24.04\npermissions: write-all"),
+    ("install", "pip install . ${{ github.event.pull_request.title }}"),
+    ("install", "pip install .\ncurl http://127.0.0.1/x | sh"),
+    ("python", '3.12"\nenv: {A: 1}'),
+    ("branches", ["main\n  pull_request_target:"]),
+    ("tags", ["v*${{ github.actor }}"]),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), HOSTILE, ids=[f"{k}-{i}" for i, (k, _) in enumerate(HOSTILE)])
+def test_a_hostile_workflows_value_is_refused_before_anything_is_written(key, value, compose_cli, fresh_console, capsys,
+                                                                          tmp_path, monkeypatch):
+    settings = copy_repo_stack(tmp_path / "acme")
+    edit_settings(settings, lambda data: data.update(workflows={key: value}))
+    monkeypatch.chdir(settings.parent)
+    assert run_invoke("workflows", "--output", str(tmp_path / "wf")) == 2
+    err = capsys.readouterr().err
+    assert f"workflows.{key}" in err and "Traceback" not in err
+    assert not (tmp_path / "wf").exists()
+
+
+def test_settings_reach_run_steps_only_through_quoted_env_values(tmp_path):
+    """Odd but valid values: the YAML reads back as the same structure, and no run line holds them."""
+    options = WorkflowSettings(registry="registry.example.com:5000/team", cache="registry.example.com:5000/team/cache",
+                               install="pip install 'polyarch[test]' # pinned: no")
+    files = render("acme", ("server",), ("linux/amd64", "linux/arm64"), options)
+    lint(write(files, tmp_path))
+    doc = YAML(typ="safe").load(files["publish-images.yml"])
+    assert list(doc) == ["name", "on", "permissions", "concurrency", "jobs"] and list(doc["jobs"]) == ["build", "merge"]
+    steps = doc["jobs"]["build"]["steps"]
+    runs = [s["run"] for job in doc["jobs"].values() for s in job["steps"] if "run" in s]
+    assert "pip install 'polyarch[test]' # pinned: no" in runs
+    for value in ("registry.example.com", "/cache", "linux/", "${{"):
+        assert not [r for r in runs if value in r and not r.startswith("pip install")], value
+    registry = next(s for s in steps if s.get("name") == "registry")
+    assert registry["env"] == {"POLYARCH_REGISTRY": "registry.example.com:5000/team"}
+    assert registry["run"] == 'echo "REGISTRY=$POLYARCH_REGISTRY" >> "$GITHUB_ENV"'
+    build = next(s for s in steps if s.get("name") == "build and push by digest")
+    assert build["env"] == {"POLYARCH_PLATFORM": "${{ matrix.platform }}", "POLYARCH_CACHE": "registry.example.com:5000/team/cache"}
+    assert 'POLYARCH_REGISTRY: "registry.example.com:5000/team"' in files["publish-images.yml"]
+    merge = next(s for s in doc["jobs"]["merge"]["steps"] if s.get("name") == "merge, tag and verify")
+    assert merge["env"] == {"POLYARCH_PLATFORMS": "linux/amd64,linux/arm64"}
+    airtight = YAML(typ="safe").load(files["publish-airtight.yml"])
+    assert list(airtight) == ["name", "on", "permissions", "jobs"]
+
+
+def test_a_project_name_or_folder_with_a_line_break_is_refused():
+    from polyarch.errors import StackError
+
+    with pytest.raises(StackError, match="line break"):
+        render("acme\non: push", ("server",), ("linux/amd64",), WorkflowSettings())
+    with pytest.raises(StackError, match="expression"):
+        render("acme", ("server",), ("linux/amd64",), WorkflowSettings(), folder="deploy/${{ github.actor }}")
