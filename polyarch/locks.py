@@ -34,8 +34,7 @@ def acquire(path: Path, holder: str, on_wait: Callable[[str], None]) -> None:
         return
     if path in _held:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open(path)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -49,6 +48,20 @@ def acquire(path: Path, holder: str, on_wait: Callable[[str], None]) -> None:
         os.close(fd)
         raise
     _held[path] = fd
+
+
+def _open(path: Path) -> int:
+    """The lock file, opened for writing; a clear error when the state folder cannot hold it."""
+    from polyarch.errors import UsageError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise UsageError(
+            f"Cannot create the stack's lock file {path}: {exc.strerror or exc}; nothing was changed.",
+            tip=f"Make {path.parent} a writable folder (remove whatever stands at {path} if it is not a file), "
+                "or point $XDG_STATE_HOME at a writable folder.") from None
 
 
 def release_all() -> None:

@@ -38,14 +38,20 @@ class Project:
         return str(self.settings_file or self.root)
 
     def path(self, relative: str, key: str) -> Path:
-        """A path from polyarch.toml, which must stay inside the project."""
+        """A path from polyarch.toml, which must stay inside the project (symlinks followed)."""
+        tip = f"Give {key} as a path relative to {self.root} that stays inside it (a symlink must point inside too)."
+        if "\0" in relative:
+            raise StackError(f"{self.describe()}: {key} holds a NUL character.", tip=tip)
         if Path(relative).is_absolute():
-            raise StackError(f"{self.describe()}: {key} is an absolute path ({relative}); give a path relative to {self.root}.")
+            raise StackError(f"{self.describe()}: {key} is an absolute path ({relative}); polyarch only uses paths inside the project.",
+                             tip=tip)
         path = (self.root / relative)
         try:
             path.resolve().relative_to(self.root.resolve())
         except ValueError:
-            raise StackError(f"{self.describe()}: {key} ({relative}) leads outside the project folder {self.root}.") from None
+            raise StackError(f"{self.describe()}: {key} ({relative}) leads outside the project folder {self.root}.", tip=tip) from None
+        except (OSError, RuntimeError):  # a symlink loop
+            raise StackError(f"{self.describe()}: {key} ({relative}) cannot be resolved (a symlink loop?).", tip=tip) from None
         return path
 
 
@@ -65,10 +71,22 @@ def default_compose_files(folder: Path) -> tuple[Path, ...]:
 
 def _project_in(folder: Path) -> Project | None:
     settings = folder / SETTINGS_FILE
+    if (settings.exists() or settings.is_symlink()) and not settings.is_file():
+        # A folder, FIFO or dangling link of that name is a mistake, not "no polyarch.toml".
+        raise StackError(f"{settings} is not a file ({_kind(settings)}).",
+                         tip=f"Remove or rename it, or make it a {SETTINGS_FILE} file (see README.md's 'polyarch.toml reference').")
     compose = tuple(f for f in (folder / n for n in COMPOSE_NAMES) if f.is_file())
     if settings.is_file() or compose:
         return Project(folder, settings if settings.is_file() else None, default_compose_files(folder))
     return None
+
+
+def _kind(path: Path) -> str:
+    if path.is_dir():
+        return "it is a folder"
+    if not path.exists():
+        return "it is a symlink to nothing"
+    return "it is a special file"
 
 
 def find_project(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Project:

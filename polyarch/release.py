@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from polyarch.errors import UsageError
 from polyarch.platforms import parse_platforms
+from polyarch.settings import host_problem
 
 # Registry values that mean "not configured yet".
 PLACEHOLDER_REGISTRIES = {"", "null", "none", "~", "your-registry", "registry.example.com", "example.com", "changeme"}
@@ -40,6 +41,10 @@ def check_registry(value: str | None, source: str) -> str:
     if any(c.isspace() for c in text) or "://" in text:
         raise UsageError(f"The registry from {source} ('{value}') must look like HOST[:PORT][/NAMESPACE], without a scheme or spaces.")
     host, _, namespace = text.rstrip("/").partition("/")
+    problem = host_problem(host)
+    if problem:
+        raise UsageError(f"The registry from {source} must look like HOST[:PORT][/NAMESPACE]: {problem}.",
+                         tip="Pass --registry HOST[:PORT]/NAMESPACE (e.g. 127.0.0.1:5000/polyarch), or correct it in the stack description.")
     if namespace and not re.fullmatch(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*", namespace):
         raise UsageError(f"The registry from {source} ('{value}') has the namespace '{namespace}', which Docker refuses: "
                          "use lowercase letters, digits and '.', '_', '-' separators.",
@@ -59,7 +64,7 @@ def choose_registry(flag: str | None, stack_registry: str, values_registry: str 
 
 
 def check_tag(tag: str) -> str:
-    if not _TAG_OK.match(tag):
+    if not _TAG_OK.fullmatch(tag):
         raise UsageError(f"'{tag}' is not a valid image tag (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-').")
     return tag
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from polyarch.errors import PlatformError, StackError
 from polyarch.platforms import parse_platforms
 from polyarch.project import COMPOSE_NAMES, Project
-from polyarch.settings import REPOSITORY, ImageSettings, OptionalImage, Settings
+from polyarch.settings import REPOSITORY, ImageSettings, OptionalImage, Settings, port_problem
 
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
 ROLES = ("dev", "prod", "airtight")
@@ -167,7 +167,7 @@ def normalize_ref(ref: str) -> str:
 
 
 _REF = re.compile(
-    r"^(?:(?P<host>[a-zA-Z0-9.-]+(?::\d+)?)/)?"
+    r"^(?:(?P<host>[a-zA-Z0-9.-]+(?::(?P<port>\d{1,5}))?)/)?"
     r"(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:[0-9a-f]{64})?$"
 )
@@ -175,8 +175,12 @@ _REF = re.compile(
 
 def check_ref(ref: str, where: str) -> str:
     """Refuse an image name Docker would refuse, naming where it came from."""
-    if not _REF.match(ref):
+    match = _REF.fullmatch(ref)
+    if not match:
         raise StackError(f"{where}: '{ref}' is not a valid image name (Docker's rule: lowercase repository path, optional :tag).")
+    problem = port_problem(match["port"])
+    if problem:
+        raise StackError(f"{where}: '{ref}' names a registry {problem}.", tip="Correct the registry port in the image name.")
     return ref
 
 
@@ -221,6 +225,10 @@ def _raw_builds(config: dict[str, Any], project: str, where: str) -> tuple[list[
             contexts = tuple(sorted((str(k), str(v)) for k, v in (build.get("additional_contexts") or {}).items()))
             name = image or default_image_name(project, service)
             check_ref(name, f"{where}: service '{service}' image")
+            if "@" in name:
+                raise StackError(f"{where}: service '{service}' builds its image and names it by digest ({name}); "
+                                 "a build cannot produce a given digest, so buildx would refuse the name later.",
+                                 tip=f"Drop the @sha256:... part from the image: of service '{service}', or remove its build: section to run that exact image.")
             builds.append(_RawBuild(service, context, dockerfile_path, build.get("target") or None, args, contexts, name))
         elif image:
             image_only[service] = str(image)
@@ -277,6 +285,18 @@ def _slug(text: str) -> str:
 
 
 ConfigReader = Callable[[tuple[Path, ...], str | None], dict[str, Any]]
+
+
+def check_paths(project: Project, settings: Settings) -> None:
+    """Every file polyarch.toml names stays inside the project folder (mode files: `mode_files`)."""
+    own = settings.project
+    project.path(own.env_file, "project.env_file")
+    project.path(own.env_example, "project.env_example")
+    if own.values_file:
+        project.path(own.values_file, "project.values_file")
+    for key, spec in settings.optional.items():
+        project.path(spec.context, f"optional.{key}.context")
+        project.path(str(Path(spec.context) / spec.dockerfile), f"optional.{key}.dockerfile")
 
 
 def mode_files(project: Project, settings: Settings, env: dict[str, str]) -> dict[str, tuple[Path, ...]]:
@@ -398,7 +418,7 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
 
 def _repository(spec: ImageSettings | OptionalImage | None, name: str) -> str:
     repository = (spec.repository if spec else None) or name
-    if not REPOSITORY.match(repository):
+    if not REPOSITORY.fullmatch(repository):
         raise StackError(f"The image '{name}' would be published as '{repository}', which is not a valid repository name.",
                          tip=f"Set images.{name}.repository in polyarch.toml.")
     return repository
@@ -426,6 +446,7 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
 
     project = find_project(explicit, cwd)
     settings = load_settings(project.settings_file) if project.settings_file else Settings()
+    check_paths(project, settings)
     env_file = project.root / settings.project.env_file
     env = read_env(env_file)
     if on_env is not None:

@@ -386,3 +386,157 @@ def test_a_push_that_keeps_failing_gives_up_after_five_tries_with_the_registrys_
     with pytest.raises(EngineError, match="500 Internal Server Error"):
         execute._bake_with_retry(engine, pushing_build())
     assert engine.calls == 5
+
+
+# Hostile or wrong configuration: refused before anything is written, exit 2, naming the key.
+
+def _small_project(root: Path, settings: str) -> Path:
+    from unit_helpers import write_files
+
+    return write_files(root, {"compose.yaml": "services:\n  app:\n    build: ./app\n", "app/Dockerfile": "FROM scratch\n",
+                              "polyarch.toml": settings})
+
+
+OUTSIDE = [
+    ('[project]\nenv_file = "../outside/written.env"\n', "project.env_file"),
+    ('[project]\nenv_example = "../outside/victim.env"\n', "project.env_example"),
+    ('[project]\nvalues_file = "/etc/hostname"\n', "project.values_file"),
+    ('[optional.x]\ncontext = "app"\ndockerfile = "../../../../etc/passwd"\n', "optional.x.dockerfile"),
+    ('[project]\nenv_file = "linked.env"\n', "project.env_file"),  # a symlink that points outside
+]
+
+
+@pytest.mark.parametrize(("settings", "key"), OUTSIDE, ids=["env_file", "env_example", "values_file", "dockerfile", "symlink"])
+def test_a_path_outside_the_project_is_refused_before_init_writes(settings, key, tmp_path, monkeypatch, capsys):
+    from unit_helpers import compose_cli_problem, fresh_console, run_invoke  # noqa: F401
+
+    if compose_cli_problem():
+        pytest.skip(compose_cli_problem())
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim.env").write_text("STOLEN=yes\n")
+    project = _small_project(tmp_path / "acme", settings)
+    (project / "linked.env").symlink_to(outside / "written.env")
+    monkeypatch.chdir(project)
+    console.err.cache_clear()
+    assert run_invoke("init") == 2
+    err = capsys.readouterr().err
+    assert key in err and ("outside the project" in err or "absolute path" in err) and "Traceback" not in err
+    assert sorted(p.name for p in outside.iterdir()) == ["victim.env"]
+    assert not (project / ".env").exists()
+
+
+def test_a_polyarch_toml_that_is_a_folder_is_a_clear_error(tmp_path):
+    from polyarch.errors import StackError
+    from polyarch.project import find_project
+
+    (tmp_path / "polyarch.toml").mkdir()
+    (tmp_path / "compose.yaml").write_text("services:\n  app:\n    image: redis\n")
+    with pytest.raises(StackError, match="polyarch.toml is not a file .it is a folder"):
+        find_project(cwd=tmp_path)
+
+
+def test_a_lock_path_that_is_a_folder_is_a_clear_error(tmp_path, monkeypatch):
+    from polyarch.errors import UsageError
+    from polyarch.locks import acquire, lock_path
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    path = lock_path(tmp_path, "acme")
+    path.mkdir(parents=True)
+    with pytest.raises(UsageError, match="Cannot create the stack's lock file") as caught:
+        acquire(path, "test", lambda other: None)
+    assert str(path) in caught.value.message and caught.value.exit_code == 2
+
+
+def test_a_state_folder_that_cannot_be_made_is_a_clear_error(tmp_path, monkeypatch):
+    """XDG_STATE_HOME naming a file stands in for a read-only one (root may write anywhere)."""
+    from polyarch.errors import UsageError
+    from polyarch.locks import acquire, lock_path
+
+    (tmp_path / "state").write_text("not a folder")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    with pytest.raises(UsageError, match="Not a directory") as caught:
+        acquire(lock_path(tmp_path, "acme"), "test", lambda other: None)
+    assert "XDG_STATE_HOME" in caught.value.tip
+
+
+def test_a_default_url_with_an_impossible_port_is_refused():
+    from polyarch.errors import StackError
+    from polyarch.settings import parse_settings
+
+    with pytest.raises(StackError, match=r"project.urls: API: the port is not a number from 1 to 65535 in 'http://127.0.0.1:99999/healthz'"):
+        parse_settings({"project": {"urls": {"API": ["API_URL", "http://127.0.0.1:99999/healthz"]}}}, Path("polyarch.toml"))
+    with pytest.raises(StackError, match=r"project.urls: API: 'API URL' is not a valid variable name"):
+        parse_settings({"project": {"urls": {"API": ["API URL", "http://127.0.0.1:5080"]}}}, Path("polyarch.toml"))
+
+
+@pytest.mark.parametrize("registry", ["127.0.0.1:99999/team", "127.0.0.1:0/team", "reg$(id).example.com/team", "host:port/team"])
+def test_a_registry_with_a_bad_host_or_port_is_refused(registry):
+    from polyarch.errors import UsageError
+    from polyarch.release import check_registry
+
+    with pytest.raises(UsageError, match="must look like HOST") as caught:
+        check_registry(registry, "--registry")
+    assert caught.value.exit_code == 2
+    assert check_registry("127.0.0.1:5000/team", "--registry") == "127.0.0.1:5000/team"
+
+
+def test_an_image_name_with_an_impossible_registry_port_is_refused():
+    from polyarch.errors import StackError
+    from polyarch.stack import check_ref
+
+    with pytest.raises(StackError, match="port 99999 is out of range"):
+        check_ref("127.0.0.1:99999/app:1", "mode 'dev': service 'app' image")
+    with pytest.raises(StackError, match="not a valid image name"):
+        check_ref("app\n", "mode 'dev': service 'app' image")
+    assert check_ref("127.0.0.1:5000/app:1", "here") == "127.0.0.1:5000/app:1"
+
+
+def test_a_built_service_named_by_digest_is_refused_naming_the_service(tmp_path):
+    from polyarch.errors import StackError
+    from polyarch.stack import _raw_builds
+
+    config = {"services": {"api": {"build": {"context": str(tmp_path)}, "image": "acme/api@sha256:" + "a" * 64}}}
+    with pytest.raises(StackError, match="service 'api' builds its image and names it by digest"):
+        _raw_builds(config, "acme", "mode 'prod'")
+
+
+def test_a_cache_ref_prefix_that_is_not_a_registry_reference_is_refused():
+    from polyarch.errors import UsageError
+    from polyarch.tasks.release import check_cache
+
+    with pytest.raises(UsageError, match="neither"):
+        check_cache("127.0.0.1:5000/c,type=local,dest=/tmp/elsewhere")
+    check_cache("127.0.0.1:5000/team/cache")
+
+
+def test_verify_refuses_a_ref_with_an_impossible_port_before_asking_the_engine(tmp_path, monkeypatch, capsys):
+    from unit_helpers import run_invoke
+
+    monkeypatch.chdir(tmp_path)
+    console.err.cache_clear()
+    assert run_invoke("verify", "127.0.0.1:99999/acme/app:1", "--platforms", "linux/amd64") == 2
+    assert "port 99999 is out of range" in capsys.readouterr().err
+
+
+def test_names_with_a_trailing_line_break_are_refused():
+    from polyarch.errors import StackError
+    from polyarch.settings import parse_settings
+
+    with pytest.raises(StackError) as caught:
+        parse_settings({"images": {"app": {"repository": "acme\n"}}, "workflows": {"registry": "ghcr.io/team\n"}},
+                       Path("polyarch.toml"))
+    assert "images.app.repository" in caught.value.message and "workflows.registry" in caught.value.message
+
+
+def test_env_keys_that_init_would_write_must_be_variable_names():
+    """A line break in a key would make init write a line of the attacker's choosing into .env."""
+    from polyarch.errors import StackError
+    from polyarch.settings import parse_settings
+
+    data = {"project": {"secrets": ["API_TOKEN\nDEBUG=1"], "required": ["A B"]},
+            "modes": {"dev": {"files": ["compose.yaml"], "overlay": {"key": "X=1", "value": "y", "files": ["o.yaml"]}}}}
+    with pytest.raises(StackError) as caught:
+        parse_settings(data, Path("polyarch.toml"))
+    for key in ("project.secrets", "project.required", "modes.dev.overlay.key"):
+        assert key in caught.value.message

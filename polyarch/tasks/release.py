@@ -57,7 +57,13 @@ def check_cache(kind: str | None, driver: str | None = None, containerd_store: b
     `driver` is the builder that will run the build, when it is known.
     """
     from polyarch.errors import UsageError
+    from polyarch.settings import CACHE_BACKENDS, registry_problem
 
+    if kind not in (None, "", *CACHE_BACKENDS):
+        # A registry ref prefix: it goes into buildx' cache-from/cache-to specs.
+        problem = registry_problem(kind)
+        if problem:
+            raise UsageError(f"--cache '{kind}' is neither a cache backend ({', '.join(CACHE_BACKENDS)}) nor a registry ref prefix HOST[:PORT]/NAME: {problem}.")
     if kind == "gha":
         check_gha_runtime(os.environ)
     if kind not in (None, "", "none") and driver == "docker" and not containerd_store:
@@ -179,7 +185,13 @@ def verify(c, ref, platforms=None, stack=None):
     else:
         wanted = platforms_of_project(stack)
     from polyarch.engine import Engine
+    from polyarch.errors import UsageError
+    from polyarch.stack import check_ref
 
+    try:
+        check_ref(ref, "verify")
+    except PolyarchError as exc:
+        raise UsageError(exc.message, tip="Give the tag as HOST[:PORT]/REPOSITORY:TAG, e.g. 127.0.0.1:5000/polyarch/server:abc1234.") from None
     engine = Engine()
     index = engine.inspect_index(ref)
     console.table(f"{ref}", ("platform", "wanted"), [(p, "yes" if p in wanted else "") for p in index.platforms])
