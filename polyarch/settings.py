@@ -265,18 +265,13 @@ class WorkflowSettings(_Strict):
     @classmethod
     def _patterns(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
-            problem = unsafe_text(pattern) or ("is empty" if not pattern.strip() else None)
-            if problem:
-                raise ValueError(f"the pattern {pattern!r} {problem}")
+            _workflow_text(pattern, f"the pattern {pattern!r}")
         return patterns
 
     @field_validator("install")
     @classmethod
     def _install(cls, command: str) -> str:
-        problem = unsafe_text(command) or ("is empty" if not command.strip() else None)
-        if problem:
-            raise ValueError(f"the install command {problem}; give one shell command line, such as 'pip install polyarch'")
-        return command
+        return _workflow_text(command, "the install command", "; give one shell command line, such as 'pip install polyarch'")
 
     @field_validator("cache")
     @classmethod
@@ -285,6 +280,13 @@ class WorkflowSettings(_Strict):
             raise ValueError(f"'{cache}' is neither a cache backend ({', '.join(CACHE_BACKENDS)}) "
                              "nor a registry ref prefix (HOST[:PORT]/NAME)")
         return cache
+
+
+def _workflow_text(value: str, what: str, advice: str = "") -> str:
+    problem = unsafe_text(value) or ("is empty" if not value.strip() else None)
+    if problem:
+        raise ValueError(f"{what} {problem}{advice}")
+    return value
 
 
 def _runner_label(label: str, what: str) -> str:
