@@ -157,6 +157,12 @@ def polyarch_task(*args, **kwargs) -> Callable:
     return decorate
 
 
+def _hide_secrets(env: dict[str, str], keys: tuple[str, ...]) -> None:
+    """Hide the secret values of `.env`, and the declared ones of the environment (compose prefers those)."""
+    console.hide_secrets(env, keys)
+    console.hide_secrets({key: os.environ[key] for key in keys if key in os.environ}, keys)
+
+
 @dataclass
 class Session:
     """One task run: the stack description, a lazily created engine, the chosen platform."""
@@ -174,7 +180,7 @@ class Session:
 
         if as_json and not dry_run:
             raise UsageError("--json prints a plan, so it needs --dry-run.", tip="Add --dry-run.")
-        return cls(load_stack(stack_path, on_env=console.hide_secrets), dry_run, as_json)
+        return cls(load_stack(stack_path, on_env=_hide_secrets), dry_run, as_json)
 
     def engine(self) -> "Engine":
         if self._engine is None:
@@ -190,14 +196,14 @@ class Session:
         `platform`, a real run first checks that this host can build and run it.
         With --json, a dry run prints the plan as JSON on stdout instead.
         """
+        # What is shown has the secret values replaced; what runs keeps them.
+        shown = console.hidden(plan)
         if self.as_json:
-            import json
-
             from polyarch.plandoc import plan_document
 
-            console.emit(json.dumps(plan_document(self.stack, plan, mode), indent=2, sort_keys=False))
+            console.emit_json(plan_document(self.stack, shown, mode))
             return None
-        console.show_plan(plan, self.dry_run)
+        console.show_plan(shown, self.dry_run)
         if self.dry_run:
             return None
         from polyarch.engine import require_platform_runs

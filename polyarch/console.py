@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Iterable
 
+from polyarch.masking import Secrets
+
 if TYPE_CHECKING:
     from rich.console import Console
     from polyarch.plans import Plan
@@ -25,33 +27,24 @@ def err() -> "Console":
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-_secrets: list[str] = []
+_secrets = Secrets()
 _CONTROL = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]")
-_SECRET_KEY = re.compile(r"PASSW|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH", re.IGNORECASE)
 
 
-def hide_secrets(env: dict[str, str], keys: Iterable[str] = (), shown: Iterable[str] = ()) -> None:
-    """Never show these `.env` values: the listed keys, secret-looking keys, and any long value.
+def hide_secrets(env: dict[str, str], keys: Iterable[str] = ()) -> None:
+    """Never show the secret `.env` values: those of the listed keys, and secret-looking ones under secret-looking keys."""
+    global _secrets
+    _secrets = _secrets.merged(Secrets.from_env(env, keys))
 
-    `shown` keys (the URLs polyarch prints after a start) keep their long
-    values visible, unless they are listed or look secret themselves.
-    """
-    chosen = set(keys)
-    visible = set(shown) - chosen
-    for key, value in env.items():
-        secret = key in chosen or _SECRET_KEY.search(key)
-        if value and (secret or (len(value) >= 20 and key not in visible)) and len(value) >= 4:
-            if value not in _secrets:
-                _secrets.append(value)
-    _secrets.sort(key=len, reverse=True)
+
+def hidden(data):
+    """A plan (or any data) as it may be shown: every secret value replaced by a placeholder."""
+    return _secrets.mask(data)
 
 
 def redact(text: str) -> str:
-    """Text with every hidden value replaced and terminal control sequences removed."""
-    for value in _secrets:
-        if value in text:
-            text = text.replace(value, "***")
-    return _CONTROL.sub("", text)
+    """Text with every secret value replaced and terminal control sequences removed."""
+    return _CONTROL.sub("", _secrets.mask_text(text))
 
 
 def _plain(text: str) -> str:
@@ -97,7 +90,17 @@ def faint(line: str) -> None:
 
 def emit(text: str) -> None:
     """Machine-readable output on stdout."""
-    text = redact(text)
+    _write_out(redact(text))
+
+
+def emit_json(data: object) -> None:
+    """Data as one JSON document on stdout, secret values replaced in the data and, as a last resort, in the text."""
+    import json
+
+    _write_out(_secrets.mask_json_text(json.dumps(hidden(data), indent=2, sort_keys=False)))
+
+
+def _write_out(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
 

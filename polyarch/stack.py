@@ -432,10 +432,10 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config: ConfigReader | None = None,
-               on_env: Callable[[dict[str, str], tuple[str, ...], tuple[str, ...]], None] | None = None) -> Stack:
+               on_env: Callable[[dict[str, str], tuple[str, ...]], None] | None = None) -> Stack:
     """Find the project, read polyarch.toml and every mode's compose config, and validate them.
 
-    `on_env` receives the .env values and the secret keys as soon as they are
+    `on_env` receives the .env values and the declared secret keys as soon as they are
     read, before compose sees them, so that any later message can hide them.
     """
     from concurrent.futures import ThreadPoolExecutor
@@ -450,7 +450,7 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
     env_file = project.root / settings.project.env_file
     env = read_env(env_file)
     if on_env is not None:
-        on_env(env, (*settings.project.secrets, *settings.project.required), tuple(pair[0] for pair in settings.project.urls.values()))
+        on_env(env, (*settings.project.secrets, *settings.project.required))
     files = mode_files(project, settings, env)
     if read_config is None:
         from polyarch.engine import compose_config_reader
