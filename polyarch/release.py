@@ -28,9 +28,23 @@ def choose_platforms(flag: str | None, env_value: str | None, stack_default: tup
     return stack_default, "the stack description"
 
 
+def credentials_in(value: str) -> tuple[str, str] | None:
+    """For `user:pw@host/ns`: ('***@host/ns', 'host'), to name it without the password; None without credentials."""
+    if "@" not in value:
+        return None
+    rest = value.rpartition("@")[2]
+    return "***@" + rest, rest.split("/")[0]
+
+
 def check_registry(value: str | None, source: str) -> str:
-    """Refuse an empty, null or placeholder registry before anything is built."""
+    """Refuse an empty, null or placeholder registry, or one carrying credentials, before anything is built."""
     text = (value or "").strip()
+    found = credentials_in(text)
+    if found is not None:
+        shown, host = found
+        raise UsageError(f"The registry from {source} ('{shown}') carries a user name or password; "
+                         "polyarch takes none in a registry reference, so that it never shows up in a plan or log.",
+                         tip=f"Remove the part before '@' and log in once with `docker login {host}`; pushes and pulls then use the login docker keeps.")
     base = text.lower().rstrip("/")
     if base in PLACEHOLDER_REGISTRIES or base.startswith("<") or "your-registry" in base:
         shown = f"'{value}'" if value else "empty"

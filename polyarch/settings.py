@@ -172,6 +172,11 @@ class ProjectSettings(_Strict):
         # init writes these keys into .env: a line break would add a line of its own.
         return _env_keys(keys)
 
+    @field_validator("registry", "pull_registry")
+    @classmethod
+    def _registry(cls, value: str | None) -> str | None:
+        return _no_credentials(value)
+
     @field_validator("urls")
     @classmethod
     def _urls(cls, urls: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -226,6 +231,7 @@ class WorkflowSettings(_Strict):
     @field_validator("registry")
     @classmethod
     def _registry(cls, value: str | None) -> str | None:
+        value = _no_credentials(value)
         if value is not None and (not value or value != value.lower() or "/" not in value or " " in value):
             raise ValueError(f"'{value}' must be a lowercase HOST/NAMESPACE, e.g. registry.example.com/team")
         problem = registry_problem(value) if value is not None else None
@@ -293,6 +299,17 @@ def _runner_label(label: str, what: str) -> str:
     if not RUNNER_LABEL.fullmatch(label):
         raise ValueError(f"{what} {label!r} may hold only letters, digits, '.', '_' and '-'")
     return label
+
+
+def _no_credentials(value: str | None) -> str | None:
+    """A registry reference in polyarch.toml carries no user name or password (never echoed)."""
+    from polyarch.release import credentials_in
+
+    found = credentials_in(value or "")
+    if found is not None:
+        raise ValueError(f"'{found[0]}' carries a user name or password; remove the part before '@' and log in once with "
+                         f"`docker login {found[1]}` instead")
+    return value
 
 
 class Settings(_Strict):

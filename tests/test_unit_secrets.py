@@ -236,3 +236,37 @@ def test_an_engine_error_quoting_an_escaped_secret_hides_it(tmp_path, monkeypatc
     assert code != 0 and "Invalid template" in captured.err
     assert leaks(captured.out + captured.err, (secret, "very-secret-value")) == []
 
+
+# --- credentials in a registry reference ------------------------------------------------
+
+
+@pytest.mark.parametrize("registry", ["user:pw-s3cret@127.0.0.1:5000/ns", "https://user:pw-s3cret@127.0.0.1:5000/ns"])
+@pytest.mark.parametrize("task", [("deploy-build",), ("package-airtight", "--platform", "linux/amd64"),
+                                  ("prod", "--version", "v1", "--platform", "linux/amd64")])
+def test_credentials_in_registry_flag_are_refused_without_echoing_them(lumen, capsys, task, registry):
+    code = run_invoke(*task, "--registry", registry, "--dry-run")
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "carries a user name or password" in captured.err and "docker login 127.0.0.1:5000" in captured.err
+    assert "pw-s3cret" not in captured.out + captured.err and "user:" not in captured.err
+
+
+@pytest.mark.parametrize("where", ["project.registry", "project.pull_registry", "workflows.registry"])
+def test_credentials_in_polyarch_toml_registries_are_refused_before_anything(lumen, capsys, where):
+    table, key = where.split(".")
+    edit_settings(lumen / "polyarch.toml", lambda data: data.setdefault(table, {}).update({key: "bob:pw-s3cret@reg.example.com/team"}))
+    code = run_invoke("down", "--dry-run")
+    captured = capsys.readouterr()
+    assert code == 2
+    assert f"{where}: '***@reg.example.com/team' carries a user name or password" in captured.err
+    assert "docker login reg.example.com" in captured.err and "pw-s3cret" not in captured.err + captured.out
+
+
+def test_credentials_in_the_values_file_registry_are_refused(lumen, capsys):
+    values = lumen / "deploy/helm/lumen/values.generated.yaml"
+    values.write_text(values.read_text().replace("registry: your-registry", "registry: bob:pw-s3cret@reg.example.com/team"))
+    code = run_invoke("deploy-build", "--dry-run")
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "image.registry in the values file" in captured.err and "carries a user name or password" in captured.err
+    assert "pw-s3cret" not in captured.err + captured.out
