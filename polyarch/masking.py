@@ -20,8 +20,9 @@ from typing import Iterable, Mapping
 
 PLACEHOLDER = "***"
 
-# A word of a key (split on anything but letters and digits) that names a secret.
+# A word of a variable name (split on `_`) that names a secret.
 _SECRET_WORD = re.compile(r"PASSW|PASSPHRASE|SECRET|TOKEN|CREDENTIAL|PRIVATE|KEY$|AUTH$", re.IGNORECASE)
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BOOLEANS = {"true", "false", "yes", "no", "on", "off", "none", "null", "enabled", "disabled"}
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 # One word of letters (`admin`, `vault`, `read-only`): an ordinary setting, not a secret.
@@ -31,8 +32,11 @@ WORD_LENGTH = 16
 
 
 def looks_secret_key(key: str) -> bool:
-    """`DB_PASSWORD`, `STORAGE_ACCESS_KEY`, `X_OAUTH`: yes; `KEYCLOAK_URL`, `AUTHOR`: no."""
-    return any(_SECRET_WORD.search(word) for word in re.split(r"[^A-Za-z0-9]+", key) if word)
+    """`DB_PASSWORD`, `STORAGE_ACCESS_KEY`, `X_OAUTH`: yes; `KEYCLOAK_URL`, `AUTHOR`, an image ref `auth-api:1`: no.
+
+    Only variable names count: label names, image refs and values-file paths are not keys of secrets.
+    """
+    return bool(_VARIABLE.fullmatch(key)) and any(_SECRET_WORD.search(word) for word in key.split("_") if word)
 
 
 def looks_secret_value(value: str) -> bool:

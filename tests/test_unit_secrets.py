@@ -46,6 +46,7 @@ def leaks(text: str, values=(ODD, HEX)) -> list[str]:
     ("DB_PASSWORD", True), ("STORAGE_ACCESS_KEY", True), ("X_OAUTH", True), ("SECRETS_BACKEND", True),
     ("API_TOKEN", True), ("apikey", True), ("GCP_CREDENTIALS", True), ("SSH_PRIVATE_FILE", True),
     ("KEYCLOAK_URL", False), ("AUTHOR", False), ("PWD", False), ("API_PORT", False), ("FRONTEND_URL", False),
+    ("auth-api:1", False), ("org.example.token", False), ("config.SECRET_KEY", False),
 ])
 def test_which_keys_look_secret(key, secret):
     assert looks_secret_key(key) is secret
