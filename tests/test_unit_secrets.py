@@ -17,7 +17,7 @@ import pytest
 
 from polyarch.masking import PLACEHOLDER, Secrets, looks_secret_key, looks_secret_value
 from polyarch.plans import BakeTarget, Build, Compose, ComposeUp, Plan
-from unit_helpers import REPO, compose_cli, edit_settings, fresh_console, run_invoke  # noqa: F401  (fixtures)
+from unit_helpers import REPO, compose_cli, copy_repo_stack, edit_settings, fresh_console, run_invoke  # noqa: F401  (fixtures)
 
 LUMEN = REPO / "tests" / "fixtures" / "lumen"
 # Declared in the fixture's polyarch.toml: one with `"`, `\` and non-ASCII, a short one, a usual one.
@@ -236,6 +236,20 @@ def test_an_engine_error_quoting_an_escaped_secret_hides_it(tmp_path, monkeypatc
     captured = capsys.readouterr()
     assert code != 0 and "Invalid template" in captured.err
     assert leaks(captured.out + captured.err, (secret, "very-secret-value")) == []
+
+
+def test_secrets_init_generates_are_hidden_at_once(tmp_path, monkeypatch, fresh_console, compose_cli):
+    """`dev` runs init after reading the stack: the fresh secrets are hidden from compose's output too."""
+    from polyarch import console
+    from polyarch.envfile import read_env
+    from polyarch.stack import load_stack
+    from polyarch.tasks.devloop import run_init
+
+    stack = load_stack(str(copy_repo_stack(tmp_path / "project")))
+    monkeypatch.setattr(console, "_secrets", Secrets())
+    run_init(stack)
+    token = read_env(stack.env_file)["API_TOKEN"]
+    assert console.redact(f"compose said {token}") == "compose said ***"
 
 
 # --- credentials in a registry reference ------------------------------------------------

@@ -25,9 +25,11 @@ def print_urls(stack: Stack) -> None:
 
 
 def run_init(stack: Stack, force: bool = False) -> None:
-    from polyarch.envfile import init_env
+    from polyarch.envfile import init_env, read_env
 
     result = init_env(stack.env_file, stack.env_example, stack.secrets, force=force)
+    # The stack was read before these values existed: hide them from now on (compose output, errors).
+    console.hide_secrets(read_env(stack.env_file), (*stack.secrets, *stack.required))
     if result.created:
         origin = f"from {result.copied_from.name}" if result.copied_from else "(no example file found)"
         console.done(f"created {stack.env_file} {origin}, mode 0600")
