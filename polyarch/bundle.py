@@ -10,6 +10,7 @@ is the manifest, so the manifest can be read without unpacking the rest.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import json
@@ -95,9 +96,11 @@ def read_manifest(path: Path) -> BundleManifest | None:
     except (OSError, EOFError, zlib.error) as exc:
         if isinstance(exc, BundleError):
             raise
+        from polyarch.cli import prog
+
         raise BundleError(
             f"{path} is not a gzip'd image bundle ({exc}).",
-            tip="Give the .tar.gz that `invoke package-airtight` wrote; download it again if it came over a network.",
+            tip=f"Give the .tar.gz that `{prog()} package-airtight` wrote; download it again if it came over a network.",
         ) from None
     try:
         fields = json.loads(data)
@@ -194,7 +197,10 @@ def compress_stream(source: BinaryIO, sink: BinaryIO, level: int, on_raw: Callab
             code = process.wait()
         if code != 0:
             errors.seek(0)
-            raise BundleError(f"pigz failed (exit {code}): {errors.read().decode(errors='replace').strip()}")
+            said = errors.read().decode(errors="replace").strip()
+            if code == errno.ENOSPC or "No space left" in said:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            raise BundleError(f"pigz failed (exit {code}): {said}")
 
 
 @dataclass

@@ -7,14 +7,15 @@ with a traceback only under `invoke --debug` or POLYARCH_DEBUG=1.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
-from invoke import Exit, task
+from invoke import Exit, Task, task
 
 from polyarch import console
 from polyarch.errors import Interrupted, PolyarchError
@@ -39,9 +40,64 @@ HELP = {
 }
 
 
+# Each short flag means one long flag in every task; a flag not named here has none.
+SHORT_FLAGS = {
+    "dry-run": "d",
+    "json": "j",
+    "stack": "s",
+    "platform": "p",
+    "mode": "m",
+    "no-cache": "n",
+    "fresh": "f",
+    "registry": "r",
+    "tag": "t",
+    "version": "v",
+    "output": "o",
+    "bundle": "b",
+}
+
+
+class PolyarchTask(Task):
+    """invoke's Task with polyarch's short flags, and help texts that survive being read twice.
+
+    invoke's `get_arguments()` pops each help text as it reads it, so a second
+    reader (the `polyarch` command reads flags before invoke parses the line)
+    would see none.
+    """
+
+    def get_arguments(self, ignore_unknown_help=None):
+        texts = dict(self.help)
+        try:
+            return super().get_arguments(ignore_unknown_help)
+        finally:
+            self.help = texts
+
+    def arg_opts(self, name, default, taken_names):
+        opts = super().arg_opts(name, default, taken_names)
+        long = opts["names"][0]
+        opts["names"] = [long, SHORT_FLAGS[long]] if long in SHORT_FLAGS else [long]
+        return opts
+
+
+# The program the user typed, when an entry point knows it (polyarch.program.main sets "polyarch").
+_PROGRAM: list[str] = []
+
+
 def prog() -> str:
     """The command the user typed: `polyarch`, else `invoke` (for tips such as "run `invoke init`")."""
+    if _PROGRAM:
+        return _PROGRAM[-1]
     return "polyarch" if os.path.basename(sys.argv[0] if sys.argv else "") == "polyarch" else "invoke"
+
+
+@contextlib.contextmanager
+def typed_as(program: str) -> Iterator[None]:
+    """Messages inside the block name `program` as the command to type."""
+    _PROGRAM.append(program)
+    try:
+        yield
+    finally:
+        _PROGRAM.pop()
 
 
 def suggest(stack: "Stack", task: str) -> str:
@@ -120,7 +176,7 @@ def polyarch_task(*args, **kwargs) -> Callable:
                 return body(c, *a, **kw)
             except KeyboardInterrupt:
                 exc = Interrupted("Interrupted; nothing was left half-written.")
-                console.error(exc.message)
+                console.error(exc.message, exc.tip)
                 if in_process_run():
                     raise Exit(code=exc.exit_code) from None
                 # Clean-up already ran on the way out. Exit here: Python may
@@ -149,7 +205,7 @@ def polyarch_task(*args, **kwargs) -> Callable:
                 release_all()
                 restore()
 
-        return task(*args, **kwargs)(wrapper)
+        return task(*args, klass=PolyarchTask, **kwargs)(wrapper)
 
     if len(args) == 1 and callable(args[0]) and not kwargs:
         body, args = args[0], ()

@@ -38,8 +38,10 @@ def read_digests(folder: Path, images: tuple[str, ...], platforms: tuple[str, ..
     Nothing is returned unless every image has a well-formed digest for every
     platform, so a merge never starts half-done.
     """
+    from polyarch.cli import prog
+
     if not folder.is_dir():
-        raise UsageError(f"The digest folder {folder} does not exist.", tip="Run `invoke publish-build` for each platform first.")
+        raise UsageError(f"The digest folder {folder} does not exist.", tip=f"Run `{prog()} publish-build` for each platform first.")
     known = set(images)
     unknown = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in known)
     if unknown:
@@ -66,6 +68,6 @@ def read_digests(folder: Path, images: tuple[str, ...], platforms: tuple[str, ..
     if problems:
         raise UsageError(
             "Not merging, nothing was pushed: " + "; ".join(problems) + ".",
-            tip="Run `invoke publish-build --platform P` for each missing platform (or fix the file), then merge again.",
+            tip=f"Run `{prog()} publish-build --platform P` for each missing platform (or fix the file), then merge again.",
         )
     return found

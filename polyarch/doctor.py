@@ -79,8 +79,8 @@ def judge_platform(platform: str, native: str, builder_platforms: tuple[str, ...
     return Check(
         name, False, f"QEMU for {platform} is {state}",
         fix=("Debian/Ubuntu: `apt-get install qemu-user-static binfmt-support` then "
-             f"`update-binfmts --enable {QEMU_NAMES.get(platform, 'qemu-ARCH')}` "
-             "(or run `bash scripts/provision-engine.sh`); elsewhere `docker run --privileged --rm "
+             f"`update-binfmts --enable {QEMU_NAMES.get(platform, 'qemu-ARCH')}`; "
+             "elsewhere `docker run --privileged --rm "
              "tonistiigi/binfmt --install all`."),
     )
 

@@ -21,9 +21,21 @@ from polyarch.plans import Build, Compose
 from polyarch.platforms import platform_from_parts
 
 NO_ENGINE_TIP = (
-    "Start Docker (Docker Desktop, or `dockerd`), or on a Debian machine without one run "
-    "`bash scripts/provision-engine.sh` as root. Check DOCKER_HOST if you point at a remote engine."
+    "Start Docker (Docker Desktop, or `sudo systemctl start docker`), and check DOCKER_HOST if you point at a remote engine; "
+    "`{prog} doctor` checks the engine, buildx, compose and QEMU."
 )
+NO_CLIENT_TIP = ("Install Docker Desktop, or the docker CLI with its buildx and compose plugins "
+                 "(Debian: the docker-cli, docker-buildx and docker-compose packages).")
+
+
+def _prog() -> str:
+    from polyarch.cli import prog
+
+    return prog()
+
+
+def no_engine_tip() -> str:
+    return NO_ENGINE_TIP.format(prog=_prog())
 
 
 @dataclass(frozen=True)
@@ -59,15 +71,20 @@ class ImageIndex:
     single: bool = False
 
 
-def _explain(exc: Exception, doing: str) -> EngineError:
-    """Turn a DockerException into an EngineError with the tail of its output."""
+def _output(exc: Exception) -> str:
+    """What a failed docker command printed: its stderr, else its stdout."""
     stderr = getattr(exc, "stderr", None) or ""
     stdout = getattr(exc, "stdout", None) or ""
     if isinstance(stderr, bytes):
         stderr = stderr.decode(errors="replace")
     if isinstance(stdout, bytes):
         stdout = stdout.decode(errors="replace")
-    text = (stderr or stdout).strip()
+    return (stderr or stdout).strip()
+
+
+def _explain(exc: Exception, doing: str) -> EngineError:
+    """Turn a DockerException into an EngineError with the tail of its output."""
+    text = _output(exc)
     code = getattr(exc, "return_code", "?")
     tip = None
     lowered = text.lower()
@@ -78,7 +95,7 @@ def _explain(exc: Exception, doing: str) -> EngineError:
                                + "\n".join(text.splitlines()[-5:]),
                                "Check that the builder's remote machines are up (`docker buildx inspect --bootstrap NAME`), "
                                "or build without --builder.")
-        return EngineError(f"The Docker engine does not answer (polyarch was about to {doing}).", NO_ENGINE_TIP)
+        return EngineError(f"The Docker engine does not answer (polyarch was about to {doing}).", no_engine_tip())
     if "port is already allocated" in lowered or "address already in use" in lowered:
         port = (re.search(r"Bind for \S*?:(\d+) failed", text)
                 or re.search(r"(?:127\.0\.0\.1|0\.0\.0\.0|\[::\]):(\d+)", text))
@@ -89,16 +106,50 @@ def _explain(exc: Exception, doing: str) -> EngineError:
             "or change the port the compose files publish (usually a variable in .env).",
         )
     if "is not a docker command" in lowered and "compose" in lowered:
-        tip = "Install the compose v2 plugin (`docker compose version` must answer)."
+        tip = f"Install the compose v2 plugin (`docker compose version` must answer); `{_prog()} doctor` checks it."
     elif "is not a docker command" in lowered and "buildx" in lowered:
-        tip = "Install the buildx plugin (`docker buildx version` must answer)."
+        tip = f"Install the buildx plugin (`docker buildx version` must answer); `{_prog()} doctor` checks it."
     elif "exec format error" in lowered:
-        tip = "Register QEMU for the foreign architecture (see `invoke doctor`)."
+        tip = f"Register QEMU for the foreign architecture (`{_prog()} doctor` says how)."
     detail = "\n".join(text.splitlines()[-25:])
     message = f"Could not {doing} (docker exited with {code})."
     if detail:
         message += f"\n{detail}"
     return EngineError(message, tip)
+
+
+def _bake_error(exc: Exception, build: Build, streamed: bool) -> EngineError:
+    """A failed bake, said once: the failing step with its image, services and Dockerfile line.
+
+    With `streamed`, buildx' output is already on screen, so the message
+    does not repeat it.
+    """
+    from polyarch.buildlog import failed_step
+
+    text = _output(exc)
+    step = failed_step(text, tuple(t.name for t in build.targets))
+    if step is None or step.line is None:
+        error = _explain(exc, f"build {', '.join(t.name for t in build.targets)}")
+        errors = [line for line in text.splitlines() if line.startswith("ERROR")]
+        if streamed and error.message.startswith("Could not ") and errors:
+            return EngineError(f"{error.message.splitlines()[0]}\n{errors[-1]}", error.tip)
+        return error
+    target = next((t for t in build.targets if t.name == step.target), None)
+    what = "The build"
+    if target is not None:
+        services = f" (service{'s' if len(target.services) > 1 else ''} {', '.join(target.services)})" if target.services else ""
+        what = f"The {target.name} image{services}"
+    dockerfile = _shown_path(target.dockerfile) if target is not None else "the Dockerfile"
+    platform = f" for {step.platform}" if step.platform else ""
+    return EngineError(f"{what} failed to build{platform} at {dockerfile}:{step.line}: `{step.instruction}` {step.outcome()}.",
+                       f"Fix that line of {dockerfile} (buildx' output above shows what the step printed), then run the task again.")
+
+
+def _shown_path(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _registry_hiccup(exc: Exception) -> bool:
@@ -156,7 +207,7 @@ class Engine:
         if shutil.which("docker") is None:
             raise EngineError(
                 "The docker command-line client is not installed (no `docker` on PATH).",
-                "Install Docker Desktop, or on Debian run `bash scripts/provision-engine.sh` as root.",
+                NO_CLIENT_TIP,
             )
         self._client_cls = DockerClient
         self._config_dir = config_dir
@@ -178,7 +229,7 @@ class Engine:
         except self.DockerException as exc:
             raise _explain(exc, "ask the engine about itself (docker info)") from None
         if not info.server_version:
-            raise EngineError("The Docker engine does not answer.", NO_ENGINE_TIP)
+            raise EngineError("The Docker engine does not answer.", no_engine_tip())
         status = dict((pair[0], pair[1]) for pair in (info.driver_status or []) if len(pair) == 2)
         containerd = "containerd" in status.get("driver-type", "") or (info.driver or "").startswith("overlayfs")
         registries = info.registry_config or {}
@@ -234,7 +285,7 @@ class Engine:
                     self.docker.buildx.remove(name)
             raise EngineError(f"The buildx builder {name} (docker-container driver) could not start, so it was removed again.\n{exc.message}",
                               "It needs the moby/buildkit image. Where no registry is reachable, use the docker driver with "
-                              "the containerd image store instead (`invoke doctor` says how).") from None
+                              f"the containerd image store instead (`{_prog()} doctor` says how).") from None
 
     def builder_exists(self, name: str) -> bool:
         try:
@@ -280,7 +331,7 @@ class Engine:
                     if on_line:
                         on_line(line)
             except self.DockerException as exc:
-                error = _explain(exc, f"build {', '.join(t.name for t in build.targets)}")
+                error = _bake_error(exc, build, streamed=on_line is not None)
                 error.transient = _registry_hiccup(exc)
                 raise error from None
             if metadata and metadata_file.exists():
@@ -603,13 +654,16 @@ class Engine:
             raise _explain(exc, f"list resources of the {project} project") from None
 
 
-def compose_config_reader(root: Path, env_file: Path | None) -> Callable[[tuple[Path, ...], str | None], dict]:
+def compose_config_reader(root: Path, env_file: Path, env_example: Path | None = None) -> Callable[[tuple[Path, ...], str | None], dict]:
     """A function that returns compose's resolved config (as JSON data) for some files.
 
     Compose does the reading: merging, `.env` interpolation, relative paths
     made absolute. Only the docker CLI and its compose plugin are needed, not
-    a running engine.
+    a running engine. What compose refuses in the files is a StackError
+    (exit 2) naming the file and the fix.
     """
+    from polyarch.compose_errors import ComposeProject, compose_config_error
+
     import shutil
 
     from python_on_whales import DockerClient
@@ -617,18 +671,21 @@ def compose_config_reader(root: Path, env_file: Path | None) -> Callable[[tuple[
 
     if shutil.which("docker") is None:
         raise EngineError("The docker command-line client is not installed (no `docker` on PATH), so the compose files cannot be read.",
-                          "Install Docker Desktop, or on Debian run `bash scripts/provision-engine.sh` as root.")
+                          NO_CLIENT_TIP)
 
     def read(files: tuple[Path, ...], project: str | None) -> dict:
         client = DockerClient(
             compose_files=[str(f) for f in files],
             compose_project_name=project,
-            compose_env_files=[str(env_file)] if env_file else [],
+            compose_env_files=[str(env_file)] if env_file.is_file() else [],
         )
         try:
             return client.compose.config(return_json=True)
         except DockerException as exc:
-            raise _explain(exc, f"read the compose files {', '.join(str(f.relative_to(root)) if f.is_relative_to(root) else str(f) for f in files)}") from None
+            text = _output(exc)
+            if "is not a docker command" in text.lower():  # no compose plugin: not the files' fault
+                raise _explain(exc, f"read the compose files {', '.join(str(f) for f in files)}") from None
+            raise compose_config_error(text, ComposeProject(root, files, env_file, env_example), _prog()) from None
 
     return read
 
@@ -646,5 +703,5 @@ def require_platform_runs(engine: Engine, platform: str, native: str) -> None:
             f"{', '.join(builder.platforms) or 'no platforms'}.",
             tip="Register QEMU user emulation (Debian: `apt-get install qemu-user-static binfmt-support`, "
             "or `docker run --privileged --rm tonistiigi/binfmt --install all` where a registry is reachable); "
-            "`invoke doctor` checks it.",
+            f"`{_prog()} doctor` checks it.",
         )

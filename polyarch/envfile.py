@@ -50,7 +50,9 @@ def read_env(path: Path) -> dict[str, str]:
     if not path.exists():
         return {}
     if not path.is_file():
-        raise EnvFileError(f"{path} is not a file.", tip="Remove or rename it; `init` then creates the env file.")
+        from polyarch.cli import prog
+
+        raise EnvFileError(f"{path} is not a file.", tip=f"Remove or rename it; `{prog()} init` then creates the env file.")
     try:
         return parse_env(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:

@@ -12,39 +12,46 @@ class PolyarchError(Exception):
 
     exit_code = 1
     # Said when the raiser has no more specific advice: every error ends with a TIP.
-    default_tip = "Fix what the message names and run the task again; `polyarch doctor` checks the machine."
+    # `{prog}` becomes the command the user typed (polyarch or invoke).
+    default_tip = "Fix what the message names and run the task again."
 
     def __init__(self, message: str, tip: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.tip = tip or self.default_tip
+        self.tip = tip or self.default_tip.format(prog=_prog())
+
+
+def _prog() -> str:
+    from polyarch.cli import prog
+
+    return prog()
 
 
 class PlatformError(PolyarchError):
     """A platform name or list that cannot be parsed, or a platform that cannot run."""
 
     exit_code = 2
-    default_tip = "Platforms look like linux/amd64, linux/arm64 or linux/arm/v7; `polyarch doctor --platforms ...` says which ones this machine can build."
+    default_tip = "Platforms look like linux/amd64, linux/arm64 or linux/arm/v7; `{prog} doctor --platforms ...` says which ones this machine can build."
 
 
 class StackError(PolyarchError):
     """The stack description is missing or invalid."""
 
     exit_code = 2
-    default_tip = "Fix the compose file or polyarch.toml named above; README.md's 'polyarch.toml reference' lists every key."
+    default_tip = "Fix the compose file or the polyarch.toml key named above, then run the task again."
 
 
 class UsageError(PolyarchError):
     """A flag or environment variable has a value polyarch cannot use."""
 
     exit_code = 2
-    default_tip = "`polyarch --help TASK` lists the task's flags and the values they take."
+    default_tip = "`{prog} --help TASK` lists the task's flags and the values they take."
 
 
 class EnvFileError(PolyarchError):
     """The .env file is missing or lacks required values."""
 
-    default_tip = "Fix the file named above, or move it aside and run `polyarch init` to write a fresh one from .env.example."
+    default_tip = "Fix the file named above, or move it aside and run `{prog} init` to write a fresh one from .env.example."
 
 
 class EngineError(PolyarchError):
@@ -54,7 +61,8 @@ class EngineError(PolyarchError):
     """
 
     transient = False
-    default_tip = "`polyarch doctor` checks the engine, buildx, compose and QEMU, and names the fix for each gap."
+    # Docker's own words are in the message; `doctor` is named only where the engine itself is the problem.
+    default_tip = "Docker's message above names the cause; fix it and run the task again."
 
 
 class VerificationError(PolyarchError):
@@ -66,11 +74,12 @@ class VerificationError(PolyarchError):
 class BundleError(PolyarchError):
     """An airtight bundle is missing, corrupt or for the wrong platform."""
 
-    default_tip = "Copy the bundle again together with its .sha256, or make a new one with `polyarch package-airtight --platform P`."
+    default_tip = "Copy the bundle again together with its .sha256, or make a new one with `{prog} package-airtight --platform P`."
 
 
 class Interrupted(PolyarchError):
     """The user pressed Ctrl-C."""
 
     exit_code = 130
-    default_tip = "Run the task again when you are ready; it starts from the beginning."
+    default_tip = ("polyarch removed its temporary files and put back any local image names it had moved aside; "
+                   "run the same `{prog}` command again to resume: it starts over, and finished build steps come from the build cache.")

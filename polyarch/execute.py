@@ -6,10 +6,12 @@ plan instead) can never describe something other than what a real run does.
 
 from __future__ import annotations
 
+import errno
 import time
 from dataclasses import replace
 
 from polyarch import console
+from polyarch.cli import prog
 from polyarch.engine import Engine
 from polyarch.errors import BundleError, EngineError, PlatformError, VerificationError
 from polyarch.plans import (
@@ -129,7 +131,7 @@ def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead:
         engine.pull(item.ref, item.platform)
         if not engine.platform_available(item.ref, item.platform):
             raise VerificationError(f"Pulled {item.ref}, but the engine holds no {item.platform} variant of it.",
-                                    tip=f"Check that {item.ref} is published for {item.platform} (invoke verify).")
+                                    tip=f"Check that {item.ref} is published for {item.platform} (`{prog()} verify {item.ref}`).")
         console.info(f"  {item.ref}: got {item.platform}")
         return item.platform
     if isinstance(item, ComposeUp):
@@ -248,7 +250,7 @@ def choose_builder(engine: Engine, build: Build) -> str | None:
         # builder on the same machine would not do better.
         raise PlatformError(
             f"This machine cannot build {', '.join(unknown)}: the builder '{current.name}' lists only {', '.join(current.platforms)}.",
-            tip="Register QEMU for those platforms (`invoke doctor --platforms ...` says how), or leave them out with --platforms.",
+            tip=f"Register QEMU for those platforms (`{prog()} doctor --platforms ...` says how), or leave them out with --platforms.",
         )
     name = build.fallback_builder
     fallback = engine.ensure_container_builder(name)
@@ -257,7 +259,7 @@ def choose_builder(engine: Engine, build: Build) -> str | None:
         raise PlatformError(
             f"No builder here can build {', '.join(missing)}: '{current.name}' lists {', '.join(current.platforms) or 'nothing'}, "
             f"'{name}' lists {', '.join(fallback.platforms) or 'nothing'}.",
-            tip="Register QEMU for the missing platforms (`invoke doctor` says how), or drop them with --platforms.",
+            tip=f"Register QEMU for the missing platforms (`{prog()} doctor` says how), or drop them with --platforms.",
         )
     console.info(f"  builder: '{name}' (docker-container driver), because '{current.name}' cannot build {', '.join(platforms)} at once")
     return name
@@ -347,7 +349,7 @@ def check_images(engine: Engine, item: CheckImages) -> None:
         foreign = [ref for ref, ok in zip(unsure, runnable) if not ok]
         if foreign:
             raise VerificationError(f"{', '.join(foreign)} cannot run as {item.platform} (the engine holds another platform of them); the stack was not started.",
-                                    tip=f"Use a bundle made for {item.platform} (package-airtight --platform {item.platform}).")
+                                    tip=f"Use a bundle made for {item.platform} (`{prog()} package-airtight --platform {item.platform}`).")
     return None
 
 
@@ -379,7 +381,7 @@ def verify_index(engine: Engine, ref: str, platforms: tuple[str, ...], index=Non
     if missing:
         raise VerificationError(
             f"{ref} does not serve {', '.join(missing)}; it lists {', '.join(index.platforms) or 'no platforms'}.",
-            tip="Rebuild and push it for every platform (invoke deploy-build), or ask for fewer with --platforms.",
+            tip=f"Rebuild and push it for every platform (`{prog()} deploy-build`), or ask for fewer with --platforms.",
         )
     return index
 
@@ -427,8 +429,12 @@ def _write_bundle(item: SaveBundle | FetchBundle, write) -> str:
         digest = digest or sha256_of(pending.tmp_bundle)
         pending.tmp_checksum.write_text(checksum_line(digest, item.bundle))
         pending.publish()
-    except BaseException:
+    except BaseException as exc:
         pending.discard()
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise BundleError(f"The disk holding {item.bundle.parent} is full, so no bundle was written "
+                              f"({item.bundle.name} and its checksum were not created).",
+                              tip="Free space on that disk, or write the bundle to another folder with --output FOLDER.") from None
         console.warn(f"no bundle was written: {item.bundle.name} and its checksum were not created")
         raise
     return digest
@@ -456,7 +462,7 @@ def fetch_bundle(engine: Engine, item: FetchBundle) -> dict:
                 problems.append(str(exc))
     if problems:
         raise BundleError("No bundle was written: " + "; ".join(problems) + ".",
-                          tip="Check that the registry is reachable and holds that version (`polyarch verify REF`), "
+                          tip=f"Check that the registry is reachable and holds that version (`{prog()} verify REF`), "
                               "or package from the engine by leaving out --registry.")
     images = tuple(bundled)
     manifest = BundleManifest(item.stack, item.version, item.platform,

@@ -62,6 +62,7 @@ def image_target(image: ImageBuild, platforms: tuple[str, ...], tags: tuple[str,
         tags=tags,
         args=image.args,
         contexts=image.contexts,
+        services=image.services,
         **extra,
     )
 

@@ -36,6 +36,8 @@ class BakeTarget:
     annotations: tuple[str, ...] = ()
     # The tag whose registry state decides whether the target can be skipped.
     ref: str | None = None
+    # The compose services that run this image, for messages.
+    services: tuple[str, ...] = ()
 
     def definition(self) -> dict[str, object]:
         entry: dict[str, object] = {

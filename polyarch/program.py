@@ -89,12 +89,14 @@ def main(argv: list[str] | None = None) -> None:
 
     Program = _program_class()
 
+    from polyarch.cli import typed_as
+
     ns = namespace()
     words = list(sys.argv[1:] if argv is None else argv)
-    # Computed on a separate namespace: reading a task's arguments twice loses their help texts.
-    words = gather_services(words, _value_options(namespace()), set(ns.task_names))
+    words = gather_services(words, _value_options(ns), set(ns.task_names))
     program = Program(name="polyarch", binary="polyarch", namespace=ns, version=__version__)
-    program.run(["polyarch", *words])
+    with typed_as("polyarch"):
+        program.run(["polyarch", *words])
 
 
 if __name__ == "__main__":

@@ -396,7 +396,7 @@ def parse_settings(data: dict[str, Any], source: Path) -> Settings:
         problems = [_describe(e) for e in exc.errors()]
         raise StackError(f"{source} has {len(problems)} problem{'s' if len(problems) > 1 else ''}:\n  "
                          + "\n  ".join(problems),
-                         tip="Fix the keys named above; README.md's 'polyarch.toml reference' lists every key.") from None
+                         tip="Fix the keys named above in polyarch.toml (each line says what the key takes), then run the task again.") from None
 
 
 def load_settings(path: Path) -> Settings:

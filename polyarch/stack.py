@@ -455,7 +455,7 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
     if read_config is None:
         from polyarch.engine import compose_config_reader
 
-        read_config = compose_config_reader(project.root, env_file if env_file.is_file() else None)
+        read_config = compose_config_reader(project.root, env_file, project.root / settings.project.env_example)
     name = os.environ.get("COMPOSE_PROJECT_NAME") or settings.project.name
     order = list(files)
     configs: dict[str, dict[str, Any]] = {}

@@ -396,13 +396,14 @@ def test_a_target_that_is_no_stage_of_the_dockerfile_is_refused(stack_copy, caps
     assert "target 'dev' is not a stage of" in err and "(stages: prod)" in err
 
 
-def test_a_broken_compose_file_is_reported_by_compose(stack_copy, capsys):
+def test_a_broken_compose_file_is_bad_input_naming_the_file_and_line(stack_copy, capsys):
     (stack_copy.parent / "compose" / "dev.yaml").write_text("services:\n  api: [not, a, mapping\n")
     code = run_invoke("down", "--dry-run", "--stack", str(stack_copy))
     captured = capsys.readouterr()
-    assert code == 1
-    assert "Could not read the compose files compose/base.yaml, compose/dev.yaml" in captured.err
-    assert "did not find expected" in captured.err  # compose's own YAML error, passed on
+    assert code == 2
+    assert "ERROR compose/dev.yaml is not valid YAML: line 3:" in captured.err
+    assert "TIP Fix that line of compose/dev.yaml" in captured.err
+    assert "doctor" not in captured.err
     assert "Traceback" not in captured.out + captured.err
 
 

@@ -8,7 +8,7 @@ import time
 from invoke import Collection
 
 from polyarch import console
-from polyarch.cli import HELP, Session, polyarch_task
+from polyarch.cli import HELP, Session, polyarch_task, prog
 from polyarch.errors import BundleError
 
 
@@ -66,7 +66,7 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
                                             if isinstance(save, SaveBundle) else " (read from the registries)")),
         ("time", f"{time.monotonic() - started:.1f}s ("
                  + ("save + compress" if isinstance(save, SaveBundle) else "registry read + write") + f" {stats['seconds']:.1f}s)"),
-        ("on the target", f"invoke prod-airtight --bundle {save.bundle.name}"),
+        ("on the target", f"{prog()} prod-airtight --bundle {save.bundle.name}"),
     ])
     console.emit(str(save.bundle))
 
@@ -110,7 +110,7 @@ def check_bundle(path, host_platform: str, insist: str | None, hash_now: bool = 
             right = bundle_name(manifest.stack, manifest.version, arch_name(host_platform))
             raise BundleError(
                 f"{path.name} holds {manifest.platform} images, but this host runs {host_platform}.",
-                tip=f"Use {right} instead (package it with `invoke package-airtight --platform {host_platform}`), "
+                tip=f"Use {right} instead (package it with `{prog()} package-airtight --platform {host_platform}`), "
                     f"or pass --platform {manifest.platform} to load it anyway and run it under emulation.",
             )
         console.warn(f"loading {manifest.platform} images on a {host_platform} host (--platform): they run under emulation")
@@ -130,7 +130,7 @@ def check_bundle_fits(manifest, stack, mode, path) -> None:
     missing = [ref for ref in airtight_refs(mode) if normalize_ref(ref) not in held]
     if missing:
         raise BundleError(f"{path.name} lacks {len(missing)} image(s) the {mode.name} mode runs: {', '.join(missing)}; nothing was loaded.",
-                          tip="Package the bundle again with `package-airtight` from the same version of the project.")
+                          tip=f"Package the bundle again with `{prog()} package-airtight` from the same version of the project.")
 
 
 @polyarch_task(help={

@@ -7,7 +7,7 @@ from pathlib import Path
 from invoke import Collection
 
 from polyarch import console
-from polyarch.cli import HELP, polyarch_task
+from polyarch.cli import HELP, polyarch_task, prog
 from polyarch.errors import PolyarchError
 
 
@@ -42,7 +42,7 @@ def doctor(c, platforms=None, binfmt_dir=None, stack=None):
     for ch in failed:
         console.error(f"{ch.name}: {ch.detail}", ch.fix or None)
     if failed:
-        raise PolyarchError(f"{len(failed)} of {len(checks)} checks failed.", "Apply the fixes above and run `invoke doctor` again.")
+        raise PolyarchError(f"{len(failed)} of {len(checks)} checks failed.", f"Apply the fixes above and run `{prog()} doctor` again.")
     console.done("everything polyarch needs is in place")
 
 

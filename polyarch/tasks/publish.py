@@ -8,7 +8,7 @@ from pathlib import Path
 from invoke import Collection
 
 from polyarch import console
-from polyarch.cli import HELP, Session, polyarch_task
+from polyarch.cli import HELP, Session, polyarch_task, prog
 from polyarch.digests import DEFAULT_FOLDER as DIGEST_DIR
 from polyarch.errors import PolyarchError
 
@@ -138,7 +138,7 @@ def builder(c, node=None, name=None, dry_run=False, stack=None):
     exists = False if dry_run else session.engine().builder_exists(builder_name)
     plan = builder_plan(builder_name, tuple(nodes), exists)
     if session.carry_out(plan) is not None:
-        console.done(f"builder {builder_name} is ready: invoke deploy-build --builder {builder_name}")
+        console.done(f"builder {builder_name} is ready: {prog()} deploy-build --builder {builder_name}")
 
 
 @polyarch_task(help={
@@ -172,7 +172,7 @@ def workflows(c, check=False, output=None, stack=None):
             show_difference(target / name, files[name])
         if drift:
             raise VerificationError(f"{', '.join(drift)} in {target} differ from what the {s.name} project describes.",
-                                    tip="Run `polyarch workflows` and commit the result (hand edits belong in polyarch.toml's [workflows]).")
+                                    tip=f"Run `{prog()} workflows` and commit the result (hand edits belong in polyarch.toml's [workflows]).")
         console.done(f"{', '.join(files)} in {target} match the project")
         return
     rows = []

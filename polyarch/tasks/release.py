@@ -109,7 +109,7 @@ def registry_for(stack: Stack, flag: str | None) -> str:
     "allow_dirty": "Allow a tag from a work tree with uncommitted changes.",
     "cache": "Build cache: 'registry' (a :buildcache tag per image), 'local' (a folder in the user cache dir), "
              "'gha' (GitHub Actions' cache, inside a workflow) or a registry ref prefix.",
-    "builder": "Use this buildx builder (e.g. one made by `invoke builder`) instead of choosing one.",
+    "builder": "Use this buildx builder (e.g. one made by the builder task) instead of choosing one.",
     "rebuild": "Build and push even images whose inputs are unchanged since the tag was pushed.",
     "verify": "Check every pushed tag lists every platform (--no-verify skips it).",
     "dry_run": HELP["dry_run"],
