@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from polyarch.errors import EngineError, PlatformError
+from polyarch.errors import EngineError, MissingTagError, PlatformError
 from polyarch.plans import Build, Compose
 from polyarch.platforms import platform_from_parts
 
@@ -150,6 +150,12 @@ def _shown_path(path: Path) -> str:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def _not_found(exc: Exception) -> bool:
+    """Did the registry say the tag (or repository) does not exist?"""
+    text = _output(exc).lower()
+    return "not found" in text or "manifest unknown" in text
 
 
 def _registry_hiccup(exc: Exception) -> bool:
@@ -348,6 +354,8 @@ class Engine:
         try:
             self.docker.image.pull(ref, platform=platform, quiet=True)
         except self.DockerException as exc:
+            if _not_found(exc):
+                raise MissingTagError(ref) from None
             raise _explain(exc, f"pull {ref} for {platform}") from None
 
     def platform_available(self, ref: str, platform: str) -> bool:
@@ -483,8 +491,10 @@ class Engine:
         try:
             manifest = json.loads(self._run(["buildx", "imagetools", "inspect", ref, "--format", "{{json .Manifest}}"]))
         except self.DockerException as exc:
-            if missing_ok and "not found" in str(getattr(exc, "stderr", "") or "").lower():
-                return None
+            if _not_found(exc):
+                if missing_ok:
+                    return None
+                raise MissingTagError(ref) from None
             raise _explain(exc, f"inspect {ref} in its registry") from None
         platforms: list[str] = []
         for entry in manifest.get("manifests") or []:

@@ -65,6 +65,14 @@ class EngineError(PolyarchError):
     default_tip = "Docker's message above names the cause; fix it and run the task again."
 
 
+class MissingTagError(EngineError):
+    """A registry holds no image under the tag asked for; `ref` is that image reference."""
+
+    def __init__(self, ref: str, message: str | None = None, tip: str | None = None) -> None:
+        super().__init__(message or f"{ref} is not in its registry (no such tag).", tip)
+        self.ref = ref
+
+
 class VerificationError(PolyarchError):
     """Something polyarch changed did not end up as planned."""
 

@@ -275,3 +275,20 @@ def _check_digest(ref: str, data: bytes, wanted: str | None) -> str:
 def open_blob(image: RemoteImage, blob: Descriptor):
     """A response streaming one blob of `image` (the caller checks its digest while reading)."""
     return request(f"{image.location}/blobs/{blob.digest}")
+
+
+def list_tags(ref: str, mirrors: tuple[str, ...] = ()) -> list[str]:
+    """Every tag the registry holds for `ref`'s repository ([] for a repository it does not know)."""
+    host, repository, _ = split_ref(ref)
+    problems = []
+    for base in endpoints(host, mirrors):
+        try:
+            data = _read_json(request(f"{base}/v2/{repository}/tags/list?n=1000"))
+            return sorted(json.loads(data).get("tags") or [])
+        except RegistryHTTPError as exc:
+            if exc.code == 404:
+                return []
+            problems.append(f"{base}: {exc}")
+        except ValueError as exc:
+            problems.append(f"{base}: the tag list is not JSON ({exc})")
+    raise RegistryHTTPError(f"the tags of {repository} could not be read: " + "; ".join(problems))

@@ -246,3 +246,30 @@ def oci_metadata(source: SourceInfo, version: str, title: str) -> tuple[tuple[tu
     labels = tuple(sorted(keys.items()))
     annotations = tuple(f"{where}:{k}={v}" for where in ("index", "manifest") for k, v in labels)
     return labels, annotations
+
+
+def split_tag(ref: str) -> tuple[str, str]:
+    """(repository, tag) of an image reference; the tag defaults to latest."""
+    head, slash, last = ref.rpartition("/")
+    if ":" in last:
+        name, tag = last.rsplit(":", 1)
+        return f"{head}{slash}{name}", tag
+    return ref, "latest"
+
+
+def missing_tag_message(ref: str, tags: list[str] | None, known: dict[str, str], limit: int = 12) -> tuple[str, str | None]:
+    """What to say about a tag the registry lacks, and the tag to suggest instead (None when there is none).
+
+    `tags` is the registry's list for the repository (None when it could not
+    be read); `known` maps tags worth naming first to why (e.g. the last
+    deploy-build). Those come first, the rest in the registry's order.
+    """
+    repository, tag = split_tag(ref)
+    if tags is None:
+        return f"{ref} is not in its registry, and the registry's list of {repository} tags could not be read.", None
+    if not tags:
+        return f"{ref} is not in its registry: the registry holds no tags of {repository} at all.", None
+    ordered = [t for t in known if t in tags] + [t for t in tags if t not in known]
+    shown = [f"{t} ({known[t]})" if t in known else t for t in ordered[:limit]]
+    more = f" and {len(ordered) - limit} more" if len(ordered) > limit else ""
+    return f"{ref} is not in its registry: {repository} has no tag '{tag}'. Its tags: {', '.join(shown)}{more}.", ordered[0]

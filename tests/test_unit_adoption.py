@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 LUMEN = REPO / "tests" / "fixtures" / "lumen"
 POLYARCH = str(Path(sys.executable).parent / "polyarch")
 TASKS = {"logs", "build", "dev", "down"}
-VALUE_OPTIONS = {"logs": {"--tail", "-t", "--stack", "-s"}, "build": {"--platform", "-p", "--mode", "-m", "--stack"}}
+VALUE_OPTIONS = {"logs": {"--tail", "--stack", "-s"}, "build": {"--platform", "-p", "--mode", "-m", "--stack"}}
 
 
 @pytest.mark.parametrize("argv, expected", [

@@ -195,7 +195,7 @@ def nuke(c, dry_run=False, json=False, stack=None):
 
 
 @polyarch_task(
-    help={"services": "Only these services (comma-separated; `polyarch logs api worker` also works).",
+    help={"services": "Only these services (comma-separated; the polyarch command also takes them as bare words: logs api worker).",
           "follow": "Keep following (--no-follow prints and exits).",
           "tail": "Lines of history to show per service (a number, or 'all').", "stack": HELP["stack"]},
 )

@@ -34,7 +34,7 @@ def doctor(c, platforms=None, binfmt_dir=None, stack=None):
 
     checks = run_checks(engine_factory, wanted, Path(binfmt_dir) if binfmt_dir else BINFMT_DIR)
     console.table(
-        "polyarch doctor",
+        f"{prog()} doctor",
         ("check", "verdict", "detail"),
         [(ch.name, console.Markup("[green]ok[/]" if ch.ok else "[red]FAIL[/]"), ch.detail) for ch in checks],
     )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from invoke import Collection
 
 from polyarch import console
-from polyarch.cli import HELP, Session, polyarch_task
-from polyarch.errors import PolyarchError
+from polyarch.cli import HELP, Session, polyarch_task, prog
+from polyarch.errors import MissingTagError, PolyarchError
 
 if TYPE_CHECKING:
     from polyarch.stack import Stack
@@ -89,6 +90,54 @@ def platforms_of_project(stack_path: str | None) -> tuple[str, ...]:
         except PolyarchError:
             return DEFAULT_PLATFORMS
     return Session.open(stack_path).stack.platforms
+
+
+def known_tags(root: Path, values_file: Path | None) -> dict[str, str]:
+    """Tags worth naming first when a tag is missing, with why: the last deploy-build's (the values file) and this commit's."""
+    from polyarch.gitinfo import git_state
+
+    known: dict[str, str] = {}
+    if values_file is not None and values_file.is_file():
+        from polyarch.values import read_values
+
+        try:
+            image = read_values(values_file).get("image") or {}
+        except PolyarchError:
+            image = {}
+        if isinstance(image, dict) and image.get("tag"):
+            known[str(image["tag"])] = "the last deploy-build"
+    sha = git_state(root).short_sha
+    if sha:
+        known.setdefault(sha, "this commit")
+    return known
+
+
+def known_tags_here(stack_path: str | None) -> dict[str, str]:
+    """known_tags() of the project found from here, or of this folder's git when there is none."""
+    from polyarch.project import find_project
+    from polyarch.settings import load_settings
+
+    try:
+        project = find_project(stack_path)
+        settings = load_settings(project.settings_file) if project.settings_file else None
+    except PolyarchError:
+        return known_tags(Path.cwd(), None)
+    values = settings.project.values_file if settings else None
+    return known_tags(project.root, project.root / values if values else None)
+
+
+def missing_tag(exc: MissingTagError, known: dict[str, str], use: Callable[[str], str], note: str = "") -> MissingTagError:
+    """`exc` again, saying which tags the registry has for that repository and how to use one (`use(tag)`)."""
+    from polyarch.registry_api import RegistryHTTPError, list_tags
+    from polyarch.release import missing_tag_message
+
+    try:
+        tags: list[str] | None = list_tags(exc.ref)
+    except RegistryHTTPError:
+        tags = None
+    message, instead = missing_tag_message(exc.ref, tags, known)
+    tip = use(instead) if instead else f"Publish it first (`{prog()} deploy-build`), or check the registry and the repository name."
+    return MissingTagError(exc.ref, message + note, tip)
 
 
 def registry_for(stack: Stack, flag: str | None) -> str:
@@ -173,8 +222,15 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
 })
 def verify(c, ref, platforms=None, stack=None):
     """Fail unless a registry tag serves every platform asked for."""
+    from polyarch.errors import UsageError
     from polyarch.execute import verify_index
     from polyarch.platforms import parse_platforms
+    from polyarch.stack import valid_ref
+
+    if not valid_ref(ref):
+        raise UsageError(f"'{ref}' is not an image reference Docker accepts: it must be [REGISTRY/]REPOSITORY[:TAG], "
+                         "with a lowercase repository path and no spaces.",
+                         tip=f"Give the tag to check, e.g. `{prog()} verify 127.0.0.1:5000/polyarch/server:abc1234`.")
 
     if platforms:
         wanted = parse_platforms(platforms, "--platforms")
@@ -193,7 +249,12 @@ def verify(c, ref, platforms=None, stack=None):
     except PolyarchError as exc:
         raise UsageError(exc.message, tip="Give the tag as HOST[:PORT]/REPOSITORY:TAG, e.g. 127.0.0.1:5000/polyarch/server:abc1234.") from None
     engine = Engine()
-    index = engine.inspect_index(ref)
+    try:
+        index = engine.inspect_index(ref)
+    except MissingTagError as exc:
+        from polyarch.release import split_tag
+
+        raise missing_tag(exc, known_tags_here(stack), lambda t: f"Check one it has: `{prog()} verify {split_tag(ref)[0]}:{t}`.") from None
     console.table(f"{ref}", ("platform", "wanted"), [(p, "yes" if p in wanted else "") for p in index.platforms])
     oci = sorted((k, v) for k, v in index.annotations.items() if k.startswith("org.opencontainers.image."))
     if oci:
@@ -225,7 +286,18 @@ def prod(c, version=None, registry=None, platform=None, dry_run=False, json=Fals
     target_registry = pull_registry_for(s, registry)
     chosen = session.host_platform(platform)
     plan = prod_plan(s, target_registry, wanted_version, chosen, env_present=s.env_file.is_file())
-    if session.carry_out(plan, chosen, s.role("prod")) is not None:
+    try:
+        results = session.carry_out(plan, chosen, s.role("prod"))
+    except MissingTagError as exc:
+        from polyarch.planner import published_ref
+
+        if exc.ref not in {published_ref(target_registry, image, wanted_version) for image in s.role("prod").images}:
+            raise
+        note = "" if version or os.environ.get("VERSION") else (
+            f" prod runs '{wanted_version}' unless --version or $VERSION names another, and deploy-build pushes the commit's tag.")
+        raise missing_tag(exc, known_tags(s.root, s.values_file),
+                          lambda t: f"Run a published version: `{prog()} prod --version {t}` (or VERSION={t}).", note) from None
+    if results is not None:
         print_urls(s)
 
 
