@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from polyarch.cli import SHORT_FLAGS
-from unit_helpers import REPO, compose_cli, copy_repo_stack, fresh_console, run_invoke, write_files  # noqa: F401  (fixtures)
+from test_unit_tasks import stack_copy  # noqa: F401  (fixture)
+from unit_helpers import REPO, compose_cli, fresh_console, run_invoke  # noqa: F401  (fixtures)
 
 
 def task_names() -> list[str]:
@@ -35,16 +36,6 @@ def run_polyarch(*args: str) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
-
-
-@pytest.fixture
-def stack_copy(tmp_path, monkeypatch, fresh_console, compose_cli):
-    """A copy of the repo's stack, run from an unrelated folder."""
-    path = copy_repo_stack(tmp_path / "project")
-    work = tmp_path / "cwd"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return path
 
 
 # --- help and flags -----------------------------------------------------------
