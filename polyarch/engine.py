@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from polyarch.cli import prog
 from polyarch.errors import EngineError, MissingTagError, PlatformError
 from polyarch.plans import Build, Compose
 from polyarch.platforms import platform_from_parts
@@ -28,14 +29,8 @@ NO_CLIENT_TIP = ("Install Docker Desktop, or the docker CLI with its buildx and 
                  "(Debian: the docker-cli, docker-buildx and docker-compose packages).")
 
 
-def _prog() -> str:
-    from polyarch.cli import prog
-
-    return prog()
-
-
 def no_engine_tip() -> str:
-    return NO_ENGINE_TIP.format(prog=_prog())
+    return NO_ENGINE_TIP.format(prog=prog())
 
 
 @dataclass(frozen=True)
@@ -106,11 +101,11 @@ def _explain(exc: Exception, doing: str) -> EngineError:
             "or change the port the compose files publish (usually a variable in .env).",
         )
     if "is not a docker command" in lowered and "compose" in lowered:
-        tip = f"Install the compose v2 plugin (`docker compose version` must answer); `{_prog()} doctor` checks it."
+        tip = f"Install the compose v2 plugin (`docker compose version` must answer); `{prog()} doctor` checks it."
     elif "is not a docker command" in lowered and "buildx" in lowered:
-        tip = f"Install the buildx plugin (`docker buildx version` must answer); `{_prog()} doctor` checks it."
+        tip = f"Install the buildx plugin (`docker buildx version` must answer); `{prog()} doctor` checks it."
     elif "exec format error" in lowered:
-        tip = f"Register QEMU for the foreign architecture (`{_prog()} doctor` says how)."
+        tip = f"Register QEMU for the foreign architecture (`{prog()} doctor` says how)."
     detail = "\n".join(text.splitlines()[-25:])
     message = f"Could not {doing} (docker exited with {code})."
     if detail:
@@ -291,7 +286,7 @@ class Engine:
                     self.docker.buildx.remove(name)
             raise EngineError(f"The buildx builder {name} (docker-container driver) could not start, so it was removed again.\n{exc.message}",
                               "It needs the moby/buildkit image. Where no registry is reachable, use the docker driver with "
-                              f"the containerd image store instead (`{_prog()} doctor` says how).") from None
+                              f"the containerd image store instead (`{prog()} doctor` says how).") from None
 
     def builder_exists(self, name: str) -> bool:
         try:
@@ -695,7 +690,7 @@ def compose_config_reader(root: Path, env_file: Path, env_example: Path | None =
             text = _output(exc)
             if "is not a docker command" in text.lower():  # no compose plugin: not the files' fault
                 raise _explain(exc, f"read the compose files {', '.join(str(f) for f in files)}") from None
-            raise compose_config_error(text, ComposeProject(root, files, env_file, env_example), _prog()) from None
+            raise compose_config_error(text, ComposeProject(root, files, env_file, env_example), prog()) from None
 
     return read
 
@@ -713,5 +708,5 @@ def require_platform_runs(engine: Engine, platform: str, native: str) -> None:
             f"{', '.join(builder.platforms) or 'no platforms'}.",
             tip="Register QEMU user emulation (Debian: `apt-get install qemu-user-static binfmt-support`, "
             "or `docker run --privileged --rm tonistiigi/binfmt --install all` where a registry is reachable); "
-            f"`{_prog()} doctor` checks it.",
+            f"`{prog()} doctor` checks it.",
         )
