@@ -51,7 +51,8 @@ class UsageError(PolyarchError):
 class EnvFileError(PolyarchError):
     """The .env file is missing or lacks required values."""
 
-    default_tip = "Fix the file named above, or move it aside and run `{prog} init` to write a fresh one from .env.example."
+    default_tip = ("Fix the file named above, or move it aside and run `{prog} init` to write a fresh one "
+                   "from the example file project.env_example names (.env.example unless set).")
 
 
 class EngineError(PolyarchError):
