@@ -81,7 +81,9 @@ def compose_config_error(text: str, project: ComposeProject, prog: str) -> Stack
                           f"In {env}, write `$$` for a literal `$`, or put the value in single quotes, then run the task again.")
     found = _FORMAT.search(text)
     if found:
-        return StackError(f"{project.shown_files()}: the value of {found['key']} holds a `$` that compose cannot read as a variable.",
+        value = text.strip().splitlines()[-1].strip()
+        where = ", ".join(project.show(f) for f in project.files if value and value in _text(f)) or project.shown_files()
+        return StackError(f"{where}: the value of {found['key']} holds a `$` that compose cannot read as a variable.",
                           "Write `$$` for a literal `$`, or `${NAME}` for a variable, then run the task again.")
     found = _YAML.search(text)
     if found:

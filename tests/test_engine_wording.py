@@ -59,3 +59,7 @@ def test_prod_after_deploy_build_names_the_pushed_tag_and_how_to_pick_it(engine,
     assert "prod runs 'latest' unless --version or $VERSION names another" in err
     assert f"TIP Run a published version: `invoke prod --version {commit}`" in err
     assert "doctor" not in err
+    checked = run_invoke(["verify", f"{namespace}/{repository}:latest", "--stack", str(root)], check=False)
+    assert checked.returncode == 1, checked.stderr
+    assert f"Its tags: {commit} (this commit), older1." in checked.stderr
+    assert f"TIP Check one it has: `invoke verify {namespace}/{repository}:{commit}`." in checked.stderr
