@@ -173,11 +173,6 @@ _REF = re.compile(
 )
 
 
-def valid_ref(ref: str) -> bool:
-    """Would Docker accept `ref` as an image reference?"""
-    return bool(_REF.match(ref))
-
-
 def check_ref(ref: str, where: str) -> str:
     """Refuse an image name Docker would refuse, naming where it came from."""
     match = _REF.fullmatch(ref)

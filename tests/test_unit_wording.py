@@ -262,8 +262,8 @@ def test_verify_refuses_a_malformed_ref_with_one_error_and_a_tip(capsys, fresh_c
     code = run_polyarch("verify", "Foo:bad ref", "--platforms", "linux/amd64")
     err = capsys.readouterr().err
     assert code == 2
-    assert err.count("ERROR") == 1 and "'Foo:bad ref' is not an image reference" in err
-    assert "TIP Give the tag to check, e.g. `polyarch verify " in err
+    assert err.count("ERROR") == 1 and "'Foo:bad ref' is not a valid image name" in err
+    assert "TIP Give the tag as HOST[:PORT]/REPOSITORY:TAG, e.g. `polyarch verify " in err
 
 
 def test_ctrl_c_says_what_was_cleaned_up_and_how_to_resume(capsys, fresh_console):

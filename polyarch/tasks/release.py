@@ -225,13 +225,13 @@ def verify(c, ref, platforms=None, stack=None):
     from polyarch.errors import UsageError
     from polyarch.execute import verify_index
     from polyarch.platforms import parse_platforms
-    from polyarch.stack import valid_ref
+    from polyarch.stack import check_ref
 
-    if not valid_ref(ref):
-        raise UsageError(f"'{ref}' is not an image reference Docker accepts: it must be [REGISTRY/]REPOSITORY[:TAG], "
-                         "with a lowercase repository path and no spaces.",
-                         tip=f"Give the tag to check, e.g. `{prog()} verify 127.0.0.1:5000/polyarch/server:abc1234`.")
-
+    try:
+        check_ref(ref, "verify")
+    except PolyarchError as exc:
+        raise UsageError(exc.message, tip="Give the tag as HOST[:PORT]/REPOSITORY:TAG, "
+                                          f"e.g. `{prog()} verify 127.0.0.1:5000/polyarch/server:abc1234`.") from None
     if platforms:
         wanted = parse_platforms(platforms, "--platforms")
         if stack:
@@ -241,13 +241,7 @@ def verify(c, ref, platforms=None, stack=None):
     else:
         wanted = platforms_of_project(stack)
     from polyarch.engine import Engine
-    from polyarch.errors import UsageError
-    from polyarch.stack import check_ref
 
-    try:
-        check_ref(ref, "verify")
-    except PolyarchError as exc:
-        raise UsageError(exc.message, tip="Give the tag as HOST[:PORT]/REPOSITORY:TAG, e.g. 127.0.0.1:5000/polyarch/server:abc1234.") from None
     engine = Engine()
     try:
         index = engine.inspect_index(ref)
