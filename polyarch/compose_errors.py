@@ -77,7 +77,7 @@ def compose_config_error(text: str, project: ComposeProject, prog: str) -> Stack
     found = _ENV_TEMPLATE.search(text)
     if found:
         # The value itself is left out: it may be a secret.
-        return StackError(f"{env}: a value holds a `$` that compose cannot read as a variable.",
+        return StackError(f"{env}: a value holds a `$` that compose cannot read as a variable (compose: Invalid template).",
                           f"In {env}, write `$$` for a literal `$`, or put the value in single quotes, then run the task again.")
     found = _FORMAT.search(text)
     if found:
