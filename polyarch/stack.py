@@ -453,9 +453,9 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
         on_env(env, (*settings.project.secrets, *settings.project.required))
     files = mode_files(project, settings, env)
     if read_config is None:
-        from polyarch.engine import compose_config_reader
+        from polyarch.composecache import cached_reader
 
-        read_config = compose_config_reader(project.root, env_file, project.root / settings.project.env_example)
+        read_config = cached_reader(project.root, env_file, project.root / settings.project.env_example)
     name = os.environ.get("COMPOSE_PROJECT_NAME") or settings.project.name
     order = list(files)
     configs: dict[str, dict[str, Any]] = {}
