@@ -36,6 +36,7 @@ HELP = {
     "fresh": "Remove the stack's containers, volumes and images first, then build without cache.",
     "platform": "Build or run for this platform instead of the host's (e.g. linux/arm64, runs under emulation).",
     "dry_run": "Print the plan and change nothing.",
+    "verbose": "Also print the full build definition (the bake file handed to buildx) under each build step.",
     "no_cache": "Build without the build cache.",
 }
 
@@ -226,17 +227,18 @@ class Session:
     stack: "Stack"
     dry_run: bool = False
     as_json: bool = False
+    verbose: bool = False
     _engine: "Engine | None" = field(default=None, repr=False)
     _host: "HostPlatform | None" = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, stack_path: str | None = None, dry_run: bool = False, as_json: bool = False) -> "Session":
+    def open(cls, stack_path: str | None = None, dry_run: bool = False, as_json: bool = False, verbose: bool = False) -> "Session":
         from polyarch.errors import UsageError
         from polyarch.stack import load_stack
 
         if as_json and not dry_run:
             raise UsageError("--json prints a plan, so it needs --dry-run.", tip="Add --dry-run.")
-        return cls(load_stack(stack_path, on_env=_hide_secrets), dry_run, as_json)
+        return cls(load_stack(stack_path, on_env=_hide_secrets), dry_run, as_json, verbose)
 
     def engine(self) -> "Engine":
         if self._engine is None:
@@ -259,7 +261,7 @@ class Session:
 
             console.emit_json(plan_document(self.stack, shown, mode))
             return None
-        console.show_plan(shown, self.dry_run)
+        console.show_plan(shown, self.dry_run, self.verbose)
         if self.dry_run:
             return None
         from polyarch.engine import require_platform_runs

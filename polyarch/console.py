@@ -140,8 +140,11 @@ def table(title: str, columns: Iterable[str], rows: Iterable[Iterable[str]]) -> 
     err().print(t)
 
 
-def show_plan(plan: "Plan", dry_run: bool) -> None:
-    """Print a plan: one numbered line per step, the bake definition in full."""
+def show_plan(plan: "Plan", dry_run: bool, verbose: bool = False) -> None:
+    """Print a plan: one numbered line per step, and under a build one line per image.
+
+    `verbose` adds the bake definition polyarch hands to buildx, in full.
+    """
     from polyarch.plans import Build
 
     console = err()
@@ -151,6 +154,9 @@ def show_plan(plan: "Plan", dry_run: bool) -> None:
         console.print(f"  [dim]{_plain(note)}[/]")
     for number, item in enumerate(plan.steps, 1):
         console.print(f"  {number}. {_plain(item.summary())}")
-        if isinstance(item, Build) and dry_run:
+        if isinstance(item, Build):
             console.print("     [dim]" + _plain(" ".join(item.command())) + "[/]")
-            console.print(item.definition_json(), style="dim", markup=False, highlight=False)
+            for target in item.targets:
+                console.print(f"     - {_plain(target.describe())}")
+            if verbose:
+                console.print(redact(item.definition_json()), style="dim", markup=False, highlight=False)

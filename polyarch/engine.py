@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 
 from polyarch.cli import prog
 from polyarch.errors import EngineError, MissingTagError, PlatformError
-from polyarch.plans import Build, Compose
+from polyarch.plans import Build, Compose, DockerArgs
 from polyarch.platforms import platform_from_parts
 
 NO_ENGINE_TIP = (
@@ -318,14 +318,11 @@ class Engine:
             bake_file = Path(tmp) / "bake.json"
             bake_file.write_text(build.definition_json())
             metadata_file = Path(tmp) / "metadata.json"
+            call = build.call(str(bake_file))
             try:
                 for line in self.docker.buildx.bake(
-                    [t.name for t in build.targets],
-                    builder=build.builder,
-                    files=[str(bake_file)],
-                    load=build.load,
-                    push=build.push,
-                    cache=not build.no_cache,
+                    list(call.operands),
+                    **call.kwargs(),
                     metadata_file=str(metadata_file) if metadata else None,
                     stream_logs=True,
                 ):
@@ -345,13 +342,15 @@ class Engine:
         except self.DockerException as exc:
             raise _explain(exc, f"tag {source} as {target}") from None
 
-    def pull(self, ref: str, platform: str) -> None:
+    def pull(self, call: DockerArgs) -> None:
+        """`docker image pull` exactly as a Pull step's call() says."""
+        (ref,) = call.operands
         try:
-            self.docker.image.pull(ref, platform=platform, quiet=True)
+            self.docker.image.pull(ref, **call.kwargs())
         except self.DockerException as exc:
             if _not_found(exc):
                 raise MissingTagError(ref) from None
-            raise _explain(exc, f"pull {ref} for {platform}") from None
+            raise _explain(exc, f"pull {ref} for {call.kwargs().get('platform')}") from None
 
     def platform_available(self, ref: str, platform: str) -> bool:
         """Can the engine create a container of `ref` for `platform` from what it holds?
@@ -524,20 +523,14 @@ class Engine:
     # -- compose ------------------------------------------------------------
 
     def _compose(self, compose: Compose):
-        return self._client_cls(
-            config=self._config_dir,
-            compose_files=[str(f) for f in compose.files],
-            compose_project_name=compose.project,
-            compose_env_files=[str(f) for f in compose.env_files],
-        )
+        return self._client_cls(config=self._config_dir, **compose.client_options())
 
-    def compose_up(self, compose: Compose, pull: str, on_line: Callable[[str], None], services: tuple[str, ...] = ()) -> None:
-        """`compose up` without building: polyarch builds (and tags) every image beforehand."""
+    def compose_up(self, compose: Compose, call: DockerArgs, on_line: Callable[[str], None]) -> None:
+        """`compose up` exactly as a ComposeUp step's call() says (it never builds: polyarch builds beforehand)."""
         client = self._compose(compose)
         with _environment(compose.variables):
             try:
-                for _source, line in client.compose.up(list(services) or None, detach=True, wait=True, pull=pull, no_build=True,
-                                                       remove_orphans=not services, stream_logs=True):
+                for _source, line in client.compose.up(list(call.operands) or None, **call.kwargs(), stream_logs=True):
                     on_line(line.decode(errors="replace"))
             except self.DockerException as exc:
                 raise _explain(exc, f"start the {compose.project} stack") from None
@@ -607,21 +600,24 @@ class Engine:
                 continue
         return found
 
-    def compose_down(self, compose: Compose, volumes: bool) -> None:
+    def compose_down(self, compose: Compose, call: DockerArgs, on_line: Callable[[str], None]) -> None:
+        """`compose down` exactly as a ComposeDown step's call() says; compose's progress lines go to `on_line`."""
         client = self._compose(compose)
         with _environment(compose.variables):
             try:
-                client.compose.down(remove_orphans=True, volumes=volumes, quiet=True)
+                for _source, line in client.compose.down(**call.kwargs(), stream_logs=True):
+                    on_line(line.decode(errors="replace"))
             except self.DockerException as exc:
                 raise _explain(exc, f"stop the {compose.project} stack") from None
 
-    def compose_remove(self, compose: Compose, services: tuple[str, ...]) -> None:
+    def compose_remove(self, compose: Compose, call: DockerArgs) -> None:
+        """`compose rm` exactly as a ComposeRemove step's call() says."""
         client = self._compose(compose)
         with _environment(compose.variables):
             try:
-                client.compose.rm(list(services), stop=True, volumes=False)
+                client.compose.rm(list(call.operands), **call.kwargs())
             except self.DockerException as exc:
-                raise _explain(exc, f"stop and remove {', '.join(services)}") from None
+                raise _explain(exc, f"stop and remove {', '.join(call.operands)}") from None
 
     def compose_logs(self, compose: Compose, services: list[str], follow: bool, tail: int) -> Iterator[str]:
         client = self._compose(compose)

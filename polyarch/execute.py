@@ -128,7 +128,7 @@ def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead:
         if item.only_if_missing and engine.platform_available(item.ref, item.platform):
             console.info(f"  {item.ref}: the engine already holds {item.platform}")
             return item.platform
-        engine.pull(item.ref, item.platform)
+        engine.pull(item.call())
         if not engine.platform_available(item.ref, item.platform):
             raise VerificationError(f"Pulled {item.ref}, but the engine holds no {item.platform} variant of it.",
                                     tip=f"Check that {item.ref} is published for {item.platform} (`{prog()} verify {item.ref}`).")
@@ -149,13 +149,13 @@ def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead:
             # would label them with a hash computed without their depends_on,
             # so the next run would see them stale again.)
             console.info(f"  compose up: {verdict.describe()}")
-        engine.compose_up(item.compose, item.pull, console.faint, item.services)
+        engine.compose_up(item.compose, item.call(), console.faint)
         return None
     if isinstance(item, ComposeRemove):
-        engine.compose_remove(item.compose, item.services)
+        engine.compose_remove(item.compose, item.call())
         return None
     if isinstance(item, ComposeDown):
-        engine.compose_down(item.compose, item.volumes)
+        engine.compose_down(item.compose, item.call(), console.faint)
         return None
     if isinstance(item, RemoveImages):
         return engine.remove_images(item.refs, item.prune_dangling, item.repositories)

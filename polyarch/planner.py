@@ -63,6 +63,7 @@ def image_target(image: ImageBuild, platforms: tuple[str, ...], tags: tuple[str,
         args=image.args,
         contexts=image.contexts,
         services=image.services,
+        arg_sources=image.arg_sources,
         **extra,
     )
 
@@ -188,6 +189,7 @@ def release_metadata(source, version: str, image: ImageBuild, where: tuple[str, 
         # BuildKit stamps files and the image config with this time, so
         # two builds of one commit are alike.
         fields["args"] = image.args + (("SOURCE_DATE_EPOCH", str(source.commit_time)),)
+        fields["arg_sources"] = image.arg_sources + (("SOURCE_DATE_EPOCH", "commit time"),)
     return fields
 
 
@@ -305,7 +307,7 @@ def airtight_run_plan(stack: Stack, bundle: Path | None, platform: str, env_pres
     names = airtight_refs(mode)
     steps: list = []
     if bundle is not None:
-        steps += [KeepNames(names), LoadBundle(bundle, sha256)]
+        steps += [KeepNames(names, restored="if a check of the loaded images fails"), LoadBundle(bundle, sha256)]
     steps.append(CheckImages(names, tip="Pass --bundle PATH (or set AIRTIGHT_BUNDLE) to load them from an airtight bundle.",
                              platform=platform, image_ids=image_ids))
     if bundle is not None:

@@ -13,6 +13,45 @@ from pathlib import Path
 from typing import Union
 
 
+
+@dataclass(frozen=True)
+class DockerArgs:
+    """One docker CLI call a step makes: its fixed words, python-on-whales keyword arguments and operands.
+
+    The engine passes `kwargs()` and `operands` to python-on-whales as they
+    are; `words()` is the same call as the plan prints it, so the two cannot drift.
+    """
+
+    command: tuple[str, ...]
+    options: tuple[tuple[str, object], ...] = ()
+    operands: tuple[str, ...] = ()
+
+    # python-on-whales names whose flag is spelled otherwise, and flags that a False value turns on.
+    FLAGS = {"files": "--file"}
+    NEGATED = {"cache": "--no-cache"}
+
+    def kwargs(self) -> dict[str, object]:
+        return dict(self.options)
+
+    def words(self) -> list[str]:
+        words = list(self.command)
+        for key, value in self.options:
+            flag = self.FLAGS.get(key, "--" + key.replace("_", "-"))
+            if value is False and key in self.NEGATED:
+                words.append(self.NEGATED[key])
+            elif value is True and key not in self.NEGATED:
+                words.append(flag)
+            elif isinstance(value, (tuple, list)):
+                for item in value:
+                    words += [flag, str(item)]
+            elif value not in (None, False, True):
+                words += [flag, str(value)]
+        return words + list(self.operands)
+
+    def text(self) -> str:
+        return " ".join(self.words())
+
+
 @dataclass(frozen=True)
 class BakeTarget:
     """One image in a bake definition."""
@@ -36,8 +75,21 @@ class BakeTarget:
     annotations: tuple[str, ...] = ()
     # The tag whose registry state decides whether the target can be skipped.
     ref: str | None = None
-    # The compose services that run this image, for messages.
+    # For the plan's text only: the services that run the image, and where build args come from (else compose).
     services: tuple[str, ...] = ()
+    arg_sources: tuple[tuple[str, str], ...] = ()
+
+    def describe(self) -> str:
+        """One line for people: stage, platforms, tags, services, build-arg names and their sources."""
+        stage = f"target {self.stage}" if self.stage else "target: the Dockerfile's last stage"
+        where = dict(self.arg_sources)
+        text = f"{self.name}: {stage}, {', '.join(self.platforms)}"
+        text += f" -> {', '.join(self.tags)}" if self.tags else " (pushed by digest, no tag)"
+        if self.services:
+            text += f"; services {', '.join(self.services)}"
+        if self.args:
+            text += "; build args " + ", ".join(f"{name} ({where.get(name, 'compose')})" for name, _ in self.args)
+        return text
 
     def definition(self) -> dict[str, object]:
         entry: dict[str, object] = {
@@ -103,18 +155,15 @@ class Build:
     def definition_json(self) -> str:
         return json.dumps(self.definition(), indent=2, sort_keys=True)
 
+    def call(self, bake_file: str = "<bake.json>") -> DockerArgs:
+        """The bake call this step makes (the engine runs exactly this)."""
+        return DockerArgs(("buildx", "bake"), (("files", (bake_file,)), ("builder", self.builder), ("load", self.load),
+                                               ("push", self.push), ("cache", not self.no_cache)),
+                          tuple(t.name for t in self.targets))
+
     def command(self, bake_file: str = "<bake.json>") -> list[str]:
         """The buildx command line this step runs."""
-        cmd = ["docker", "buildx", "bake", "--file", bake_file]
-        if self.builder:
-            cmd += ["--builder", self.builder]
-        if self.load:
-            cmd.append("--load")
-        if self.push:
-            cmd.append("--push")
-        if self.no_cache:
-            cmd.append("--no-cache")
-        return cmd + [t.name for t in self.targets]
+        return ["docker", *self.call(bake_file).words()]
 
     def summary(self) -> str:
         platforms = sorted({p for t in self.targets for p in t.platforms})
@@ -158,8 +207,13 @@ class Pull:
     platform: str
     only_if_missing: bool = False
 
+    def call(self) -> DockerArgs:
+        return DockerArgs(("image", "pull"), (("platform", self.platform), ("quiet", True)), (self.ref,))
+
     def summary(self) -> str:
-        return f"pull {self.ref} for {self.platform}" + (" unless the engine already holds it" if self.only_if_missing else "")
+        call = self.call()
+        return (f"pull {call.operands[0]} for {call.kwargs()['platform']}"
+                + (" unless the engine already holds it" if self.only_if_missing else ""))
 
 
 @dataclass(frozen=True)
@@ -171,9 +225,23 @@ class Compose:
     env_files: tuple[Path, ...] = ()
     variables: tuple[tuple[str, str], ...] = ()
 
+    def client_options(self) -> dict[str, object]:
+        """The compose options of the engine's client for this project (python-on-whales names)."""
+        return {"compose_project_name": self.project, "compose_files": [str(f) for f in self.files],
+                "compose_env_files": [str(f) for f in self.env_files]}
+
     def describe(self) -> str:
-        names = " ".join(f"-f {f}" for f in self.files)
-        return f"-p {self.project} {names}"
+        """The same options as compose's command line: -p, -f and --env-file."""
+        options = self.client_options()
+        words = [f"-p {options['compose_project_name']}", *(f"-f {f}" for f in options["compose_files"]),
+                 *(f"--env-file {f}" for f in options["compose_env_files"])]
+        return " ".join(words)
+
+    def text(self, call: DockerArgs) -> str:
+        """A compose call as the plan prints it, with the variables the engine sets for it."""
+        extra = ", ".join(f"{k}={v}" for k, v in self.variables)
+        first, *rest = call.words()
+        return f"{first} {self.describe()} {' '.join(rest)}" + (f" (with {extra})" if extra else "")
 
 
 @dataclass(frozen=True)
@@ -186,12 +254,14 @@ class ComposeUp:
     # Skip it when every container already runs its current config and image (see polyarch.uptodate).
     skip_if_current: bool = False
 
+    def call(self) -> DockerArgs:
+        # A full `up` removes containers of services the files no longer name; starting some services leaves the rest.
+        return DockerArgs(("compose", "up"), (("detach", True), ("wait", True), ("no_build", True), ("pull", self.pull),
+                                              ("remove_orphans", not self.services)), self.services)
+
     def summary(self) -> str:
-        extra = ", ".join(f"{k}={v}" for k, v in self.compose.variables)
-        return (f"compose {self.compose.describe()} up --detach --wait --no-build --pull {self.pull}"
-                + (f" {' '.join(self.services)}" if self.services else "") + (f" (with {extra})" if extra else "")
-                + ("; skipped when every container already runs its current configuration and image"
-                   if self.skip_if_current else ""))
+        return self.compose.text(self.call()) + ("; skipped when every container already runs its current configuration and image"
+                                                 if self.skip_if_current else "")
 
 
 @dataclass(frozen=True)
@@ -201,8 +271,12 @@ class ComposeRemove:
     compose: Compose
     services: tuple[str, ...]
 
+    def call(self) -> DockerArgs:
+        # python-on-whales always adds --force to `rm`.
+        return DockerArgs(("compose", "rm", "--force"), (("stop", True), ("volumes", False)), self.services)
+
     def summary(self) -> str:
-        return f"compose {self.compose.describe()} rm --stop --force {' '.join(self.services)}"
+        return self.compose.text(self.call())
 
 
 @dataclass(frozen=True)
@@ -212,8 +286,11 @@ class ComposeDown:
     compose: Compose
     volumes: bool = False
 
+    def call(self) -> DockerArgs:
+        return DockerArgs(("compose", "down"), (("remove_orphans", True), ("volumes", self.volumes)))
+
     def summary(self) -> str:
-        return f"compose {self.compose.describe()} down --remove-orphans" + (" --volumes" if self.volumes else "")
+        return self.compose.text(self.call())
 
 
 @dataclass(frozen=True)
@@ -341,9 +418,11 @@ class KeepNames:
     """Keep the images some local names point at under backup names, so RestoreNames can put them back."""
 
     names: tuple[str, ...]
+    # When the backups are put back: packaging always restores them, loading only when a check fails.
+    restored: str = "after the bundle is written"
 
     def summary(self) -> str:
-        return f"keep what {len(self.names)} local names point at under backup names (put back after the bundle is written)"
+        return f"keep what {len(self.names)} local names point at under backup names (put back {self.restored})"
 
 
 @dataclass(frozen=True)

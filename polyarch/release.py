@@ -161,6 +161,11 @@ def extra_build_args(sources, values: dict | None, env: dict[str, str], where: s
     return tuple(sorted(args.items()))
 
 
+def arg_sources(sources, args: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """Where each of extra_build_args' args came from: a .env key or the values file's prefix."""
+    return tuple((key, ".env" if key in sources.env else f"values {sources.values_prefix}") for key, _ in args)
+
+
 def release_images(stack, values: dict | None, env: dict[str, str]):
     """What deploy-build and publish-build publish: the prod mode's images, plus enabled optional ones.
 
@@ -178,12 +183,15 @@ def release_images(stack, values: dict | None, env: dict[str, str]):
         spec = stack.settings.images.get(image.name)
         args = dict(image.args)
         target = image.target
+        sources: tuple[tuple[str, str], ...] = ()
         if spec is not None:
-            args.update(extra_build_args(spec.build_args, values, env, f"images.{image.name}"))
+            extra = extra_build_args(spec.build_args, values, env, f"images.{image.name}")
+            args.update(extra)
+            sources = arg_sources(spec.build_args, extra)
             if spec.publish_target:
                 check_dockerfile(image.context, image.dockerfile, spec.publish_target, f"images.{image.name}.publish_target")
                 target = spec.publish_target
-        images.append(replace(image, target=target, args=tuple(sorted(args.items()))))
+        images.append(replace(image, target=target, args=tuple(sorted(args.items())), arg_sources=sources))
     ref_keys = []
     for image in stack.optional:
         spec = stack.settings.optional[image.name]
@@ -196,7 +204,8 @@ def release_images(stack, values: dict | None, env: dict[str, str]):
                 notes.append(f"optional image {image.name}: skipped, {spec.enabled_by} is {flag!r}")
                 continue
             notes.append(f"optional image {image.name}: built, {spec.enabled_by} is {flag!r}")
-        images.append(replace(image, args=extra_build_args(spec.build_args, values, env, f"optional.{image.name}")))
+        extra = extra_build_args(spec.build_args, values, env, f"optional.{image.name}")
+        images.append(replace(image, args=extra, arg_sources=arg_sources(spec.build_args, extra)))
         if spec.ref_key:
             ref_keys.append((spec.ref_key, image.name))
     return tuple(images), tuple(ref_keys), tuple(notes)

@@ -41,6 +41,8 @@ class ImageBuild:
     services: tuple[str, ...]
     local_names: tuple[str, ...]
     repository: str
+    # Where each build arg comes from, for the plan's text (name, source); compose's own args are not listed.
+    arg_sources: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

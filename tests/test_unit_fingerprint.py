@@ -132,7 +132,7 @@ def test_the_repo_images_fingerprints_follow_the_shared_code():
 def _deploy_fingerprints(stack_file: Path, capsys) -> set[str]:
     """The fingerprint annotations of the targets in a `deploy-build --dry-run` plan."""
     code = run_invoke("deploy-build", "--dry-run", "--registry", "127.0.0.1:5000/x", "--tag", "t1",
-                      "--builder", "b", "--stack", str(stack_file))
+                      "--builder", "b", "--verbose", "--stack", str(stack_file))
     err = capsys.readouterr().err
     assert code == 0, err
     found = re.findall(rf"index:{re.escape(ANNOTATION)}=([0-9a-f]{{64}})", err)

@@ -216,7 +216,7 @@ def test_rebuild_plan_removes_rebuilds_and_starts_just_those_services(stack):
     assert up.compose.variables == (("DOCKER_DEFAULT_PLATFORM", "linux/arm64"),)
     assert [(t.name, t.stage, t.tags) for t in build.targets] == [("server", "dev", local_names("dev", "server"))]
     assert build.load is True
-    assert remove.summary().endswith("rm --stop --force api")
+    assert "rm --force --stop api" in remove.summary()
     assert "--no-build --pull missing api (with" in up.summary()
     assert "api" in plan.title and "dev" in plan.title
 
@@ -413,10 +413,11 @@ def test_compose_describe():
 def test_compose_steps_summaries():
     compose = Compose("proj", (Path("/a.yaml"),), variables=(("DOCKER_DEFAULT_PLATFORM", "linux/arm64"),))
     assert ComposeUp(compose).summary() == (
-        "compose -p proj -f /a.yaml up --detach --wait --no-build --pull missing (with DOCKER_DEFAULT_PLATFORM=linux/arm64)")
+        "compose -p proj -f /a.yaml up --detach --wait --no-build --pull missing --remove-orphans (with DOCKER_DEFAULT_PLATFORM=linux/arm64)")
     assert ComposeUp(Compose("proj", (Path("/a.yaml"),)), pull="never", services=("api", "worker")).summary() == (
         "compose -p proj -f /a.yaml up --detach --wait --no-build --pull never api worker")
-    assert ComposeRemove(compose, ("api", "worker")).summary() == "compose -p proj -f /a.yaml rm --stop --force api worker"
+    assert ComposeRemove(compose, ("api", "worker")).summary() == (
+        "compose -p proj -f /a.yaml rm --force --stop api worker (with DOCKER_DEFAULT_PLATFORM=linux/arm64)")
 
 
 def test_update_values_summary_names_every_key():

@@ -375,7 +375,7 @@ def test_deploy_build_dry_run_publishes_what_polyarch_toml_says(adopted, capsys,
     monkeypatch.delenv("PLATFORMS", raising=False)
     monkeypatch.chdir(adopted.root.parent)
     before = adopted.values_file.read_text()
-    code = run_invoke("deploy-build", "--dry-run", "--tag", "t1", "--builder", "b", "--stack", str(adopted.root))
+    code = run_invoke("deploy-build", "--dry-run", "--tag", "t1", "--builder", "b", "--verbose", "--stack", str(adopted.root))
     err = capsys.readouterr().err
     assert code == 0, err
     # The registry comes from the values file's image.registry.
@@ -385,6 +385,26 @@ def test_deploy_build_dry_run_publishes_what_polyarch_toml_says(adopted, capsys,
             in err)
     assert '"target": "release"' in err and '"PUBLIC_API_URL": "https://acme.example/api"' in err
     assert adopted.values_file.read_text() == before
+
+
+def test_deploy_build_dry_run_is_one_line_per_image_for_people(adopted, capsys, monkeypatch, fresh_console, compose_cli):
+    """Stage, platforms, tags, services and each build arg's name and source; values and the bake file only with --verbose."""
+    monkeypatch.delenv("PLATFORMS", raising=False)
+    adopted.env_file.write_text("API_URL=https://api.acme\n")
+    try:
+        code = run_invoke("deploy-build", "--dry-run", "--tag", "t1", "--builder", "b", "--stack", str(adopted.root))
+    finally:
+        adopted.env_file.unlink()
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert ("- server: target release, linux/amd64, linux/arm64 -> 127.0.0.1:5000/acme/acme/server:t1; "
+            "services api, scheduler, worker") in err
+    assert ("- frontend: target prod, linux/amd64, linux/arm64 -> 127.0.0.1:5000/acme/frontend:t1; services frontend; "
+            "build args API_URL (.env), PUBLIC_API_URL (values config.PUBLIC_), PUBLIC_APP_TITLE (compose), "
+            "PUBLIC_DEBUG (values config.PUBLIC_)") in err
+    assert "- tools: target: the Dockerfile's last stage, linux/amd64, linux/arm64 -> 127.0.0.1:5000/acme/acme/tools:t1" in err
+    assert "https://acme.example/api" not in err and '"target"' not in err and "{" not in err
+    assert len(err.splitlines()) < 20
 
 
 # --- prod, airtight, publish-build -------------------------------------------------------------

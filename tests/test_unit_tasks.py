@@ -71,7 +71,7 @@ def test_dev_dry_run_prints_the_plan_and_changes_nothing(stack_copy, capsys, pla
     before = snapshot(project)
     repo_env_existed = (REPO / ".env").exists()
 
-    code = run_invoke("dev", "--dry-run", "--platform", platform, "--stack", str(stack_copy))
+    code = run_invoke("dev", "--dry-run", "--verbose", "--platform", platform, "--stack", str(stack_copy))
 
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -99,7 +99,7 @@ def test_dev_dry_run_prints_the_plan_and_changes_nothing(stack_copy, capsys, pla
 @pytest.mark.parametrize("given", ["settings file", "folder"])
 def test_dev_dry_run_finds_the_stack_through_the_env_var(stack_copy, capsys, monkeypatch, given):
     monkeypatch.setenv("POLYARCH_STACK", str(stack_copy if given == "settings file" else stack_copy.parent))
-    code = run_invoke("dev", "--dry-run", "--platform", "arm64")
+    code = run_invoke("dev", "--dry-run", "--verbose", "--platform", "arm64")
     err = capsys.readouterr().err
     assert code == 0, err
     assert str(stack_copy.parent / "docker" / "server") in err
@@ -121,16 +121,16 @@ def test_the_stack_is_found_upward_from_the_working_directory(stack_copy, capsys
         (("build", "--dry-run", "--platform", "linux/arm64"),
          ["polyarch-api:dev", "--load", "build server, frontend for linux/arm64"], ["polyarch-api:latest"]),
         (("build", "--dry-run", "--platform", "linux/amd64", "--mode", "prod"),
-         ["polyarch-api:latest", '"target": "prod"'], ['"target": "dev"']),
+         ["polyarch-api:latest", "server: target prod, linux/amd64"], ["target dev"]),
         (("build", "--dry-run", "--platform", "linux/amd64", "--services", "frontend"),
          ["build frontend for linux/amd64", "polyarch-frontend:dev"], ["polyarch-api:dev", '"server"']),
         (("dev", "--dry-run", "--platform", "linux/amd64", "--mode", "airtight"),
-         ["start the airtight stack", "polyarch-api:latest", "airtight.yaml up --detach"], ["polyarch-api:dev"]),
+         ["start the airtight stack", "polyarch-api:latest", "airtight.yaml", "up --detach"], ["polyarch-api:dev"]),
         (("down", "--dry-run"), ["down --remove-orphans", "airtight.yaml"], ["--volumes", "remove images"]),
         (("clean", "--dry-run"), ["down --remove-orphans --volumes"], ["remove images"]),
         (("nuke", "--dry-run"), ["remove images", *LOCAL_DEV_TAGS, *LOCAL_PROD_TAGS], ["prune"]),
         (("restart", "--dry-run", "--mode", "dev", "--platform", "linux/arm64"),
-         ["stop the stack", "down --remove-orphans", "start the dev stack", "dev.yaml up --detach --wait --no-build"],
+         ["stop the stack", "down --remove-orphans", "start the dev stack", "dev.yaml", "up --detach --wait --no-build"],
          ["buildx bake"]),
     ],
 )
@@ -151,7 +151,7 @@ def test_other_dry_runs_plan_without_changes(stack_copy, capsys, args, expected,
     ("args", "expected", "absent"),
     [
         (("prod-build", "--dry-run", "--platform", "linux/amd64"),
-         ["polyarch-frontend:latest", "base.yaml up --detach --wait --no-build --pull missing"], ["--no-cache", "--volumes"]),
+         ["polyarch-frontend:latest", "base.yaml", "up --detach --wait --no-build --pull missing --remove-orphans"], ["--no-cache", "--volumes"]),
         (("prod-build", "--dry-run", "--platform", "linux/amd64", "--fresh"),
          ["down --remove-orphans --volumes", "remove images polyarch-api:dev", "--load --no-cache server frontend"], []),
     ],
@@ -176,7 +176,7 @@ def test_rebuild_dry_run_touches_only_the_named_services(stack_copy, capsys):
     err = capsys.readouterr().err
     assert code == 0, err
     assert "Dry run, nothing will change: rebuild and restart worker, api (dev) for linux/arm64" in err
-    assert f"-f {project / 'compose' / 'dev.yaml'} rm --stop --force worker api" in err
+    assert f"-f {project / 'compose' / 'dev.yaml'} rm --force --stop worker api" in err
     assert "build server for linux/arm64" in err and "polyarch-scheduler:dev" in err  # one image, all its names
     assert "up --detach --wait --no-build --pull missing worker api" in err
     assert '"frontend"' not in err

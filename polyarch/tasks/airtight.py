@@ -21,8 +21,10 @@ from polyarch.errors import BundleError
     "dry_run": HELP["dry_run"],
     "json": HELP["json"],
     "stack": HELP["stack"],
+    "verbose": HELP["verbose"],
 })
-def package_airtight(c, platform=None, version=None, output=None, registry=None, dry_run=False, json=False, stack=None):
+def package_airtight(c, platform=None, version=None, output=None, registry=None, dry_run=False, json=False, stack=None,
+                     verbose=False):
     """Write an offline bundle of every image for one platform."""
     from pathlib import Path
 
@@ -31,7 +33,7 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
     from polyarch.planner import airtight_package_plan
     from polyarch.release import check_tag
 
-    session = Session.open(stack, dry_run, json)
+    session = Session.open(stack, dry_run, json, verbose)
     s = session.stack
     mode = s.role("airtight")
     chosen = session.host_platform(platform or os.environ.get("PLATFORM") or None)

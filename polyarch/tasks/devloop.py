@@ -60,8 +60,13 @@ def split_services(text: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for p in (text or "").replace(",", " ").split() if p))
 
 
-def start_mode(session: Session, mode, platform: str | None, build: bool, no_cache: bool = False, fresh: bool = False) -> None:
-    """Build (optionally) and start one mode for the host's platform."""
+def start_mode(session: Session, mode, platform: str | None, build: bool, no_cache: bool = False, fresh: bool = False,
+               creates_env: bool = False) -> None:
+    """Build (optionally) and start one mode for the host's platform.
+
+    `creates_env`: a real run creates .env before this (dev runs init), so a
+    dry run plans with it exactly as the real run will.
+    """
     from polyarch.fingerprint import fingerprint
     from polyarch.planner import up_plan
 
@@ -73,7 +78,7 @@ def start_mode(session: Session, mode, platform: str | None, build: bool, no_cac
         image.name: fingerprint(image.context, image.dockerfile, image.target, (chosen,), image.args, image.contexts)
         for image in mode.images
     }
-    plan = up_plan(stack, mode, chosen, env_present=stack.env_file.is_file() or session.dry_run, build=build,
+    plan = up_plan(stack, mode, chosen, env_present=stack.env_file.is_file() or (session.dry_run and creates_env), build=build,
                    no_cache=no_cache, fresh=fresh, fingerprints=fingerprints)
     if session.carry_out(plan, chosen, mode) is not None:
         print_urls(stack)
@@ -90,25 +95,26 @@ def init(c, force=False, stack=None):
 
 
 @polyarch_task(help={"platform": HELP["platform"], "no_cache": HELP["no_cache"], "fresh": HELP["fresh"], "mode": HELP["mode"] + " Default: the dev mode.",
-                     "dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"]})
-def dev(c, platform=None, no_cache=False, fresh=False, mode=None, dry_run=False, json=False, stack=None):
+                     "dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"], "verbose": HELP["verbose"]})
+def dev(c, platform=None, no_cache=False, fresh=False, mode=None, dry_run=False, json=False, stack=None, verbose=False):
     """Build the dev images for this host and start the stack."""
-    session = Session.open(stack, dry_run, json)
+    session = Session.open(stack, dry_run, json, verbose)
     chosen_mode = pick_mode(session, mode, "dev")
-    if not session.stack.env_file.exists() and not dry_run and session.stack.env_example.is_file():
+    runs_init = not session.stack.env_file.exists() and session.stack.env_example.is_file()
+    if runs_init and not dry_run:
         console.info(f"No {session.stack.env_file.name} yet: running `{prog()} init` first.")
         run_init(session.stack)
-    start_mode(session, chosen_mode, platform, build=True, no_cache=no_cache, fresh=fresh)
+    start_mode(session, chosen_mode, platform, build=True, no_cache=no_cache, fresh=fresh, creates_env=runs_init)
 
 
 @polyarch_task(help={"services": "Only the images these services run (comma-separated).", "platform": HELP["platform"],
                      "no_cache": HELP["no_cache"], "dry_run": HELP["dry_run"], "json": HELP["json"],
-                     "mode": HELP["mode"] + " Default: the dev mode.", "stack": HELP["stack"]})
-def build(c, services=None, platform=None, no_cache=False, mode=None, dry_run=False, json=False, stack=None):
+                     "mode": HELP["mode"] + " Default: the dev mode.", "stack": HELP["stack"], "verbose": HELP["verbose"]})
+def build(c, services=None, platform=None, no_cache=False, mode=None, dry_run=False, json=False, stack=None, verbose=False):
     """Build the images for this host without starting them."""
     from polyarch.planner import build_plan
 
-    session = Session.open(stack, dry_run, json)
+    session = Session.open(stack, dry_run, json, verbose)
     chosen_mode = pick_mode(session, mode, "dev")
     chosen = session.host_platform(platform)
     plan = build_plan(session.stack, chosen_mode, chosen, no_cache, split_services(services))
@@ -119,29 +125,29 @@ def build(c, services=None, platform=None, no_cache=False, mode=None, dry_run=Fa
 @polyarch_task(positional=["services"], help={
     "services": "Services to rebuild and restart, comma-separated (e.g. api or api,worker).",
     "platform": HELP["platform"], "mode": HELP["mode"] + " Default: the dev mode.",
-    "dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"]})
-def rebuild(c, services, platform=None, mode=None, dry_run=False, json=False, stack=None):
+    "dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"], "verbose": HELP["verbose"]})
+def rebuild(c, services, platform=None, mode=None, dry_run=False, json=False, stack=None, verbose=False):
     """Stop, rebuild and start just some services."""
     from polyarch.errors import UsageError
     from polyarch.planner import rebuild_plan
 
-    session = Session.open(stack, dry_run, json)
+    session = Session.open(stack, dry_run, json, verbose)
     chosen_mode = pick_mode(session, mode, "dev")
     names = split_services(services)
     if not names:
         raise UsageError("Name at least one service to rebuild, e.g. `rebuild api`.")
     chosen = session.host_platform(platform)
-    plan = rebuild_plan(session.stack, chosen_mode, chosen, session.stack.env_file.is_file() or dry_run, names)
+    plan = rebuild_plan(session.stack, chosen_mode, chosen, session.stack.env_file.is_file(), names)
     if session.carry_out(plan, chosen, chosen_mode) is not None:
         console.done(f"rebuilt and restarted {', '.join(names)}")
 
 
 @polyarch_task(help={"platform": HELP["platform"], "no_cache": HELP["no_cache"], "fresh": HELP["fresh"],
                      "mode": HELP["mode"] + " Default: the prod mode.",
-                     "dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"]})
-def prod_build(c, platform=None, no_cache=False, fresh=False, mode=None, dry_run=False, json=False, stack=None):
+                     "dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"], "verbose": HELP["verbose"]})
+def prod_build(c, platform=None, no_cache=False, fresh=False, mode=None, dry_run=False, json=False, stack=None, verbose=False):
     """Build the prod stages for this host and start them."""
-    session = Session.open(stack, dry_run, json)
+    session = Session.open(stack, dry_run, json, verbose)
     chosen_mode = pick_mode(session, mode, "prod")
     # Checked in a dry run too: a dry run that passes means the real run will not fail on input.
     require_env(session.stack)

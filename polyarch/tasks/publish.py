@@ -22,8 +22,10 @@ from polyarch.errors import PolyarchError
              "'registry' (a :buildcache-<arch> tag), 'local' or a registry ref prefix.",
     "dry_run": HELP["dry_run"],
     "stack": HELP["stack"],
+    "verbose": HELP["verbose"],
 })
-def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, cache=None, dry_run=False, stack=None):
+def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, cache=None, dry_run=False, stack=None,
+                  verbose=False):
     """Build one platform, push by digest, record the digests."""
     from platformdirs import user_cache_path
 
@@ -34,7 +36,7 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
     from polyarch.release import release_images, release_tags
     from polyarch.tasks.release import check_cache, read_inputs, registry_for
 
-    session = Session.open(stack, dry_run)
+    session = Session.open(stack, dry_run, verbose=verbose)
     check_cache(cache)
     chosen = parse_platform(platform, "--platform")
     source = source_info(session.stack.root)

@@ -164,9 +164,10 @@ def registry_for(stack: Stack, flag: str | None) -> str:
     "dry_run": HELP["dry_run"],
     "json": HELP["json"],
     "stack": HELP["stack"],
+    "verbose": HELP["verbose"],
 })
 def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, cache=None, builder=None, rebuild=False,
-                 verify=True, dry_run=False, json=False, stack=None):
+                 verify=True, dry_run=False, json=False, stack=None, verbose=False):
     """Build all images multi-arch, push, verify the manifest lists."""
     from platformdirs import user_cache_path
 
@@ -175,7 +176,7 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     from polyarch.planner import deploy_plan
     from polyarch.release import choose_platforms, choose_tag, release_images
 
-    session = Session.open(stack, dry_run, json)
+    session = Session.open(stack, dry_run, json, verbose)
     s = session.stack
     check_cache(cache)
     chosen, source = choose_platforms(platforms, os.environ.get("PLATFORMS"), s.platforms)
