@@ -110,6 +110,16 @@ def status(message: str):
     return err().status(message)
 
 
+@contextmanager
+def live(label: str):
+    """A live status line below the output while a long step runs; yields update(text) to change what it says.
+
+    On a terminal only: elsewhere it shows nothing (the lines printed meanwhile still appear).
+    """
+    with err().status(_plain(label)) as shown:
+        yield lambda text: shown.update(_plain(text))
+
+
 class Markup(str):
     """A table cell that is rich markup on purpose (e.g. a coloured verdict)."""
 
@@ -130,11 +140,12 @@ def progress_bytes(label: str):
 
 
 def table(title: str, columns: Iterable[str], rows: Iterable[Iterable[str]]) -> None:
+    """A table that fits the terminal: a cell too wide for its column wraps (image references included), never cut."""
     from rich.table import Table
 
     t = Table(title=title, title_justify="left")
     for column in columns:
-        t.add_column(column)
+        t.add_column(column, overflow="fold")
     for row in rows:
         t.add_row(*[c if isinstance(c, Markup) else _plain(str(c)) for c in row])
     err().print(t)

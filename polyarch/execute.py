@@ -7,7 +7,9 @@ plan instead) can never describe something other than what a real run does.
 from __future__ import annotations
 
 import errno
+import re
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 
 from polyarch import console
@@ -67,7 +69,8 @@ def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
         try:
             if isinstance(item, Verify) and item.ref not in read_ahead:
                 read_ahead.update(read_indexes_ahead(engine, plan.steps[number - 1:], results))
-            results[number] = run_step(engine, item, results, read_ahead)
+            with _pull_status(item, plan.steps):
+                results[number] = run_step(engine, item, results, read_ahead)
         except BaseException:
             if kept:
                 console.warn("putting the local image names back as they were")
@@ -76,6 +79,84 @@ def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
         if isinstance(item, KeepNames):
             kept = results[number]
     return results
+
+
+@contextmanager
+def _pull_status(item: Step, steps: tuple[Step, ...]):
+    """While a pull runs (docker prints nothing with --quiet): which image, and which of the plan's pulls it is."""
+    if not isinstance(item, Pull):
+        yield
+        return
+    pulls = [s for s in steps if isinstance(s, Pull)]
+    with console.live(f"pulling {item.ref} for {item.platform} ({pulls.index(item) + 1} of {len(pulls)} pulls)"):
+        yield
+
+
+# Compose's progress lines: " Container NAME  Stopping", " Network NAME  Removed", ...
+_COMPOSE_EVENT = re.compile(r"^\s*(Container|Network|Volume)\s+(\S+)\s+([A-Z][a-z]+)\s*$")
+
+
+class ComposeProgress:
+    """What compose said it did to each container, network and volume, counted for a live status."""
+
+    def __init__(self) -> None:
+        self.state: dict[tuple[str, str], str] = {}
+
+    def feed(self, line: str) -> bool:
+        """Take one line of compose's output; True when it reported a resource's new state."""
+        match = _COMPOSE_EVENT.match(line)
+        if match:
+            kind, name, state = match.groups()
+            self.state[(kind.lower(), name)] = state.lower()
+        return bool(match)
+
+    def describe(self) -> str:
+        """E.g. '3 containers: 1 stopping, 2 removed; 1 network: removed'."""
+        parts = []
+        for kind in ("container", "network", "volume"):
+            states = [state for (k, _), state in self.state.items() if k == kind]
+            if states:
+                counted = ", ".join(f"{states.count(state)} {state}" for state in dict.fromkeys(states))
+                parts.append(f"{len(states)} {kind}{'s' if len(states) > 1 else ''}: {counted}")
+        return "; ".join(parts) or "waiting for compose"
+
+
+@contextmanager
+def compose_lines(label: str):
+    """Pass compose's lines through as they come, under a live status that counts what it stopped, removed or started."""
+    progress = ComposeProgress()
+    with console.live(label) as update:
+        def on_line(line: str) -> None:
+            console.faint(line)
+            if progress.feed(line):
+                update(f"{label}: {progress.describe()}")
+
+        yield on_line
+
+
+# buildx' plain progress names every manifest it pushes: "#12 pushing manifest for REF@sha256:... 0.1s done".
+_PUSHED = re.compile(r"pushing manifest for ([^\s@]+)")
+
+
+@contextmanager
+def bake_lines(build: Build):
+    """Pass buildx' lines through; while a build pushes, a live status says which image it pushes, n of m."""
+    if not build.pushes:
+        yield console.faint
+        return
+    names = {tag: t.name for t in build.targets for tag in t.tags}
+    pushed: list[str] = []
+    total = len(build.targets)
+    with console.live(f"building {total} images") as update:
+        def on_line(line: str) -> None:
+            console.faint(line)
+            match = _PUSHED.search(line)
+            name = names.get(match.group(1), match.group(1)) if match else None
+            if name and name not in pushed:
+                pushed.append(name)
+                update(f"pushing {name} ({len(pushed)} of {total} images)")
+
+        yield on_line
 
 
 def read_indexes_ahead(engine: Engine, steps: tuple[Step, ...], results: dict[int, object]) -> dict[str, object]:
@@ -149,16 +230,22 @@ def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead:
             # would label them with a hash computed without their depends_on,
             # so the next run would see them stale again.)
             console.info(f"  compose up: {verdict.describe()}")
-        engine.compose_up(item.compose, item.call(), console.faint)
+        with compose_lines(f"starting {item.compose.project}") as on_line:
+            engine.compose_up(item.compose, item.call(), on_line)
         return None
     if isinstance(item, ComposeRemove):
-        engine.compose_remove(item.compose, item.call())
+        with console.live(f"stopping and removing {', '.join(item.services)}"):
+            engine.compose_remove(item.compose, item.call())
         return None
     if isinstance(item, ComposeDown):
-        engine.compose_down(item.compose, item.call(), console.faint)
+        with compose_lines(f"stopping {item.compose.project}") as on_line:
+            engine.compose_down(item.compose, item.call(), on_line)
         return None
     if isinstance(item, RemoveImages):
-        return engine.remove_images(item.refs, item.prune_dangling, item.repositories)
+        with console.live(f"removing up to {len(item.refs)} images" + (" and the published tags" if item.repositories else "")):
+            removed = engine.remove_images(item.refs, item.prune_dangling, item.repositories)
+        console.info(f"  removed {len(removed)} images" + (f": {', '.join(removed)}" if removed else ""))
+        return removed
     if isinstance(item, CheckImages):
         return check_images(engine, item)
     if isinstance(item, Verify):
@@ -270,7 +357,8 @@ def _bake_with_retry(engine: Engine, build: Build) -> dict:
     pushes = build.pushes
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         try:
-            return engine.bake(build, metadata=pushes, on_line=console.faint)
+            with bake_lines(build) as on_line:
+                return engine.bake(build, metadata=pushes, on_line=on_line)
         except EngineError as exc:
             if not (pushes and exc.transient) or attempt == PUSH_ATTEMPTS:
                 raise
@@ -400,7 +488,8 @@ def save_bundle(engine: Engine, item: SaveBundle) -> dict:
 
     def write(sink) -> None:
         sink.write(gzip.compress(manifest_member(manifest), compresslevel=item.level, mtime=0))
-        with engine.save_stream(item.refs) as stream, console.progress_bytes("docker save + gzip") as advance:
+        with engine.save_stream(item.refs) as stream, \
+                console.progress_bytes(f"docker save of {len(item.refs)} images + gzip") as advance:
             def count(n: int) -> None:
                 counted["raw"] += n
                 advance(counted["raw"], sink.tell())
@@ -473,7 +562,7 @@ def fetch_bundle(engine: Engine, item: FetchBundle) -> dict:
     def write(sink) -> str:
         out = HashingWriter(sink)
         out.write(gzip.compress(manifest_member(manifest), compresslevel=item.level, mtime=0))
-        with console.progress_bytes("registry -> bundle") as advance:
+        with console.progress_bytes(f"{len(images)} images: registry -> bundle") as advance:
             def count(n: int) -> None:
                 total["blobs"] += n
                 advance(total["blobs"], out.written)
