@@ -282,13 +282,13 @@ class Session:
         from polyarch.platforms import choose_host_platform
 
         if self._host is None:
-            engine_arch = None
-            try:
-                engine_arch = self.engine().info().arch
-            except PolyarchError:
-                if not self.dry_run:
-                    raise
-            self._host = choose_host_platform(engine_arch=engine_arch)
+            if self.dry_run and self._engine is None:
+                # The same answer as Engine.info(), without starting python-on-whales.
+                from polyarch.engine import engine_arch
+
+                self._host = choose_host_platform(engine_arch=engine_arch())
+            else:
+                self._host = choose_host_platform(engine_arch=self.engine().info().arch)
         return self._host
 
     def host_platform(self, forced: str | None = None) -> str:

@@ -655,6 +655,26 @@ class Engine:
             raise _explain(exc, f"list resources of the {project} project") from None
 
 
+def engine_arch() -> str | None:
+    """The architecture `docker info` reports (its Architecture field), or None when no engine answers.
+
+    For dry runs: one docker command and no python-on-whales import, so a
+    plan costs little more than reading the project.
+    """
+    import shutil
+    import subprocess
+
+    docker = shutil.which("docker")
+    if docker is None:
+        return None
+    try:
+        result = subprocess.run([docker, "info", "--format", "{{.Architecture}}"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    arch = result.stdout.strip()
+    return arch if result.returncode == 0 and arch and arch != "<no value>" else None
+
+
 def compose_config_reader(root: Path, env_file: Path, env_example: Path | None = None) -> Callable[[tuple[Path, ...], str | None], dict]:
     """A function that returns compose's resolved config (as JSON data) for some files.
 
