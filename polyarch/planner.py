@@ -245,6 +245,15 @@ def deploy_plan(
     return Plan(title, tuple(steps), notes + ("cache: " + "; ".join(cache_notes),))
 
 
+def published_stages(stack: Stack, images: tuple[ImageBuild, ...]) -> str:
+    """A note naming the stage each published image was built from (publish_target, else compose's target)."""
+    def stage(image: ImageBuild) -> str:
+        spec = stack.settings.images.get(image.name)
+        return (spec.publish_target if spec and spec.publish_target else None) or image.target or "the Dockerfile's last stage"
+
+    return "published from: " + ", ".join(f"{image.name} target {stage(image)}" for image in images)
+
+
 def prod_plan(stack: Stack, registry: str, version: str, platform: str, env_present: bool) -> Plan:
     """`prod`: pull the published images for one platform, tag them under the prod mode's local names, restart."""
     mode = stack.role("prod")
@@ -256,7 +265,8 @@ def prod_plan(stack: Stack, registry: str, version: str, platform: str, env_pres
     steps += [Pull(ref, platform, only_if_missing=True) for ref in mode.third_party]
     steps.append(ComposeDown(compose_for(stack, None, None, env_present)))
     steps.append(ComposeUp(compose_for(stack, mode, platform, env_present)))
-    return Plan(f"run {registry} images at {version} for {platform}", tuple(steps))
+    return Plan(f"run {registry} images at {version} for {platform}", tuple(steps),
+                (published_stages(stack, mode.images),) if mode.images else ())
 
 
 def airtight_refs(mode: Mode) -> tuple[str, ...]:
@@ -281,7 +291,8 @@ def airtight_package_plan(stack: Stack, platform: str, version: str, folder: Pat
         images = tuple((image.local_names, published_ref(registry, image, version)) for image in mode.images)
         images += tuple(((ref,), ref) for ref in mode.third_party)
         fetch = FetchBundle(images, bundle, bundle.with_name(bundle.name + ".sha256"), stack.name, version, platform, level)
-        return Plan(f"package {stack.name} {version} for {platform} from {registry}", (fetch,))
+        return Plan(f"package {stack.name} {version} for {platform} from {registry}", (fetch,),
+                    (published_stages(stack, mode.images),) if mode.images else ())
     # Packaging (for another platform, say) must not change what the user's
     # local names run: they are noted first and put back at the end.
     names = mode.local_names()

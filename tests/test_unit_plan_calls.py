@@ -266,3 +266,24 @@ def test_prod_airtight_keeps_names_until_the_checks_pass_not_until_a_bundle_is_w
     plan = airtight_run_plan(stack, tmp_path / "b.tar.gz", "linux/amd64", env_present=True)
     (keep,) = [s for s in plan.steps if isinstance(s, KeepNames)]
     assert "bundle is written" not in keep.summary() and "if a check of the loaded images fails" in keep.summary()
+
+
+def test_every_plan_that_builds_or_fetches_images_names_each_image_s_target_stage(fresh_console, capsys, tmp_path):
+    from polyarch import console, planner
+
+    stack = load_repo_stack()
+    prod, dev = stack.role("prod"), stack.role("dev")
+    plans = {
+        "target dev": [planner.up_plan(stack, dev, "linux/amd64", True), planner.build_plan(stack, dev, "linux/amd64"),
+                       planner.rebuild_plan(stack, dev, "linux/amd64", True, ("api", "frontend"))],
+        "target prod": [planner.deploy_plan(prod.images, ("linux/amd64",), "r", "t"),
+                        planner.prod_plan(stack, "r", "t", "linux/amd64", True),
+                        planner.airtight_package_plan(stack, "linux/amd64", "1", tmp_path, 1),
+                        planner.airtight_package_plan(stack, "linux/amd64", "1", tmp_path, 1, registry="r")],
+    }
+    for stage, made in plans.items():
+        for plan in made:
+            console.show_plan(plan, dry_run=True)
+            text = capsys.readouterr().err
+            for image in ("server", "frontend"):
+                assert f"{image}: {stage}" in text or f"{image} {stage}" in text, text
