@@ -205,7 +205,7 @@ def test_every_json_plan_is_valid_json_with_words_intact_and_no_secret(lumen, ca
 
 @pytest.mark.parametrize("task", ["build", "prod-build", "deploy-build", "package-airtight"])
 def test_the_text_dry_run_hides_declared_build_args_in_the_bake_definition(lumen, capsys, task):
-    code = run_invoke(task, *JSON_TASKS[task], "--dry-run")
+    code = run_invoke(task, *JSON_TASKS[task], "--dry-run", "--verbose")  # --verbose prints the bake definition
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert leaks(captured.out + captured.err) == []
