@@ -21,7 +21,7 @@ def test_a_real_build_gets_the_declared_secret_that_its_output_hides(engine, tmp
     (tmp_path / "polyarch.toml").write_text('[project]\nsecrets = ["API_TOKEN"]\n')
     (tmp_path / ".env").write_text(f"API_TOKEN='{SECRET}'\n", encoding="utf-8")
     try:
-        dry = run_invoke(["build", "--dry-run", "--stack", str(tmp_path)])
+        dry = run_invoke(["build", "--dry-run", "--verbose", "--stack", str(tmp_path)])  # --verbose: the bake definition
         result = run_invoke(["build", "--no-cache", "--stack", str(tmp_path)])
         shown = dry.stdout + dry.stderr + result.stdout + result.stderr
         for form in (SECRET, json.dumps(SECRET)[1:-1], json.dumps(SECRET, ensure_ascii=False)[1:-1], "secret-4242"):
