@@ -24,6 +24,8 @@ from typing import Any, Callable
 FORMAT = "1"
 # Oldest entries beyond this many are removed when a new one is written.
 KEEP = 64
+# Named files bigger than this are keyed by size and time, not read.
+BIG = 1 << 20
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _WORD = re.compile(r"[^\s'\"\[\]{},=]+")
 _PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
@@ -89,6 +91,10 @@ def reading_key(files: tuple[Path, ...], project: str | None, env_file: Path) ->
             continue
         seen.add(path)
         try:
+            if path not in files and path.stat().st_size > BIG:
+                # A data file a volume names, say: compose does not read it, its size and time are enough.
+                add(_stat_line(path))
+                continue
             data = path.read_bytes()
         except OSError:
             add(path, "missing")

@@ -69,7 +69,7 @@ def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
         try:
             if isinstance(item, Verify) and item.ref not in read_ahead:
                 read_ahead.update(read_indexes_ahead(engine, plan.steps[number - 1:], results))
-            with _pull_status(item, plan.steps):
+            with _pull_status(item, plan.steps, number):
                 results[number] = run_step(engine, item, results, read_ahead)
         except BaseException:
             if kept:
@@ -82,13 +82,14 @@ def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
 
 
 @contextmanager
-def _pull_status(item: Step, steps: tuple[Step, ...]):
-    """While a pull runs (docker prints nothing with --quiet): which image, and which of the plan's pulls it is."""
+def _pull_status(item: Step, steps: tuple[Step, ...], number: int):
+    """While a pull (step `number`) runs, docker prints nothing (--quiet): say which image, and which of the plan's pulls it is."""
     if not isinstance(item, Pull):
         yield
         return
-    pulls = [s for s in steps if isinstance(s, Pull)]
-    with console.live(f"pulling {item.ref} for {item.platform} ({pulls.index(item) + 1} of {len(pulls)} pulls)"):
+    done = sum(isinstance(s, Pull) for s in steps[:number - 1])
+    total = sum(isinstance(s, Pull) for s in steps)
+    with console.live(f"pulling {item.ref} for {item.platform} ({done + 1} of {total} pulls)"):
         yield
 
 
