@@ -11,6 +11,7 @@ from pathlib import Path
 
 from polyarch.plans import (
     AddBuilderNode,
+    ArgSource,
     CreateManifest,
     RecordDigests,
     RemoveBuilder,
@@ -51,6 +52,11 @@ def compose_for(stack: Stack, mode: Mode | None, platform: str | None, env_prese
     return Compose(stack.name, files, env_files, variables)
 
 
+def arg_sources(image: ImageBuild) -> tuple[ArgSource, ...]:
+    """Where the image's build args that compose does not give come from, for the plan's text."""
+    return tuple(ArgSource(name, source) for name, source in image.arg_sources)
+
+
 def image_target(image: ImageBuild, platforms: tuple[str, ...], tags: tuple[str, ...], **extra: object) -> BakeTarget:
     """One image's bake target: context, Dockerfile, target, build args and named contexts, plus `extra`."""
     return BakeTarget(
@@ -63,7 +69,7 @@ def image_target(image: ImageBuild, platforms: tuple[str, ...], tags: tuple[str,
         args=image.args,
         contexts=image.contexts,
         services=image.services,
-        arg_sources=image.arg_sources,
+        arg_sources=arg_sources(image),
         **extra,
     )
 
@@ -189,7 +195,7 @@ def release_metadata(source, version: str, image: ImageBuild, where: tuple[str, 
         # BuildKit stamps files and the image config with this time, so
         # two builds of one commit are alike.
         fields["args"] = image.args + (("SOURCE_DATE_EPOCH", str(source.commit_time)),)
-        fields["arg_sources"] = image.arg_sources + (("SOURCE_DATE_EPOCH", "commit time"),)
+        fields["arg_sources"] = arg_sources(image) + (ArgSource("SOURCE_DATE_EPOCH", "commit time"),)
     return fields
 
 

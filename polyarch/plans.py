@@ -53,6 +53,14 @@ class DockerArgs:
 
 
 @dataclass(frozen=True)
+class ArgSource:
+    """Where a build arg's value comes from, for the plan's text (no value: a name and a source are never secret)."""
+
+    name: str
+    source: str
+
+
+@dataclass(frozen=True)
 class BakeTarget:
     """One image in a bake definition."""
 
@@ -77,12 +85,12 @@ class BakeTarget:
     ref: str | None = None
     # For the plan's text only: the services that run the image, and where build args come from (else compose).
     services: tuple[str, ...] = ()
-    arg_sources: tuple[tuple[str, str], ...] = ()
+    arg_sources: tuple[ArgSource, ...] = ()
 
     def describe(self) -> str:
         """One line for people: stage, platforms, tags, services, build-arg names and their sources."""
         stage = f"target {self.stage}" if self.stage else "target: the Dockerfile's last stage"
-        where = dict(self.arg_sources)
+        where = {a.name: a.source for a in self.arg_sources}
         text = f"{self.name}: {stage}, {', '.join(self.platforms)}"
         text += f" -> {', '.join(self.tags)}" if self.tags else " (pushed by digest, no tag)"
         if self.services:

@@ -286,3 +286,13 @@ def test_credentials_in_the_values_file_registry_are_refused(lumen, capsys):
     assert code == 2
     assert "image.registry in the values file" in captured.err and "carries a user name or password" in captured.err
     assert "pw-s3cret" not in captured.err + captured.out
+
+
+def test_the_text_dry_run_names_each_build_arg_s_source_even_for_a_secret_one(lumen, capsys):
+    code = run_invoke("deploy-build", *JSON_TASKS["deploy-build"], "--dry-run")
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert leaks(captured.out + captured.err) == []
+    (client,) = [line for line in captured.err.splitlines() if line.strip().startswith("- client:")]
+    for key in BUILD_ARGS:
+        assert f"{key} (.env)" in client
