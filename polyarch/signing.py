@@ -116,3 +116,10 @@ def check_verifier(public_key: Path | None, dry_run: bool) -> None:
     if public_key is not None and not dry_run and cosign.binary() is None:
         raise SignatureError(f"Checking signatures with {public_key} needs cosign, which is not installed; nothing was pulled or loaded.",
                              tip=cosign.INSTALL_TIP)
+
+
+def is_cosign_tag(tag: str) -> bool:
+    """A tag cosign stores beside an image (its signature, attestation or SBOM): sha256-<digest>.sig and the like."""
+    import re
+
+    return re.fullmatch(r"sha256-[0-9a-f]{64}\.(sig|att|sbom)", tag) is not None

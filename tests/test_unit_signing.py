@@ -340,3 +340,16 @@ def test_doctor_checks_cosign_only_when_the_project_signs_or_checks():
     missing = judge_cosign(None, configured=True)
     assert not missing.ok and "apt-get install cosign" in missing.fix
     assert judge_cosign("v2.5.0", configured=True).ok
+
+
+@pytest.mark.parametrize(("tag", "cosign_s"), [
+    ("sha256-" + "ab" * 32 + ".sig", True),
+    ("sha256-" + "ab" * 32 + ".att", True),
+    ("s1", False),
+    ("sha-abc1234", False),
+    ("sha256-abc.sig", False),
+])
+def test_the_tags_cosign_stores_beside_an_image_are_told_apart_from_versions(tag, cosign_s):
+    from polyarch.signing import is_cosign_tag
+
+    assert is_cosign_tag(tag) is cosign_s

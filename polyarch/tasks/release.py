@@ -160,6 +160,10 @@ def missing_tag(exc: MissingTagError, known: dict[str, str], use: Callable[[str]
         tags: list[str] | None = list_tags(exc.ref)
     except RegistryHTTPError:
         tags = None
+    if tags is not None:
+        from polyarch.signing import is_cosign_tag
+
+        tags = [t for t in tags if not is_cosign_tag(t)]  # signatures stored beside the images are no versions
     message, instead = missing_tag_message(exc.ref, tags, known)
     tip = use(instead) if instead else f"Publish it first (`{prog()} deploy-build`), or check the registry and the repository name."
     return MissingTagError(exc.ref, message + note, tip)
