@@ -32,7 +32,6 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
     from polyarch.gitinfo import git_state
     from polyarch.planner import airtight_package_plan
     from polyarch.release import check_tag
-
     from polyarch.signing import Signer, check_ready, signer_for
 
     session = Session.open(stack, dry_run, json)

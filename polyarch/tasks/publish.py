@@ -86,9 +86,8 @@ def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, p
     from polyarch.planner import publish_merge_plan
     from polyarch.platforms import parse_platforms
     from polyarch.release import release_images, release_tags
-    from polyarch.tasks.release import read_inputs, registry_for
-
     from polyarch.signing import check_ready, signer_for
+    from polyarch.tasks.release import read_inputs, registry_for
 
     session = Session.open(stack, dry_run)
     s = session.stack
