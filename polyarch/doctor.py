@@ -125,3 +125,14 @@ def run_checks(engine_factory, platforms: tuple[str, ...], binfmt_dir: Path) -> 
     for p in platforms:
         checks.append(judge_platform(p, host.platform, builder_platforms, binfmt_state(p, binfmt_dir)))
     return checks
+
+
+def judge_cosign(version: str | None, configured: bool) -> Check | None:
+    """cosign matters only when the project signs or checks signatures ([signing] in polyarch.toml)."""
+    if not configured:
+        return None
+    if version is None:
+        from polyarch.cosign import INSTALL_TIP
+
+        return Check("cosign", False, "missing, and [signing] in polyarch.toml needs it", INSTALL_TIP)
+    return Check("cosign", True, f"{version} (signs and checks without a transparency log when a key pair is used)")

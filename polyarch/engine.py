@@ -508,6 +508,17 @@ class Engine:
         single = "manifests" not in manifest and "manifest" in manifest.get("mediaType", "")
         return ImageIndex(ref, manifest.get("digest"), tuple(platforms), dict(manifest.get("annotations") or {}), single)
 
+    def attestations(self, ref: str) -> dict[str, tuple[str, ...]]:
+        """The BuildKit attestations a tag carries, by platform: "provenance (mode=max)" or "(mode=min)", "SBOM"."""
+        try:
+            data = json.loads(self._run(["buildx", "imagetools", "inspect", ref, "--format",
+                                         '{"provenance": {{json .Provenance}}, "sbom": {{json .SBOM}}}']))
+        except self.DockerException as exc:
+            raise _explain(exc, f"read the attestations of {ref}") from None
+        except ValueError:
+            return {}
+        return attestation_kinds(data.get("provenance") or {}, data.get("sbom") or {})
+
     def create_manifest(self, tags: tuple[str, ...], sources: tuple[str, ...], annotations: dict[str, str] | None = None) -> None:
         """One manifest list under every tag; `annotations` keys carry their target ("index:...")."""
         try:
@@ -673,6 +684,27 @@ def engine_arch() -> str | None:
         return None
     arch = result.stdout.strip()
     return arch if result.returncode == 0 and arch and arch != "<no value>" else None
+
+
+def attestation_kinds(provenance: dict, sbom: dict) -> dict[str, tuple[str, ...]]:
+    """What `imagetools inspect`'s .Provenance and .SBOM say, as kinds by platform.
+
+    A list keys both by platform; a single manifest gives them unkeyed ("" here).
+    """
+    def by_platform(data: dict) -> dict[str, dict]:
+        if "SLSA" in data or "SPDX" in data:
+            return {"": data}
+        return {str(k): v for k, v in data.items() if isinstance(v, dict)}
+
+    kinds: dict[str, list[str]] = {}
+    for platform, entry in by_platform(provenance).items():
+        slsa = entry.get("SLSA") or {}
+        # Only mode=max records the build's full definition (buildConfig).
+        kinds.setdefault(platform, []).append("provenance (mode=max)" if "buildConfig" in slsa else "provenance (mode=min)")
+    for platform, entry in by_platform(sbom).items():
+        if entry:
+            kinds.setdefault(platform, []).append("SBOM")
+    return {p: tuple(k) for p, k in kinds.items()}
 
 
 def compose_config_reader(root: Path, env_file: Path, env_example: Path | None = None) -> Callable[[tuple[Path, ...], str | None], dict]:

@@ -92,3 +92,15 @@ class Interrupted(PolyarchError):
     exit_code = 130
     default_tip = ("polyarch removed its temporary files and put back any local image names it had moved aside; "
                    "run the same `{prog}` command again to resume: it starts over, and finished build steps come from the build cache.")
+
+
+class SignatureError(PolyarchError):
+    """A signature is missing, does not match the key, or cosign could not make or check one.
+
+    `reason` is cosign's own error line when cosign ran and refused.
+    """
+
+    reason: str | None = None
+
+    default_tip = ("Check that the public key belongs to the key the artifact was signed with "
+                   "([signing] public_key or --key), and that cosign is installed.")

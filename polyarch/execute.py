@@ -7,6 +7,7 @@ plan instead) can never describe something other than what a real run does.
 from __future__ import annotations
 
 import errno
+import os
 import re
 import time
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from dataclasses import replace
 from polyarch import console
 from polyarch.cli import prog
 from polyarch.engine import Engine
-from polyarch.errors import BundleError, EngineError, PlatformError, VerificationError
+from polyarch.errors import BundleError, EngineError, PlatformError, SignatureError, VerificationError
 from polyarch.plans import (
     AddBuilderNode,
     RecordDigests,
@@ -31,15 +32,19 @@ from polyarch.plans import (
     LoadBundle,
     Plan,
     Pull,
+    PullVerified,
     RemoveImages,
     RestoreNames,
     SaveBundle,
+    SignImage,
     FetchBundle,
     DropKeptNames,
     Step,
     Tag,
     UpdateValues,
     Verify,
+    VerifyBundleSignature,
+    VerifySignature,
 )
 
 
@@ -210,7 +215,17 @@ def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead:
         if item.only_if_missing and engine.platform_available(item.ref, item.platform):
             console.info(f"  {item.ref}: the engine already holds {item.platform}")
             return item.platform
-        engine.pull(item.call())
+        pinned_only = isinstance(item, PullVerified)
+        verified = _verified_digest(results, item.ref) if pinned_only else None
+        if pinned_only and not verified:
+            raise SignatureError(f"No signature of {item.ref} was verified in this run, so it was not pulled.")
+        if verified:
+            # Exactly what the signature covers, even if the tag moved since it was checked.
+            pinned = f"{repository_of(item.ref)}@{verified}"
+            engine.pull(replace(item, ref=pinned).call())
+            engine.tag(pinned, item.ref)
+        else:
+            engine.pull(item.call())
         if not engine.platform_available(item.ref, item.platform):
             raise VerificationError(f"Pulled {item.ref}, but the engine holds no {item.platform} variant of it.",
                                     tip=f"Check that {item.ref} is published for {item.platform} (`{prog()} verify {item.ref}`).")
@@ -305,12 +320,88 @@ def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead:
         return engine.keep_names(item.names)
     if isinstance(item, LoadBundle):
         return load_bundle(engine, item)
+    if isinstance(item, (SignImage, VerifySignature, VerifyBundleSignature)):
+        return run_signing_step(engine, item, results)
     if isinstance(item, UpdateValues):
         from polyarch.values import write_tag
 
         write_tag(item.path, item.tag, item.refs)
         return None
     raise TypeError(f"no executor for {type(item).__name__}")
+
+
+def run_signing_step(engine: Engine, item: SignImage | VerifySignature | VerifyBundleSignature, results: dict[int, object]) -> object:
+    """cosign's steps: sign a verified list by digest, check an image's or a bundle's signature."""
+    from polyarch import cosign
+
+    if isinstance(item, SignImage):
+        index = _index_verified_this_run(results, item.ref) or engine.inspect_index(item.ref)
+        pinned = f"{repository_of(item.ref)}@{index.digest}"
+        cosign.sign_image(pinned, item.key)
+        console.done(f"signed {pinned}")
+        return index.digest
+    if isinstance(item, VerifySignature):
+        engine.inspect_index(item.ref)  # a missing tag is said as such, with the tags the registry has
+        digest = check_image_signature(item.ref, item.public_key, "nothing was pulled or started")
+        return {"verified": item.ref, "digest": digest}
+    if not item.signature.is_file():
+        raise SignatureError(f"{item.bundle.name} has no signature beside it ({item.signature.name}), so it was not loaded.",
+                             tip="Copy the bundle with its .sig (package-airtight writes it when [signing] key is set).")
+    try:
+        with console.status(f"checking the signature of {item.bundle.name}"):
+            cosign.verify_blob(item.bundle, item.public_key, item.signature)
+    except SignatureError as exc:
+        if exc.reason is None:
+            raise
+        raise SignatureError(f"{item.bundle.name} does not match its signature {item.signature.name} for the key "
+                             f"{item.public_key} (cosign: {exc.reason}): it was changed after signing, or signed "
+                             "with another key; nothing was loaded.",
+                             tip="Get the bundle and its .sig again from whoever packaged it, and check that --key is "
+                                 "their public key.") from None
+    console.done(f"{item.bundle.name} is signed by the key {item.public_key.name}")
+    return None
+
+
+def check_image_signature(ref: str, public_key, consequence: str) -> str:
+    """The digest `ref`'s signature covers, or a SignatureError naming the image, the key and the consequence."""
+    from polyarch import cosign
+
+    try:
+        digest = cosign.verify_image(ref, public_key)
+    except SignatureError as exc:
+        if exc.reason is None:
+            raise
+        raise SignatureError(f"{ref} is not signed with the key {public_key} (cosign: {exc.reason}); "
+                             f"{consequence}.",
+                             tip="Use only images published with the project's signing key, or check --key / "
+                                 "[signing] public_key.") from None
+    console.done(f"{ref} is signed by the key {public_key.name} ({digest})")
+    return digest
+
+
+def repository_of(ref: str) -> str:
+    """A ref without its tag or digest: 127.0.0.1:5000/ns/app:1 -> 127.0.0.1:5000/ns/app."""
+    name = ref.split("@", 1)[0]
+    head, _, last = name.rpartition("/")
+    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
+
+
+def _verified_digest(results: dict[int, object], ref: str) -> str | None:
+    """The digest a VerifySignature step of this run checked for `ref`."""
+    for result in results.values():
+        if isinstance(result, dict) and result.get("verified") == ref:
+            return result["digest"]
+    return None
+
+
+def _index_verified_this_run(results: dict[int, object], ref: str):
+    """The index a Verify step of this run read for `ref` (so the signature covers what was verified)."""
+    from polyarch.engine import ImageIndex
+
+    for result in reversed(list(results.values())):
+        if isinstance(result, ImageIndex) and result.ref == ref:
+            return result
+    return None
 
 
 # A registry's 5xx during a push is usually a moment's contention (distribution's
@@ -513,13 +604,28 @@ def _write_bundle(item: SaveBundle | FetchBundle, write) -> str:
 
     pending = PendingFiles(item.bundle, item.checksum)
     pending.discard()
+    signature = item.signature
+    tmp_signature = signature.path.with_name(f".{signature.path.name}.{pending.run_id}.partial") if signature else None
     try:
         with pending.tmp_bundle.open("wb") as sink:
             digest = write(sink)
         digest = digest or sha256_of(pending.tmp_bundle)
         pending.tmp_checksum.write_text(checksum_line(digest, item.bundle))
-        pending.publish()
+        if signature is not None:
+            _sign_bundle(pending.tmp_bundle, signature.key, tmp_signature)
+            # cosign writes it owner-only; it is as public as the bundle beside it.
+            os.chmod(tmp_signature, pending.tmp_bundle.stat().st_mode & 0o777)
+            # The signature goes into place first; an older one beside the bundle would not match it.
+            os.replace(tmp_signature, signature.path)
+        try:
+            pending.publish()
+        except BaseException:
+            if signature is not None:
+                signature.path.unlink(missing_ok=True)
+            raise
     except BaseException as exc:
+        if tmp_signature is not None:
+            tmp_signature.unlink(missing_ok=True)
         pending.discard()
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
             raise BundleError(f"The disk holding {item.bundle.parent} is full, so no bundle was written "
@@ -528,6 +634,13 @@ def _write_bundle(item: SaveBundle | FetchBundle, write) -> str:
         console.warn(f"no bundle was written: {item.bundle.name} and its checksum were not created")
         raise
     return digest
+
+
+def _sign_bundle(path, key, signature) -> None:
+    from polyarch import cosign
+
+    with console.status(f"signing the bundle with {key.name} (cosign sign-blob)"):
+        cosign.sign_blob(path, key, signature)
 
 
 def fetch_bundle(engine: Engine, item: FetchBundle) -> dict:

@@ -6,12 +6,13 @@ and values the task already worked out (platform, whether `.env` exists).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from polyarch.plans import (
     AddBuilderNode,
     ArgSource,
+    BundleSignature,
     CreateManifest,
     RecordDigests,
     RemoveBuilder,
@@ -27,6 +28,7 @@ from polyarch.plans import (
     LoadBundle,
     Plan,
     Pull,
+    PullVerified,
     RemoveImages,
     RestoreNames,
     SaveBundle,
@@ -34,7 +36,10 @@ from polyarch.plans import (
     DropKeptNames,
     Tag,
     UpdateValues,
+    SignImage,
     Verify,
+    VerifyBundleSignature,
+    VerifySignature,
 )
 from polyarch.release import oci_metadata
 from polyarch.stack import ImageBuild, Mode, Stack
@@ -218,13 +223,18 @@ def deploy_plan(
     values_file: Path | None = None,
     ref_keys: tuple[tuple[str, str], ...] = (),
     source=None,
+    attest: Attestations | None = None,
+    signer=None,
 ) -> Plan:
     """`deploy-build`: every release image for every platform, pushed in one bake call.
 
     With `fingerprints` (image -> input hash), an image whose tag already
     carries its fingerprint is skipped when the plan runs. `ref_keys` are
     (values key, image name) pairs: the pushed ref is written into that key.
+    `attest` picks BuildKit's attestations; with `signer` (polyarch.signing)
+    each verified list is signed by digest.
     """
+    attest = attest or Attestations()
     targets = []
     cache_notes = []
     for image in images:
@@ -235,20 +245,22 @@ def deploy_plan(
             image, platforms, (ref,),
             cache_from=cache_from,
             cache_to=cache_to,
-            fingerprint=(fingerprints or {}).get(image.name),
+            fingerprint=attest.fingerprint((fingerprints or {}).get(image.name)),
             ref=ref,
+            **attest.target_fields(),
         )
         targets.append(replace(target, **release_metadata(source, tag, image, ("index", "manifest"))))
     steps: list = [Build(tuple(targets), push=True, builder=builder, skip_unchanged=bool(fingerprints),
                          fallback_builder=fallback_builder)]
     if verify:
         steps += [Verify(t.ref, platforms) for t in targets]
+    steps += sign_steps(tuple(t.ref for t in targets), signer)
     if values_file is not None:
         by_name = {i.name: i for i in images}
         refs = tuple((key, published_ref(registry, by_name[name], tag)) for key, name in ref_keys if name in by_name)
         steps.append(UpdateValues(values_file, tag, refs))
     title = f"build and push {', '.join(i.name for i in images)}:{tag} for {', '.join(platforms)} to {registry}"
-    return Plan(title, tuple(steps), notes + ("cache: " + "; ".join(cache_notes),))
+    return Plan(title, tuple(steps), notes + (attest.note(), signing_note(signer), "cache: " + "; ".join(cache_notes)))
 
 
 def published_stages(stack: Stack, images: tuple[ImageBuild, ...]) -> str:
@@ -260,13 +272,53 @@ def published_stages(stack: Stack, images: tuple[ImageBuild, ...]) -> str:
     return "published from: " + ", ".join(f"{image.name} target {stage(image)}" for image in images)
 
 
-def prod_plan(stack: Stack, registry: str, version: str, platform: str, env_present: bool) -> Plan:
-    """`prod`: pull the published images for one platform, tag them under the prod mode's local names, restart."""
+@dataclass(frozen=True)
+class Attestations:
+    """BuildKit attestations a published image carries: SLSA provenance (in full) and an SBOM."""
+
+    provenance: bool = True
+    sbom: bool = False
+
+    def target_fields(self) -> dict[str, object]:
+        return {"provenance": self.provenance, "provenance_mode": "max" if self.provenance else None, "sbom": self.sbom}
+
+    def fingerprint(self, inputs: str | None) -> str | None:
+        """An image's input fingerprint, marked when the attestations differ from the default, so that
+        turning one on or off is a change (an unchanged image is otherwise skipped)."""
+        if inputs is None or self == Attestations():
+            return inputs
+        return f"{inputs}+provenance={str(self.provenance).lower()},sbom={str(self.sbom).lower()}"
+
+    def note(self) -> str:
+        kinds = (["provenance (mode=max)"] if self.provenance else []) + (["SBOM"] if self.sbom else [])
+        return "attestations: " + (", ".join(kinds) if kinds else "none")
+
+
+def sign_steps(refs: tuple[str, ...], signer) -> list:
+    """One SignImage per pushed list (None: signing is not configured)."""
+    if signer is None:
+        return []
+    return [SignImage(ref, key=signer.key, keyless=signer.keyless) for ref in refs]
+
+
+def signing_note(signer) -> str:
+    return f"signing: cosign, {signer.describe()}" if signer else "signing: off ([signing] in polyarch.toml turns it on)"
+
+
+def prod_plan(stack: Stack, registry: str, version: str, platform: str, env_present: bool,
+              public_key: Path | None = None) -> Plan:
+    """`prod`: pull the published images for one platform, tag them under the prod mode's local names, restart.
+
+    With `public_key`, every first-party image's signature is checked before
+    anything is pulled, and the pull takes exactly the digest that was checked.
+    """
     mode = stack.role("prod")
     steps: list = []
+    if public_key is not None:
+        steps += [VerifySignature(published_ref(registry, image, version), public_key) for image in mode.images]
     for image in mode.images:
         ref = published_ref(registry, image, version)
-        steps.append(Pull(ref, platform))
+        steps.append(PullVerified(ref, platform) if public_key is not None else Pull(ref, platform))
         steps.append(Tag(ref, image.local_names))
     steps += [Pull(ref, platform, only_if_missing=True) for ref in mode.third_party]
     steps.append(ComposeDown(compose_for(stack, None, None, env_present)))
@@ -281,7 +333,7 @@ def airtight_refs(mode: Mode) -> tuple[str, ...]:
 
 
 def airtight_package_plan(stack: Stack, platform: str, version: str, folder: Path, level: int,
-                          registry: str | None = None) -> Plan:
+                          registry: str | None = None, key: Path | None = None) -> Plan:
     """`package-airtight`: build and pull for one platform, then one save into a bundle.
 
     With `registry`, the first-party images are the ones published there at
@@ -291,12 +343,16 @@ def airtight_package_plan(stack: Stack, platform: str, version: str, folder: Pat
     from polyarch.bundle import bundle_name
     from polyarch.platforms import arch_name
 
+    from polyarch.signing import bundle_signature
+
     mode = stack.role("airtight")
     bundle = folder / bundle_name(stack.name, version, arch_name(platform))
+    signature = BundleSignature(key, bundle_signature(bundle)) if key is not None else None
     if registry:
         images = tuple((image.local_names, published_ref(registry, image, version)) for image in mode.images)
         images += tuple(((ref,), ref) for ref in mode.third_party)
-        fetch = FetchBundle(images, bundle, bundle.with_name(bundle.name + ".sha256"), stack.name, version, platform, level)
+        fetch = FetchBundle(images, bundle, bundle.with_name(bundle.name + ".sha256"), stack.name, version, platform, level,
+                            signature)
         return Plan(f"package {stack.name} {version} for {platform} from {registry}", (fetch,),
                     (published_stages(stack, mode.images),) if mode.images else ())
     # Packaging (for another platform, say) must not change what the user's
@@ -305,24 +361,30 @@ def airtight_package_plan(stack: Stack, platform: str, version: str, folder: Pat
     steps: list = [KeepNames(names), host_build(mode, platform)] if mode.images else []
     steps += [Pull(ref, platform) for ref in mode.third_party]
     steps.append(SaveBundle(airtight_refs(mode), bundle, bundle.with_name(bundle.name + ".sha256"),
-                            stack.name, version, platform, level))
+                            stack.name, version, platform, level, signature))
     if mode.images:
         steps.append(RestoreNames(names))
     return Plan(f"package {stack.name} {version} for {platform}", tuple(steps))
 
 
 def airtight_run_plan(stack: Stack, bundle: Path | None, platform: str, env_present: bool,
-                      image_ids: tuple[tuple[str, str], ...] = (), sha256: str | None = None, start: bool = True) -> Plan:
+                      image_ids: tuple[tuple[str, str], ...] = (), sha256: str | None = None, start: bool = True,
+                      public_key: Path | None = None) -> Plan:
     """`prod-airtight`: load (optionally), check every image is there for the platform, restart without pulling or building.
 
     `image_ids` are the (name, image ID) pairs the bundle's manifest promises;
     `sha256` is what its checksum file says, checked while the load reads it.
     Until the checks pass, the images the names pointed at before are kept,
-    and a failed check puts them back.
+    and a failed check puts them back. With `public_key`, the bundle's
+    signature is checked first, before anything is loaded.
     """
+    from polyarch.signing import bundle_signature
+
     mode = stack.role("airtight")
     names = airtight_refs(mode)
     steps: list = []
+    if bundle is not None and public_key is not None:
+        steps.append(VerifyBundleSignature(bundle, bundle_signature(bundle), public_key))
     if bundle is not None:
         steps += [KeepNames(names, restored="if a check of the loaded images fails"), LoadBundle(bundle, sha256)]
     steps.append(CheckImages(names, tip="Pass --bundle PATH (or set AIRTIGHT_BUNDLE) to load them from an airtight bundle.",
@@ -381,7 +443,7 @@ def publish_build_plan(stack: Stack, images: tuple[ImageBuild, ...], platform: s
 
 
 def publish_merge_plan(images: tuple[ImageBuild, ...], registry: str, digests: dict[str, dict[str, str]],
-                       tags: tuple[str, ...], platforms: tuple[str, ...], source=None) -> Plan:
+                       tags: tuple[str, ...], platforms: tuple[str, ...], source=None, signer=None) -> Plan:
     """`publish-merge`: check every source, then one manifest list per image under every tag.
 
     With `source`, each list carries the commit's OCI annotations, its
@@ -401,9 +463,12 @@ def publish_merge_plan(images: tuple[ImageBuild, ...], registry: str, digests: d
             annotations = tuple((f"index:{key}", value) for key, value in labels)
         creates.append(CreateManifest(refs, sources, annotations))
         verifies += [Verify(ref, platforms) for ref in refs]
+    # Every tag of an image names one list; a signature is stored by digest, so one per image covers them all.
+    signs = sign_steps(tuple(f"{registry}/{i.repository}:{tags[0]}" for i in images), signer)
     title = f"merge {', '.join(platforms)} into {', '.join(tags)} for {', '.join(i.name for i in images)}"
-    return Plan(title, tuple(checks + creates + verifies),
-                ("every source digest is checked in the registry before any tag is created",))
+    return Plan(title, tuple(checks + creates + verifies + signs),
+                ("every source digest is checked in the registry before any tag is created",
+                 *((signing_note(signer),) if signer else ())))
 
 
 def builder_plan(name: str, nodes: tuple[tuple[str, str], ...], exists: bool) -> Plan:

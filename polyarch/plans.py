@@ -77,6 +77,9 @@ class BakeTarget:
     cache_to: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     provenance: bool = True
+    # Published images: BuildKit's SLSA provenance in full ("max"), and an SBOM (needs the scanner image).
+    provenance_mode: str | None = None
+    sbom: bool = False
     fingerprint: str | None = None
     # OCI metadata: labels on the image config, annotations on the index and manifests.
     labels: tuple[tuple[str, str], ...] = ()
@@ -120,6 +123,10 @@ class BakeTarget:
             entry["output"] = list(self.outputs)
         if not self.provenance:
             entry["attest"] = ["type=provenance,disabled=true"]
+        elif self.provenance_mode:
+            entry["attest"] = [f"type=provenance,mode={self.provenance_mode}"]
+        if self.sbom:
+            entry["attest"] = [*entry.get("attest", []), "type=sbom"]
         annotations = list(self.annotations)
         if self.fingerprint and self.ref:
             # A pushed list carries its inputs' fingerprint; a local build has it as a label (see host_build).
@@ -222,6 +229,14 @@ class Pull:
         call = self.call()
         return (f"pull {call.operands[0]} for {call.kwargs()['platform']}"
                 + (" unless the engine already holds it" if self.only_if_missing else ""))
+
+
+@dataclass(frozen=True)
+class PullVerified(Pull):
+    """A Pull of exactly the digest a VerifySignature step of this plan checked for `ref`, tagged `ref`."""
+
+    def summary(self) -> str:
+        return f"pull {self.ref} for {self.platform} by the digest whose signature was verified"
 
 
 @dataclass(frozen=True)
@@ -380,6 +395,14 @@ class UpdateValues:
 
 
 @dataclass(frozen=True)
+class BundleSignature:
+    """A bundle's cosign signature (`sign-blob`, offline), written beside it and published with it."""
+
+    key: Path
+    path: Path
+
+
+@dataclass(frozen=True)
 class SaveBundle:
     """`docker save` every image in one call, gzip it with all cores, write checksum and manifest."""
 
@@ -390,10 +413,11 @@ class SaveBundle:
     version: str
     platform: str
     level: int
+    signature: BundleSignature | None = None
 
     def summary(self) -> str:
         return (f"save {len(self.refs)} images in one docker save, gzip -{self.level} on all cores into "
-                f"{self.bundle} (+ {self.checksum.name})")
+                f"{self.bundle} (+ {self.checksum.name}{_signed(self.signature)})")
 
 
 @dataclass(frozen=True)
@@ -410,6 +434,7 @@ class FetchBundle:
     version: str
     platform: str
     level: int
+    signature: BundleSignature | None = None
 
     @property
     def refs(self) -> tuple[str, ...]:
@@ -418,7 +443,48 @@ class FetchBundle:
     def summary(self) -> str:
         sources = ", ".join(ref for _, ref in self.images)
         return (f"read {len(self.images)} images for {self.platform} from their registries ({sources}) and write them, "
-                f"digests checked, into {self.bundle} (+ {self.checksum.name}); nothing is built, pulled or exported by the engine")
+                f"digests checked, into {self.bundle} (+ {self.checksum.name}{_signed(self.signature)}); "
+                "nothing is built, pulled or exported by the engine")
+
+
+def _signed(signature: BundleSignature | None) -> str:
+    return f", {signature.path.name} signed with {signature.key} by cosign sign-blob" if signature else ""
+
+
+@dataclass(frozen=True)
+class SignImage:
+    """Sign, with cosign, the manifest list a tag points at, by its digest (read when the tag was verified)."""
+
+    ref: str
+    key: Path | None = None
+    keyless: bool = False
+
+    def summary(self) -> str:
+        how = f"key {self.key}, no transparency log" if self.key else "keyless: OIDC identity, transparency log"
+        return f"sign {self.ref} by digest with cosign ({how})"
+
+
+@dataclass(frozen=True)
+class VerifySignature:
+    """Check a tag's cosign signature with a public key; a following PullVerified of that tag pulls exactly the checked digest."""
+
+    ref: str
+    public_key: Path
+
+    def summary(self) -> str:
+        return f"verify the cosign signature of {self.ref} with {self.public_key} (refused unless it matches)"
+
+
+@dataclass(frozen=True)
+class VerifyBundleSignature:
+    """Check a bundle's cosign signature (`<bundle>.sig`) with a public key, offline, before anything is loaded."""
+
+    bundle: Path
+    signature: Path
+    public_key: Path
+
+    def summary(self) -> str:
+        return f"verify {self.bundle.name} against {self.signature.name} with {self.public_key}, offline, before loading"
 
 
 @dataclass(frozen=True)
@@ -515,7 +581,7 @@ class CopyByDigest:
         return f"copy {self.image} from {self.source} to {self.destination}@<digest> (no tag), then delete the staging copy"
 
 
-Step = Union[FetchBundle, DropKeptNames, KeepNames, RestoreNames, ComposeRemove, CopyByDigest, RecordDigests, RemoveBuilder, AddBuilderNode, SaveBundle, LoadBundle, Build, Tag, Pull, ComposeUp, ComposeDown, RemoveImages, CheckImages, Verify, CreateManifest, UpdateValues]
+Step = Union[PullVerified, SignImage, VerifySignature, VerifyBundleSignature, FetchBundle, DropKeptNames, KeepNames, RestoreNames, ComposeRemove, CopyByDigest, RecordDigests, RemoveBuilder, AddBuilderNode, SaveBundle, LoadBundle, Build, Tag, Pull, ComposeUp, ComposeDown, RemoveImages, CheckImages, Verify, CreateManifest, UpdateValues]
 
 
 @dataclass(frozen=True)

@@ -312,6 +312,29 @@ def _no_credentials(value: str | None) -> str | None:
     return value
 
 
+class SigningSettings(_Strict):
+    """How published images and bundles are signed with cosign, and which key checks them."""
+
+    # Paths relative to polyarch.toml; `~/` and absolute paths are allowed (keys rarely live in the repo).
+    key: str | None = None
+    public_key: str | None = None
+    keyless: bool = False
+
+    @field_validator("key", "public_key")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must name a key file, or be left out")
+        return value
+
+
+class AttestationSettings(_Strict):
+    """BuildKit attestations on published images (deploy-build, publish-build)."""
+
+    provenance: bool = True
+    sbom: bool = False
+
+
 class Settings(_Strict):
     """The whole `polyarch.toml`."""
 
@@ -321,6 +344,8 @@ class Settings(_Strict):
     images: dict[str, ImageSettings] = Field(default_factory=dict)
     optional: dict[str, OptionalImage] = Field(default_factory=dict)
     workflows: WorkflowSettings = Field(default_factory=WorkflowSettings)
+    signing: SigningSettings = Field(default_factory=SigningSettings)
+    attestations: AttestationSettings = Field(default_factory=AttestationSettings)
 
     @field_validator("modes")
     @classmethod

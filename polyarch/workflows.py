@@ -21,13 +21,14 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarStri
 from polyarch.digests import DEFAULT_FOLDER as DIGEST_DIR
 from polyarch.errors import StackError
 from polyarch.platforms import arch_name, parse_platform
-from polyarch.settings import WorkflowSettings, unsafe_text
+from polyarch.settings import SigningSettings, WorkflowSettings, unsafe_text
 
 # GitHub's hosted runners that run a platform natively.
 NATIVE_RUNNERS = {"linux/amd64": "ubuntu-24.04", "linux/arm64": "ubuntu-24.04-arm"}
 IMAGES_FILE = "publish-images.yml"
 AIRTIGHT_FILE = "publish-airtight.yml"
 GHCR_ENV = 'echo "REGISTRY=ghcr.io/${GITHUB_REPOSITORY_OWNER,,}" >> "$GITHUB_ENV"'
+COSIGN_INSTALLER = "sigstore/cosign-installer@v3"
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,9 @@ class _Builder:
     """The pieces both workflows share."""
 
     def __init__(self, project: str, images: tuple[str, ...], platforms: tuple[str, ...], options: WorkflowSettings,
-                 folder: str):
+                 folder: str, signing: SigningSettings | None = None):
         self.project = project
+        self.signing = signing or SigningSettings()
         self.images = images
         self.choices = tuple(runner_for(p, options) for p in platforms)
         self.options = options
@@ -189,6 +191,9 @@ class _Builder:
             for c in self.choices:
                 merge_steps.append(_map(("uses", "actions/download-artifact@v4"), ("with", _map(
                     ("name", f"digest-{image}-{c.arch}"), ("path", self.path(f"{DIGEST_DIR}/{image}"))))))
+        if self.signing.keyless:
+            # publish-merge signs each list keyless: cosign trades the job's OIDC token for a certificate.
+            merge_steps.append(_map(("name", "cosign, for keyless signing"), ("uses", COSIGN_INSTALLER)))
         merge_steps.append(_map(("name", "merge, tag and verify"), ("env", _env(POLYARCH_PLATFORMS=platforms)), ("run",
             f'polyarch publish-merge --registry "$REGISTRY" --digest-dir {DIGEST_DIR} --ref "$GITHUB_REF" '
             f'--sha "$GITHUB_SHA" --platforms "$POLYARCH_PLATFORMS"')))
@@ -198,6 +203,9 @@ class _Builder:
             ("if", "${{ github.event_name != 'pull_request' }}"),
             ("runs-on", self.options.emulation_runner),
         )
+        if self.signing.keyless:
+            # Only the merge job may ask for an OIDC token (id-token), which keyless signing needs.
+            merge["permissions"] = _map(("contents", "read"), ("packages", "write"), ("id-token", "write"))
         self.defaults(merge)
         merge["steps"] = merge_steps
 
@@ -214,13 +222,19 @@ class _Builder:
             "# its own runner and pushes by digest only; each digest is kept as an artifact",
             "# per image and platform. The merge job runs only when every platform succeeded,",
             "# and publish-merge refuses unless every digest is there and in the registry.",
+            *(["# With [signing] keyless = true, publish-merge signs each list with cosign,",
+               "# keyless, with the merge job's OIDC identity (the only job given id-token: write)."]
+              if self.signing.keyless else []),
         ])
         return intro, doc
 
     def airtight_workflow(self) -> tuple[str, CommentedMap]:
         steps = self.setup(emulation=True, buildx=False, cache=False)
+        # The private key of [signing] key is not in the repository: bundles are signed where it is.
+        no_sign = " --no-sign" if self.signing.key else ""
         steps.append(_map(("name", "package"), ("env", _env(POLYARCH_PLATFORM="${{ matrix.platform }}")), ("run",
-            'polyarch package-airtight --platform "$POLYARCH_PLATFORM" --version "${GITHUB_REF_NAME#v}" --output dist')))
+            'polyarch package-airtight --platform "$POLYARCH_PLATFORM" --version "${GITHUB_REF_NAME#v}" --output dist'
+            + no_sign)))
         steps.append(_map(("uses", "actions/upload-artifact@v4"), ("with", _map(
             ("name", "airtight-${{ matrix.arch }}"),
             ("path", LiteralScalarString("".join(self.path(p) + "\n" for p in ("dist/*.tar.gz", "dist/*.tar.gz.sha256")))),
@@ -266,14 +280,14 @@ def _dump(intro: str, doc: CommentedMap) -> str:
 
 
 def render(project: str, images: tuple[str, ...], platforms: tuple[str, ...], options: WorkflowSettings,
-           folder: str = "") -> dict[str, str]:
+           folder: str = "", signing: SigningSettings | None = None) -> dict[str, str]:
     """File name -> text of every workflow the project gets."""
     for what, value in (("the project name", project), ("the project's folder in the repository", folder)):
         problem = unsafe_text(value)
         if problem:
             raise StackError(f"{what} ({value!r}) {problem}, so it cannot go into a workflow.",
                              tip="Rename it to letters, digits, '.', '_', '-' and '/'.")
-    builder = _Builder(project, images, platforms, options, folder)
+    builder = _Builder(project, images, platforms, options, folder, signing)
     files = {IMAGES_FILE: _dump(*builder.images_workflow())}
     if options.airtight:
         files[AIRTIGHT_FILE] = _dump(*builder.airtight_workflow())

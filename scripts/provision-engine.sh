@@ -10,6 +10,7 @@
 #   - QEMU user emulation is registered with binfmt_misc for every
 #     architecture Debian's QEMU package ships (aarch64 and arm are checked);
 #   - a local registry answers on 127.0.0.1:5000;
+#   - cosign is installed (for signed releases and bundles);
 #   - stand-ins for the public base images the stack uses
 #     (library/python:3.12-slim, library/busybox:1.36.1) sit in that registry
 #     as linux/amd64 + linux/arm64 + linux/arm/v7 manifest lists, so `FROM python:3.12-slim`
@@ -186,6 +187,8 @@ check_qemu() {
 }
 
 check_registry() { curl -fsS -m 3 -o /dev/null "${REGISTRY_URL}/v2/" 2>/dev/null; }
+# cosign signs and checks releases and bundles ([signing] in polyarch.toml, the signing tests).
+check_cosign() { have cosign; }
 
 # A stand-in is in place when the registry serves it as a list with both
 # arches, each image carrying the current recipe's revision label.
@@ -204,7 +207,7 @@ check_stand_ins() {
 
 all_ok() {
     check_engine && check_engine_config && check_buildx && check_compose \
-        && check_qemu && check_registry \
+        && check_qemu && check_registry && check_cosign \
         && { [[ "$STAND_INS" == 0 ]] || check_stand_ins; }
 }
 
@@ -227,6 +230,7 @@ report() {
     row compose check_compose
     row qemu check_qemu
     row registry check_registry
+    row cosign check_cosign
     if [[ "$STAND_INS" == 0 ]]; then
         printf 'provision: %-18s skipped\n' stand-ins
     else
@@ -400,8 +404,11 @@ ensure_packages() {
     done
     local engine_missing=0
     engine_packages_ok || engine_missing=1
+    # Debian 12 has no cosign package; it comes from trixie like the engine.
+    local cosign_missing=0
+    installed cosign || cosign_missing=1
 
-    if [[ "$engine_missing" == 0 && ${#missing[@]} -eq 0 ]]; then
+    if [[ "$engine_missing" == 0 && "$cosign_missing" == 0 && ${#missing[@]} -eq 0 ]]; then
         log "packages: all installed"
         return
     fi
@@ -424,6 +431,13 @@ ensure_packages() {
             apt_install --no-install-recommends "${from_trixie[@]}"
         else
             apt_install --no-install-recommends "${engine[@]}"
+        fi
+    fi
+    if [[ "$cosign_missing" == 1 ]]; then
+        if [[ "$CODENAME" == bookworm ]]; then
+            apt_install --no-install-recommends cosign/trixie
+        else
+            apt_install --no-install-recommends cosign
         fi
     fi
     # Recommends are left out throughout: nothing here needs them, and

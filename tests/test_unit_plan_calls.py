@@ -22,7 +22,8 @@ from polyarch.engine import ImageIndex, LocalImage
 from polyarch.execute import run_plan
 from polyarch.plans import (AddBuilderNode, BakeTarget, Build, CheckImages, Compose, ComposeDown, ComposeRemove, ComposeUp,
                             CopyByDigest, CreateManifest, DockerArgs, DropKeptNames, FetchBundle, KeepNames, LoadBundle, Plan,
-                            Pull, RecordDigests, RemoveBuilder, RemoveImages, RestoreNames, SaveBundle, Tag, UpdateValues, Verify)
+                            Pull, PullVerified, RecordDigests, RemoveBuilder, RemoveImages, RestoreNames, SaveBundle, SignImage,
+                            Tag, UpdateValues, Verify, VerifyBundleSignature, VerifySignature)
 
 DIGEST = "sha256:" + "ab" * 32
 COMPOSE = Compose("proj", (Path("/p/base.yaml"), Path("/p/dev.yaml")), (Path("/p/.env"),), (("DOCKER_DEFAULT_PLATFORM", "linux/arm64"),))
@@ -187,8 +188,14 @@ def cases(tmp: Path) -> dict[type, tuple[list, typing.Callable[[str, list], None
     }
 
 
-# Steps whose work happens outside the engine (HTTP to registries): their lines are checked against their fields.
+# Steps whose work happens outside the engine (HTTP to registries, cosign), or that need such a step's
+# result first (PullVerified pulls the digest a cosign check returned): their lines are checked against their fields.
 NOT_THROUGH_THE_ENGINE = {
+    SignImage: lambda tmp: (SignImage("r/a:1", key=tmp / "cosign.key"), ["r/a:1", str(tmp / "cosign.key"), "no transparency log"]),
+    VerifySignature: lambda tmp: (VerifySignature("r/a:1", tmp / "cosign.pub"), ["r/a:1", str(tmp / "cosign.pub")]),
+    VerifyBundleSignature: lambda tmp: (VerifyBundleSignature(tmp / "b.tar.gz", tmp / "b.tar.gz.sig", tmp / "cosign.pub"),
+                                        ["b.tar.gz", "b.tar.gz.sig", str(tmp / "cosign.pub"), "before loading"]),
+    PullVerified: lambda tmp: (PullVerified("r/a:1", "linux/arm64"), ["r/a:1", "linux/arm64", "verified"]),
     FetchBundle: lambda tmp: (FetchBundle(((("a:1",), "r/a:1"),), tmp / "b.tar.gz", tmp / "b.tar.gz.sha256", "proj", "1", "linux/arm64", 1),
                               ["r/a:1", str(tmp / "b.tar.gz"), "linux/arm64"]),
     CopyByDigest: lambda tmp: (CopyByDigest("server", "r/staging/server", "r/server"), ["server", "r/staging/server", "r/server@<digest>"]),

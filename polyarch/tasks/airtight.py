@@ -18,13 +18,14 @@ from polyarch.errors import BundleError
     "output": "Folder to write the bundle into (default: the project folder; created if missing).",
     "registry": "Bundle the images published at REGISTRY (the first-party ones at --version) instead of building and "
                 "saving them: every image is read from its registry, nothing passes through the engine.",
+    "sign": "Sign the bundle with [signing] key (cosign sign-blob, offline) into <bundle>.sig (--no-sign skips it).",
     "dry_run": HELP["dry_run"],
     "json": HELP["json"],
     "stack": HELP["stack"],
     "verbose": HELP["verbose"],
 })
-def package_airtight(c, platform=None, version=None, output=None, registry=None, dry_run=False, json=False, stack=None,
-                     verbose=False):
+def package_airtight(c, platform=None, version=None, output=None, registry=None, sign=True, dry_run=False, json=False,
+                     stack=None, verbose=False):
     """Write an offline bundle of every image for one platform."""
     from pathlib import Path
 
@@ -32,10 +33,15 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
     from polyarch.gitinfo import git_state
     from polyarch.planner import airtight_package_plan
     from polyarch.release import check_tag
+    from polyarch.signing import Signer, check_ready, signer_for
 
     session = Session.open(stack, dry_run, json, verbose)
     s = session.stack
     mode = s.role("airtight")
+    signer = signer_for(s, sign)
+    # A bundle is signed with the key only: keyless signing is for images published from CI.
+    signer = Signer(key=signer.key) if signer is not None and signer.key is not None else None
+    check_ready(signer, dry_run)
     chosen = session.host_platform(platform or os.environ.get("PLATFORM") or None)
     wanted = (version or os.environ.get("VERSION") or git_state(s.root).short_sha or "dev").strip()
     check_tag(wanted)
@@ -48,7 +54,8 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
     # With the containerd image store `docker save` writes layers that are
     # already compressed; a fast gzip level then costs little size and much time.
     compressed_layers = True if (dry_run or source) else session.engine().info().containerd_store
-    plan = airtight_package_plan(s, chosen, wanted, folder, level=1 if compressed_layers else 6, registry=source)
+    plan = airtight_package_plan(s, chosen, wanted, folder, level=1 if compressed_layers else 6, registry=source,
+                                 key=signer.key if signer else None)
     started = time.monotonic()
     results = session.carry_out(plan, chosen, mode)
     if results is None:
@@ -62,6 +69,7 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
     console.table("Airtight bundle", ("", ""), [
         ("bundle", str(save.bundle)),
         ("checksum", str(save.checksum)),
+        *([("signature", str(save.signature.path))] if save.signature else []),
         ("platform", chosen),
         ("images", str(len(save.refs))),
         ("size", f"{size / 1e6:.1f} MB" + (f" (docker save wrote {stats['raw_bytes'] / 1e6:.1f} MB; ratio {ratio:.2f})"
@@ -139,11 +147,13 @@ def check_bundle_fits(manifest, stack, mode, path) -> None:
     "bundle": "Bundle to load first (default: $AIRTIGHT_BUNDLE; without one, the images must already be in the engine).",
     "platform": "Run a bundle made for this platform even if the host's differs (emulated).",
     "start": "Start the stack after loading (--no-start only checks and loads the bundle, leaving what runs alone).",
+    "key": "cosign public key the bundle's <bundle>.sig must match, checked offline before loading "
+           "(default: [signing] public_key).",
     "dry_run": HELP["dry_run"],
     "json": HELP["json"],
     "stack": HELP["stack"],
 })
-def prod_airtight(c, bundle=None, platform=None, start=True, dry_run=False, json=False, stack=None):
+def prod_airtight(c, bundle=None, platform=None, start=True, key=None, dry_run=False, json=False, stack=None):
     """Check and load an offline bundle, then run it."""
     from polyarch.bundle import expand_user_path
     from polyarch.planner import airtight_run_plan
@@ -159,6 +169,15 @@ def prod_airtight(c, bundle=None, platform=None, start=True, dry_run=False, json
     given = bundle or os.environ.get("AIRTIGHT_BUNDLE") or None
     path = expand_user_path(given).resolve() if given else None
     insist = parse_platform(platform, "--platform") if platform else None
+    from polyarch.signing import check_verifier, public_key_for
+
+    public_key = public_key_for(s, key)
+    if key and path is None:
+        from polyarch.errors import UsageError
+
+        raise UsageError("--key checks a bundle's signature, and no bundle was given, so there is nothing to check.",
+                         tip="Pass --bundle PATH (or set AIRTIGHT_BUNDLE).")
+    check_verifier(public_key if path is not None else None, dry_run)
     run_platform = session.host_platform(None)
     manifest = want = None
     if path is not None:
@@ -171,7 +190,7 @@ def prod_airtight(c, bundle=None, platform=None, start=True, dry_run=False, json
         console.info("No bundle given: the images must already be in the engine.")
     plan = airtight_run_plan(s, path, run_platform, env_present=s.env_file.is_file(),
                              image_ids=tuple(sorted({*manifest.images.items(), *manifest.configs.items()})) if manifest else (),
-                             sha256=want, start=start)
+                             sha256=want, start=start, public_key=public_key)
     if session.carry_out(plan, mode=mode) is not None and start:
         print_urls(s)
 

@@ -21,9 +21,11 @@ def doctor(c, platforms=None, binfmt_dir=None, stack=None):
     from polyarch.doctor import BINFMT_DIR, run_checks
     from polyarch.platforms import parse_platforms
 
-    from polyarch.tasks.release import platforms_of_project
+    from polyarch.stack import DEFAULT_PLATFORMS
+    from polyarch.tasks.release import stack_if_any
 
-    wanted = platforms_of_project(stack)
+    found = stack_if_any(stack)
+    wanted = found.platforms if found is not None else DEFAULT_PLATFORMS
     if platforms:
         wanted = parse_platforms(platforms, "--platforms")
 
@@ -33,6 +35,13 @@ def doctor(c, platforms=None, binfmt_dir=None, stack=None):
         return Engine()
 
     checks = run_checks(engine_factory, wanted, Path(binfmt_dir) if binfmt_dir else BINFMT_DIR)
+    if found is not None:
+        from polyarch import cosign
+        from polyarch.doctor import judge_cosign
+
+        signing = found.settings.signing
+        cosign_check = judge_cosign(cosign.version(), bool(signing.key or signing.public_key or signing.keyless))
+        checks += [cosign_check] if cosign_check else []
     console.table(
         f"{prog()} doctor",
         ("check", "verdict", "detail"),

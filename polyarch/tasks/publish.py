@@ -76,20 +76,25 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
     "ref": "Git ref the release is for (default: $GITHUB_REF, else the current branch).",
     "sha": "Commit the release is for (default: $GITHUB_SHA, else HEAD).",
     "platforms": "Platforms every manifest list must hold (default: the stack's).",
+    "sign": "Sign every merged list with cosign when [signing] is set (--no-sign skips it).",
     "dry_run": "Print the tags and sources and push nothing.",
     "stack": HELP["stack"],
 })
-def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, platforms=None, dry_run=False, stack=None):
+def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, platforms=None, sign=True, dry_run=False,
+                  stack=None):
     """Merge per-platform digests into tagged manifest lists."""
     from polyarch.digests import read_digests
     from polyarch.gitinfo import current_ref, git_state, source_info
     from polyarch.planner import publish_merge_plan
     from polyarch.platforms import parse_platforms
     from polyarch.release import release_images, release_tags
+    from polyarch.signing import check_ready, signer_for
     from polyarch.tasks.release import read_inputs, registry_for
 
     session = Session.open(stack, dry_run)
     s = session.stack
+    signer = signer_for(s, sign)
+    check_ready(signer, dry_run)
     images, _refs, _notes = release_images(s, *read_inputs(s))
     wanted = parse_platforms(platforms, "--platforms") if platforms else s.platforms
     target = registry_for(s, registry)
@@ -97,7 +102,7 @@ def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, p
     commit = sha or os.environ.get("GITHUB_SHA") or git_state(s.root).short_sha or ""
     tags = release_tags(git_ref, commit)
     digests = read_digests(Path(digest_dir), tuple(i.name for i in images), wanted)
-    plan = publish_merge_plan(images, target, digests, tags, wanted, source_info(s.root))
+    plan = publish_merge_plan(images, target, digests, tags, wanted, source_info(s.root), signer)
     console.info(f"ref {git_ref} -> tags {', '.join(tags)}")
     results = session.carry_out(plan)
     if results is None:
@@ -167,7 +172,7 @@ def workflows(c, check=False, output=None, stack=None):
     top = repo_root(s.root) or s.root
     folder = s.root.resolve().relative_to(top.resolve()).as_posix() if s.root.resolve() != top.resolve() else ""
     target = Path(output).resolve() if output else top / ".github" / "workflows"
-    files = render(s.name, tuple(i.name for i in images), s.platforms, s.settings.workflows, folder)
+    files = render(s.name, tuple(i.name for i in images), s.platforms, s.settings.workflows, folder, s.settings.signing)
     if check:
         drift = [name for name, text in files.items() if not (target / name).is_file() or (target / name).read_text() != text]
         for name in drift:

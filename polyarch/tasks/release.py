@@ -75,21 +75,46 @@ def check_cache(kind: str | None, driver: str | None = None, containerd_store: b
                 "(`docker buildx create --use --driver docker-container`), or leave out --cache.")
 
 
-def platforms_of_project(stack_path: str | None) -> tuple[str, ...]:
-    """The project's platforms; the default pair when no project is found here.
+def stack_if_any(stack_path: str | None) -> Stack | None:
+    """The project found here, or None when there is none.
 
     A --stack or $POLYARCH_STACK that names nothing, or a broken project, is
-    still an error: only "there is no project" falls back.
+    still an error: only "there is no project" gives None.
     """
     from polyarch.project import ENV_VAR, find_project
-    from polyarch.stack import DEFAULT_PLATFORMS
 
     if not (stack_path or os.environ.get(ENV_VAR)):
         try:
             find_project()
         except PolyarchError:
-            return DEFAULT_PLATFORMS
-    return Session.open(stack_path).stack.platforms
+            return None
+    return Session.open(stack_path).stack
+
+
+# The image BuildKit runs to make an SBOM (its default generator).
+SBOM_SCANNER = "docker/buildkit-syft-scanner:stable-1"
+
+
+def check_sbom_scanner(engine, platform: str) -> None:
+    """Refuse --sbom before anything is built when BuildKit could not fetch its scanner image (no registry reachable)."""
+    from polyarch.errors import UsageError
+    from polyarch.registry_api import RegistryHTTPError, resolve_image
+
+    try:
+        resolve_image(SBOM_SCANNER, platform, engine.registry_mirrors())
+    except (RegistryHTTPError, OSError) as exc:
+        raise UsageError(
+            f"An SBOM needs BuildKit's scanner image {SBOM_SCANNER}, and neither its registry nor the engine's mirrors "
+            f"serve it here ({exc}); nothing was built.",
+            tip="Build without --sbom ([attestations] sbom = false), or put the scanner image into the registry mirror.") from None
+
+
+def attestations_for(stack: Stack, provenance: bool, sbom: bool):
+    """The attestations a publish carries: polyarch.toml's [attestations], which --no-provenance and --sbom adjust."""
+    from polyarch.planner import Attestations
+
+    wanted = stack.settings.attestations
+    return Attestations(provenance=provenance and wanted.provenance, sbom=sbom or wanted.sbom)
 
 
 def known_tags(root: Path, values_file: Path | None) -> dict[str, str]:
@@ -135,6 +160,10 @@ def missing_tag(exc: MissingTagError, known: dict[str, str], use: Callable[[str]
         tags: list[str] | None = list_tags(exc.ref)
     except RegistryHTTPError:
         tags = None
+    if tags is not None:
+        from polyarch.signing import is_cosign_tag
+
+        tags = [t for t in tags if not is_cosign_tag(t)]  # signatures stored beside the images are no versions
     message, instead = missing_tag_message(exc.ref, tags, known)
     tip = use(instead) if instead else f"Publish it first (`{prog()} deploy-build`), or check the registry and the repository name."
     return MissingTagError(exc.ref, message + note, tip)
@@ -161,13 +190,17 @@ def registry_for(stack: Stack, flag: str | None) -> str:
     "builder": "Use this buildx builder (e.g. one made by the builder task) instead of choosing one.",
     "rebuild": "Build and push even images whose inputs are unchanged since the tag was pushed.",
     "verify": "Check every pushed tag lists every platform (--no-verify skips it).",
+    "provenance": "Attach BuildKit's SLSA provenance (mode=max) to every image (--no-provenance leaves it out).",
+    "sbom": "Attach an SBOM too (needs BuildKit's scanner image from a registry; refused when it cannot be fetched).",
+    "sign": "Sign every verified manifest list with cosign when [signing] is set (--no-sign skips it).",
     "dry_run": HELP["dry_run"],
     "json": HELP["json"],
     "stack": HELP["stack"],
     "verbose": HELP["verbose"],
 })
 def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, cache=None, builder=None, rebuild=False,
-                 verify=True, dry_run=False, json=False, stack=None, verbose=False):
+                 verify=True, provenance=True, sbom=False, sign=True, dry_run=False, json=False, stack=None,
+                 verbose=False):
     """Build all images multi-arch, push, verify the manifest lists."""
     from platformdirs import user_cache_path
 
@@ -175,10 +208,14 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     from polyarch.gitinfo import git_state, source_info
     from polyarch.planner import deploy_plan
     from polyarch.release import choose_platforms, choose_tag, release_images
+    from polyarch.signing import check_ready, signer_for
 
     session = Session.open(stack, dry_run, json, verbose)
     s = session.stack
     check_cache(cache)
+    signer = signer_for(s, sign)
+    check_ready(signer, dry_run)
+    attest = attestations_for(s, provenance, sbom)
     chosen, source = choose_platforms(platforms, os.environ.get("PLATFORMS"), s.platforms)
     values, env = read_inputs(s)
     images, ref_keys, image_notes = release_images(s, values, env)
@@ -195,7 +232,9 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     }
     plan = deploy_plan(images, chosen, target_registry, release_tag, builder, cache, cache_root, verify, tuple(notes), fingerprints,
                        fallback_builder=None if builder else f"{s.name}-multiarch",
-                       values_file=s.values_file, ref_keys=ref_keys, source=source_info(s.root))
+                       values_file=s.values_file, ref_keys=ref_keys, source=source_info(s.root), attest=attest, signer=signer)
+    if attest.sbom and not dry_run:
+        check_sbom_scanner(session.engine(), chosen[0])
     started = time.monotonic()
     results = session.carry_out(plan, mode=s.role("prod"))
     if results is None:
@@ -219,9 +258,10 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
 @polyarch_task(help={
     "ref": "The registry tag to check, e.g. 127.0.0.1:5000/polyarch/server:abc1234.",
     "platforms": "Platforms that must be present (default: the stack's, else linux/amd64,linux/arm64).",
+    "key": "cosign public key the tag must be signed with (default: [signing] public_key; unchecked without one).",
     "stack": HELP["stack"],
 })
-def verify(c, ref, platforms=None, stack=None):
+def verify(c, ref, platforms=None, key=None, stack=None):
     """Fail unless a registry tag serves every platform asked for."""
     from polyarch.errors import UsageError
     from polyarch.execute import verify_index
@@ -233,14 +273,23 @@ def verify(c, ref, platforms=None, stack=None):
     except PolyarchError as exc:
         raise UsageError(exc.message, tip="Give the tag as HOST[:PORT]/REPOSITORY:TAG, "
                                           f"e.g. `{prog()} verify 127.0.0.1:5000/polyarch/server:abc1234`.") from None
-    if platforms:
+    from polyarch.signing import check_verifier, public_key_for
+
+    if platforms and key:
         wanted = parse_platforms(platforms, "--platforms")
+        found = None
         if stack:
             from polyarch.project import find_project
 
             find_project(stack)  # a named project that does not exist is an error here too
     else:
-        wanted = platforms_of_project(stack)
+        # The project gives the platforms, or the public key ([signing] public_key), or both.
+        from polyarch.stack import DEFAULT_PLATFORMS
+
+        found = stack_if_any(stack)
+        wanted = parse_platforms(platforms, "--platforms") if platforms else found.platforms if found else DEFAULT_PLATFORMS
+    public_key = public_key_for(found, key)
+    check_verifier(public_key, dry_run=False)
     from polyarch.engine import Engine
 
     engine = Engine()
@@ -250,11 +299,23 @@ def verify(c, ref, platforms=None, stack=None):
         from polyarch.release import split_tag
 
         raise missing_tag(exc, known_tags_here(stack), lambda t: f"Check one it has: `{prog()} verify {split_tag(ref)[0]}:{t}`.") from None
-    console.table(f"{ref}", ("platform", "wanted"), [(p, "yes" if p in wanted else "") for p in index.platforms])
+    attestations = engine.attestations(ref)
+    console.table(f"{ref}", ("platform", "wanted", "attestations"),
+                  [(p, "yes" if p in wanted else "", ", ".join(attestations.get(p) or attestations.get("") or ()) or "none")
+                   for p in index.platforms])
     oci = sorted((k, v) for k, v in index.annotations.items() if k.startswith("org.opencontainers.image."))
     if oci:
         console.table("OCI annotations", ("key", "value"), oci)
     verify_index(engine, ref, wanted)
+    if public_key is not None:
+        from polyarch.execute import check_image_signature
+
+        signed = check_image_signature(ref, public_key, "refused")
+        if signed != index.digest:
+            from polyarch.errors import SignatureError
+
+            raise SignatureError(f"The signature cosign checked covers {signed}, but {ref} now points at {index.digest}.",
+                                 tip="The tag moved while it was checked: run verify again.")
     console.emit(f"{ref}@{index.digest}")
     console.done(f"{ref} serves {', '.join(wanted)}")
 
@@ -263,11 +324,13 @@ def verify(c, ref, platforms=None, stack=None):
     "version": "Published tag to run (default: $VERSION, else latest).",
     "registry": "Registry and namespace to pull from (default: project.pull_registry, else where deploy-build pushes).",
     "platform": HELP["platform"],
+    "key": "cosign public key every image must be signed with, checked before anything is pulled "
+           "(default: [signing] public_key).",
     "dry_run": HELP["dry_run"],
     "json": HELP["json"],
     "stack": HELP["stack"],
 })
-def prod(c, version=None, registry=None, platform=None, dry_run=False, json=False, stack=None):
+def prod(c, version=None, registry=None, platform=None, key=None, dry_run=False, json=False, stack=None):
     """Pull the published images for this host and run them."""
     from polyarch.planner import prod_plan
     from polyarch.release import check_tag
@@ -280,7 +343,11 @@ def prod(c, version=None, registry=None, platform=None, dry_run=False, json=Fals
     wanted_version = check_tag(version or os.environ.get("VERSION") or "latest")
     target_registry = pull_registry_for(s, registry)
     chosen = session.host_platform(platform)
-    plan = prod_plan(s, target_registry, wanted_version, chosen, env_present=s.env_file.is_file())
+    from polyarch.signing import check_verifier, public_key_for
+
+    public_key = public_key_for(s, key)
+    check_verifier(public_key, dry_run)
+    plan = prod_plan(s, target_registry, wanted_version, chosen, env_present=s.env_file.is_file(), public_key=public_key)
     try:
         results = session.carry_out(plan, chosen, s.role("prod"))
     except MissingTagError as exc:
