@@ -231,9 +231,14 @@ class PendingFiles:
         """Rename both into place: checksum first, so a bundle never appears without it."""
         os.replace(self.tmp_checksum, self.checksum)
         try:
+            from polyarch.testpause import pause
+
+            pause("publish")
             os.replace(self.tmp_bundle, self.bundle)
         except BaseException:
-            self.checksum.unlink(missing_ok=True)
+            # A signal can land just after the rename: then both are in place and stay.
+            if self.tmp_bundle.exists():
+                self.checksum.unlink(missing_ok=True)
             raise
 
 

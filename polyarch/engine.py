@@ -400,12 +400,17 @@ class Engine:
         return kept
 
     def restore_names(self, kept: dict[str, str | None]) -> None:
-        """Point each name back at its backup, dropping the backup name; remove names that did not exist."""
+        """Point each name back at its backup, dropping the backup name; remove names that did not exist.
+
+        Safe to call again after an interrupted call: a name whose backup is gone was already put back.
+        """
         for name, backup in kept.items():
             try:
                 if backup is None:
                     if self.image_exists(name):
                         self.docker.image.remove(name, force=True)
+                    continue
+                if not self.image_exists(backup):
                     continue
                 self.docker.image.tag(backup, name)
                 self.docker.image.remove(backup, force=True)
