@@ -34,14 +34,17 @@ from polyarch.plans import (
     SaveBundle,
     FetchBundle,
     DropKeptNames,
+    InitEnv,
+    WriteFiles,
     Step,
     Tag,
     UpdateValues,
     Verify,
 )
+from polyarch.testpause import pause
 
 
-def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
+def run_plan(engine: Engine | None, plan: Plan) -> dict[int, object]:
     """Execute every step in order; returns each step's result by index.
 
     When a step fails after a KeepNames, the kept names are put back
@@ -56,15 +59,17 @@ def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
         console.step(f"[{number}/{len(plan.steps)}] {item.summary()}")
         if not isinstance(item, Verify):
             read_ahead.clear()  # a later Verify must see what the registry holds after this step
-        if isinstance(item, RestoreNames):
-            engine.restore_names(kept)
-            results[number], kept = None, {}
-            continue
         if isinstance(item, DropKeptNames):
             engine.drop_backups(kept)
             results[number], kept = None, {}
             continue
         try:
+            if isinstance(item, RestoreNames):
+                # Interrupted here, the handler below puts the names back all the same.
+                pause("restore-names")
+                engine.restore_names(kept)
+                results[number], kept = None, {}
+                continue
             if isinstance(item, Verify) and item.ref not in read_ahead:
                 read_ahead.update(read_indexes_ahead(engine, plan.steps[number - 1:], results))
             results[number] = run_step(engine, item, results, read_ahead)
@@ -110,6 +115,7 @@ def read_indexes_ahead(engine: Engine, steps: tuple[Step, ...], results: dict[in
 
 def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead: dict[str, object] | None = None) -> object:
     if isinstance(item, Build):
+        pause("build")
         skipped = unchanged_targets(engine, item) if item.skip_unchanged else {}
         remaining = item.without(set(skipped))
         if remaining.targets and remaining.fallback_builder and not remaining.builder:
@@ -217,6 +223,17 @@ def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead:
         return engine.keep_names(item.names)
     if isinstance(item, LoadBundle):
         return load_bundle(engine, item)
+    if isinstance(item, InitEnv):
+        from polyarch.envfile import InitResult, apply_init
+
+        return apply_init(item.path, InitResult(item.create, item.example, item.fill, item.kept))
+    if isinstance(item, WriteFiles):
+        from polyarch.atomic import write_atomic
+
+        for path, text in item.files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, text)
+        return None
     if isinstance(item, UpdateValues):
         from polyarch.values import write_tag
 
@@ -401,7 +418,11 @@ def save_bundle(engine: Engine, item: SaveBundle) -> dict:
     def write(sink) -> None:
         sink.write(gzip.compress(manifest_member(manifest), compresslevel=item.level, mtime=0))
         with engine.save_stream(item.refs) as stream, console.progress_bytes("docker save + gzip") as advance:
+            pause("save")
+
             def count(n: int) -> None:
+                if not counted["raw"]:
+                    pause("compress")
                 counted["raw"] += n
                 advance(counted["raw"], sink.tell())
 
@@ -423,13 +444,17 @@ def _write_bundle(item: SaveBundle | FetchBundle, write) -> str:
 
     pending = PendingFiles(item.bundle, item.checksum)
     pending.discard()
+    publishing = False
     try:
         with pending.tmp_bundle.open("wb") as sink:
             digest = write(sink)
         digest = digest or sha256_of(pending.tmp_bundle)
         pending.tmp_checksum.write_text(checksum_line(digest, item.bundle))
+        publishing = True
         pending.publish()
     except BaseException as exc:
+        if publishing and not pending.tmp_bundle.exists():
+            raise  # renamed into place, with its checksum, before the interruption
         pending.discard()
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
             raise BundleError(f"The disk holding {item.bundle.parent} is full, so no bundle was written "

@@ -31,6 +31,8 @@ from polyarch.plans import (
     SaveBundle,
     FetchBundle,
     DropKeptNames,
+    InitEnv,
+    WriteFiles,
     Tag,
     UpdateValues,
     Verify,
@@ -68,17 +70,17 @@ def image_target(image: ImageBuild, platforms: tuple[str, ...], tags: tuple[str,
 
 
 def host_build(mode: Mode, platform: str, no_cache: bool = False, images: tuple[ImageBuild, ...] | None = None,
-               fingerprints: dict[str, str] | None = None) -> Build:
+               fingerprints: dict[str, str] | None = None, always: bool = False) -> Build:
     """Build the mode's first-party images (or some of them) for one platform and load them under their local names.
 
     With `fingerprints` (image -> input hash), each image is labelled with
     its fingerprint, and an image whose local names already carry the same
-    label is not built again when the plan runs.
+    label is not built again when the plan runs, unless `always` (`rebuild`).
     """
     from polyarch.fingerprint import ANNOTATION
 
     chosen = mode.images if images is None else images
-    fingerprints = {} if no_cache else (fingerprints or {})
+    fingerprints = {} if no_cache and not always else (fingerprints or {})
     # No provenance attestation on local builds: it differs on every build, so
     # the image ID would change and compose would recreate every container
     # even when nothing changed.
@@ -86,7 +88,7 @@ def host_build(mode: Mode, platform: str, no_cache: bool = False, images: tuple[
         image_target(image, (platform,), image.local_names, provenance=False, fingerprint=fingerprints.get(image.name),
                      labels=((ANNOTATION, fingerprints[image.name]),) if image.name in fingerprints else ())
         for image in chosen)
-    return Build(targets=targets, load=True, no_cache=no_cache, skip_unchanged=bool(fingerprints))
+    return Build(targets=targets, load=True, no_cache=no_cache, skip_unchanged=bool(fingerprints) and not always)
 
 
 def build_plan(stack: Stack, mode: Mode, platform: str, no_cache: bool = False, services: tuple[str, ...] = ()) -> Plan:
@@ -122,13 +124,18 @@ def up_plan(stack: Stack, mode: Mode, platform: str, env_present: bool, build: b
     return Plan(f"start the {mode.name} stack for {platform}", tuple(steps))
 
 
-def rebuild_plan(stack: Stack, mode: Mode, platform: str, env_present: bool, services: tuple[str, ...]) -> Plan:
-    """`rebuild`: stop and remove just these services, rebuild their images, start them again."""
+def rebuild_plan(stack: Stack, mode: Mode, platform: str, env_present: bool, services: tuple[str, ...],
+                 fingerprints: dict[str, str] | None = None) -> Plan:
+    """`rebuild`: stop and remove just these services, rebuild their images, start them again.
+
+    The images are always built, and labelled with `fingerprints` as `dev`
+    labels them, so the next `dev` sees them current.
+    """
     images = mode.images_for(services)
     compose = compose_for(stack, mode, platform, env_present)
     steps: list = [ComposeRemove(compose, services)]
     if images:
-        steps.append(host_build(mode, platform, images=images))
+        steps.append(host_build(mode, platform, images=images, fingerprints=fingerprints, always=True))
     steps.append(ComposeUp(compose, services=services))
     return Plan(f"rebuild and restart {', '.join(services)} ({mode.name}) for {platform}", tuple(steps))
 
@@ -385,6 +392,23 @@ def publish_merge_plan(images: tuple[ImageBuild, ...], registry: str, digests: d
     title = f"merge {', '.join(platforms)} into {', '.join(tags)} for {', '.join(i.name for i in images)}"
     return Plan(title, tuple(checks + creates + verifies),
                 ("every source digest is checked in the registry before any tag is created",))
+
+
+def init_plan(env_file: Path, preview, changes: bool) -> Plan:
+    """`init`: one InitEnv step from what `envfile.preview_init` found, or no step when the file is already right."""
+    if not changes:
+        return Plan(f"{env_file} already has every secret (mode 0600): nothing to write", ())
+    step = InitEnv(env_file, preview.created, preview.copied_from, preview.filled, preview.kept)
+    return Plan(f"{'create' if preview.created else 'update'} {env_file}", (step,))
+
+
+def workflows_plan(target: Path, files: dict[str, str], current: dict[str, str | None]) -> Plan:
+    """`workflows`: write each generated file whose content on disk (`current`, None when missing) differs."""
+    changed = tuple((target / name, text) for name, text in files.items() if current.get(name) != text)
+    unchanged = [name for name in files if current.get(name) == files[name]]
+    notes = (f"unchanged: {', '.join(unchanged)}",) if unchanged else ()
+    title = f"write the release workflows into {target}" if changed else f"the release workflows in {target} are current"
+    return Plan(title, (WriteFiles(changed),) if changed else (), notes)
 
 
 def builder_plan(name: str, nodes: tuple[tuple[str, str], ...], exists: bool) -> Plan:

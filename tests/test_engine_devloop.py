@@ -155,6 +155,20 @@ def test_dev_again_with_nothing_changed_recreates_no_container(engine, stack_fil
     assert state() == before
 
 
+def test_dev_after_rebuild_rebuilds_and_recreates_nothing(engine, stack_file, dev_run):
+    """`rebuild` labels its image with the inputs as `dev` does, so the next `dev` finds everything current."""
+    def state():
+        label = f"com.docker.compose.project={PROJECT}"
+        return {c.name: (c.id, c.state.started_at) for c in engine.container.list(all=True, filters={"label": label})}
+
+    run_invoke(["rebuild", "api", "--stack", str(stack_file)])
+    before = state()
+    again = run_invoke(["dev", "--stack", str(stack_file)])
+    assert again.stderr.count("the local image already holds these inputs") == 2, again.stderr
+    assert "nothing to start or recreate" in again.stderr, again.stderr
+    assert state() == before
+
+
 def test_frontend_page_in_a_real_browser_shows_each_service_and_arch(dev_run, browser, tmp_path):
     wait_for(both_heartbeats_fresh, 60)
     dom = subprocess.run(

@@ -508,6 +508,30 @@ def test_init_keeps_user_values_and_force_replaces_them(stack_copy, capsys):
     assert forced["SECRET_KEY"] not in capsys.readouterr().err
 
 
+def test_init_dry_run_prints_the_plan_and_writes_nothing(stack_copy, capsys):
+    env = stack_copy.parent / ".env"
+    assert run_invoke("init", "--dry-run", "--stack", str(stack_copy)) == 0
+    err = capsys.readouterr().err
+    assert not env.exists()
+    assert "Dry run, nothing will change" in err and f"create {env} (mode 0600) from" in err
+    for key in SECRETS:
+        assert key in err
+    env.write_text("SECRET_KEY=chosen-by-me\n")
+    env.chmod(0o644)
+    assert run_invoke("init", "--dry-run", "--json", "--stack", str(stack_copy)) == 0
+    captured = capsys.readouterr()
+    (step,) = json.loads(captured.out)["plan"]["steps"]
+    assert step["kind"] == "InitEnv" and step["create"] is False and step["kept"] == ["SECRET_KEY"]
+    assert "SECRET_KEY" not in step["fill"] and step["fill"]
+    assert env.read_text() == "SECRET_KEY=chosen-by-me\n" and _mode(env) == 0o644
+    assert "chosen-by-me" not in captured.out + captured.err
+
+
+def test_init_json_needs_dry_run(stack_copy, capsys):
+    assert run_invoke("init", "--json", "--stack", str(stack_copy)) == 2
+    assert not (stack_copy.parent / ".env").exists()
+
+
 def test_init_then_prod_build_dry_run_passes(stack_copy, capsys):
     """init fills every required key, so the prod-build check that refused before now lets the plan through."""
     assert run_invoke("init", "--stack", str(stack_copy)) == 0
