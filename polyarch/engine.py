@@ -399,11 +399,16 @@ class Engine:
             kept[name] = backup
         return kept
 
-    def restore_names(self, kept: dict[str, str | None]) -> None:
+    def restore_names(self, kept: dict[str, str | None]) -> list[str]:
         """Point each name back at its backup, dropping the backup name; remove names that did not exist.
 
-        Safe to call again after an interrupted call: a name whose backup is gone was already put back.
+        An image the run put under a kept name (one the name did not point at
+        before) is removed once it has no name left, so no dangling image
+        stays behind. Safe to call again after an interrupted call: a name
+        whose backup is gone was already put back. Returns a warning for each
+        such image that could not be removed.
         """
+        replaced: set[str] = set()
         for name, backup in kept.items():
             try:
                 if backup is None:
@@ -412,10 +417,25 @@ class Engine:
                     continue
                 if not self.image_exists(backup):
                     continue
+                now, before = self.docker.image.inspect([name, backup]) if self.image_exists(name) else (None, None)
                 self.docker.image.tag(backup, name)
                 self.docker.image.remove(backup, force=True)
+                if now is not None and now.id != before.id:
+                    replaced.add(now.id)
             except self.DockerException as exc:
                 raise _explain(exc, f"put the local name {name} back") from None
+        return self._remove_nameless(replaced)
+
+    def _remove_nameless(self, image_ids: set[str]) -> list[str]:
+        """Remove those of these images that no name points at any more; returns why any stays."""
+        problems = []
+        for image_id in sorted(image_ids):
+            try:
+                if self.docker.image.exists(image_id) and not self.docker.image.inspect(image_id).repo_tags:
+                    self.docker.image.remove(image_id, force=True)
+            except self.DockerException as exc:
+                problems.append(f"the image {image_id[:19]} this run left without a name stays: {_explain(exc, 'remove it').message}")
+        return problems
 
     def remove_images(self, refs: tuple[str, ...], prune_dangling: bool, repositories: tuple[str, ...] = ()) -> list[str]:
         """Remove the images that exist, and every local tag of `repositories`; returns the names removed."""

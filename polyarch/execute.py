@@ -67,7 +67,7 @@ def run_plan(engine: Engine | None, plan: Plan) -> dict[int, object]:
             if isinstance(item, RestoreNames):
                 # Interrupted here, the handler below puts the names back all the same.
                 pause("restore-names")
-                engine.restore_names(kept)
+                restore_names(engine, kept)
                 results[number], kept = None, {}
                 continue
             if isinstance(item, Verify) and item.ref not in read_ahead:
@@ -76,11 +76,16 @@ def run_plan(engine: Engine | None, plan: Plan) -> dict[int, object]:
         except BaseException:
             if kept:
                 console.warn("putting the local image names back as they were")
-                engine.restore_names(kept)
+                restore_names(engine, kept)
             raise
         if isinstance(item, KeepNames):
             kept = results[number]
     return results
+
+
+def restore_names(engine: Engine, kept: dict[str, str | None]) -> None:
+    for problem in engine.restore_names(kept):
+        console.warn(problem)
 
 
 def read_indexes_ahead(engine: Engine, steps: tuple[Step, ...], results: dict[int, object]) -> dict[str, object]:

@@ -238,8 +238,13 @@ def deploy_plan(
             ref=ref,
         )
         targets.append(replace(target, **release_metadata(source, tag, image, ("index", "manifest"))))
-    steps: list = [Build(tuple(targets), push=True, builder=builder, skip_unchanged=bool(fingerprints),
-                         fallback_builder=fallback_builder)]
+    # A builder that loads what it pushes into the engine (buildx' docker
+    # driver) leaves the pushed tags as local names: only this run's go again.
+    refs = tuple(t.ref for t in targets)
+    steps: list = [KeepNames(refs, until="the push"),
+                   Build(tuple(targets), push=True, builder=builder, skip_unchanged=bool(fingerprints),
+                         fallback_builder=fallback_builder),
+                   RestoreNames(refs, before="the push")]
     if verify:
         steps += [Verify(t.ref, platforms) for t in targets]
     if values_file is not None:
@@ -362,8 +367,11 @@ def publish_build_plan(stack: Stack, images: tuple[ImageBuild, ...], platform: s
             provenance=False,
         )
         targets.append(replace(target, **release_metadata(source, version, image, ("manifest",))))
-    steps = (Build(tuple(targets)), *copies,
-             RecordDigests(folder, platform, tuple(i.name for i in images)))
+    steps: tuple = (Build(tuple(targets)), *copies, RecordDigests(folder, platform, tuple(i.name for i in images)))
+    if copies:
+        # The docker driver also keeps each staging tag as a local name: only this run's go again.
+        staged = tuple(t for target in targets for t in target.tags)
+        steps = (KeepNames(staged, until="the push"), *steps, RestoreNames(staged, before="the push"))
     return Plan(f"build {', '.join(i.name for i in images)} for {platform} and push by digest to {registry}", steps,
                 ("cache: " + "; ".join(cache_notes),))
 

@@ -341,22 +341,26 @@ class KeepNames:
     """Keep the images some local names point at under backup names, so RestoreNames can put them back."""
 
     names: tuple[str, ...]
+    until: str = "the bundle is written"
 
     def summary(self) -> str:
-        return f"keep what {len(self.names)} local names point at under backup names (put back after the bundle is written)"
+        return f"keep what {len(self.names)} local names point at under backup names (put back after {self.until})"
 
 
 @dataclass(frozen=True)
 class RestoreNames:
     """Point the local names back at the images they named before (or remove names that did not exist).
 
-    Runs even when a step between KeepNames and this one fails.
+    An image the run put under one of the names goes too once no name is
+    left on it. Runs even when a step between KeepNames and this one fails.
     """
 
     names: tuple[str, ...]
+    before: str = "packaging"
 
     def summary(self) -> str:
-        return f"put {len(self.names)} local names back as they were before packaging"
+        return (f"put {len(self.names)} local names back as they were before {self.before} "
+                "(removing names that did not exist, and the images this run left nameless)")
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,9 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
     results = session.carry_out(plan, chosen)
     if results is None:
         return
-    for path in results[len(plan.steps)]:
+    from polyarch.plans import RecordDigests
+
+    for path in next(r for i, r in results.items() if isinstance(plan.steps[i - 1], RecordDigests)):
         console.emit(f"{path}: {path.read_text().strip()}")
 
 
