@@ -684,13 +684,15 @@ class Engine:
             raise _explain(exc, f"list resources of the {project} project") from None
 
 
-def compose_config_reader(root: Path, env_file: Path, env_example: Path | None = None) -> Callable[[tuple[Path, ...], str | None], dict]:
+def compose_config_reader(root: Path, env_file: Path, env_example: Path | None = None,
+                          all_profiles: bool = False) -> Callable[[tuple[Path, ...], str | None], dict]:
     """A function that returns compose's resolved config (as JSON data) for some files.
 
     Compose does the reading: merging, `.env` interpolation, relative paths
     made absolute. Only the docker CLI and its compose plugin are needed, not
     a running engine. What compose refuses in the files is a StackError
-    (exit 2) naming the file and the fix.
+    (exit 2) naming the file and the fix. With `all_profiles`, services
+    under every profile are read too (`--profile '*'`).
     """
     from polyarch.compose_errors import ComposeProject, compose_config_error
 
@@ -708,6 +710,7 @@ def compose_config_reader(root: Path, env_file: Path, env_example: Path | None =
             compose_files=[str(f) for f in files],
             compose_project_name=project,
             compose_env_files=[str(env_file)] if env_file.is_file() else [],
+            compose_profiles=["*"] if all_profiles else [],
         )
         try:
             return client.compose.config(return_json=True)

@@ -141,16 +141,18 @@ def rebuild_plan(stack: Stack, mode: Mode, platform: str, env_present: bool, ser
 
 
 def down_plan(stack: Stack, env_present: bool, volumes: bool = False, images: bool = False,
-              published: tuple[str, ...] = ()) -> Plan:
+              published: tuple[str, ...] = (), local_names: tuple[str, ...] | None = None) -> Plan:
     """`down`, `clean`, `nuke`: whatever mode started the stack.
 
     `published` are the repositories `prod` pulls from; nuke removes their local tags too.
+    `local_names` (default: every mode's) are the stack's own image names nuke removes.
     """
     steps: list = [ComposeDown(compose_for(stack, None, None, env_present), volumes=volumes)]
     if images:
         # Exactly the stack's own names: what its modes build, and what prod
         # pulled from the published repositories; never other projects' images.
-        steps.append(RemoveImages(stack.all_local_names(), prune_dangling=False, repositories=published))
+        names = stack.all_local_names() if local_names is None else local_names
+        steps.append(RemoveImages(names, prune_dangling=False, repositories=published))
     what = "stop the stack" + (", remove its volumes" if volumes else "") + (" and its images" if images else "")
     return Plan(what, tuple(steps))
 

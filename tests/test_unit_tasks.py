@@ -579,3 +579,22 @@ def test_every_flag_of_every_task_has_a_help_text():
         assert (task, "json") in flags
     assert ("dev", "fresh") in flags and ("prod-build", "fresh") in flags
     assert ("logs", "services") in flags and ("logs", "service") not in flags
+
+
+def test_nuke_removes_the_images_of_services_under_an_inactive_profile(stack_copy, capsys):
+    """A service under a compose profile no mode turns on is not in the modes, yet its image carries the stack's name."""
+    base = stack_copy.parent / "compose" / "base.yaml"
+    base.write_text(base.read_text().replace("services:\n", (
+        "services:\n"
+        "  debugger:\n"
+        "    profiles: [tools]\n"
+        "    image: polyarch-debugger:latest\n"
+        "    build:\n"
+        "      context: ../docker/server\n"
+        "      target: prod\n"), 1))
+    assert run_invoke("nuke", "--dry-run", "--json", "--stack", str(stack_copy)) == 0
+    remove = next(s for s in json.loads(capsys.readouterr().out)["plan"]["steps"] if s["kind"] == "RemoveImages")
+    assert "polyarch-debugger:latest" in remove["refs"] and "polyarch-api:latest" in remove["refs"]
+    assert "busybox:1.36.1" not in remove["refs"]
+    assert run_invoke("dev", "--dry-run", "--json", "--stack", str(stack_copy)) == 0
+    assert "polyarch-debugger" not in capsys.readouterr().out  # dev still leaves the profile off

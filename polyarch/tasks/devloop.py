@@ -184,8 +184,15 @@ def stop(session: Session, volumes: bool = False, images: bool = False) -> None:
     from polyarch.planner import down_plan
 
     stack = session.stack
+    names = None
+    if images:
+        from polyarch.engine import compose_config_reader
+
+        # Services under a profile no mode turns on still built images under the stack's names.
+        names = stack.every_profile_local_names(compose_config_reader(stack.root, stack.env_file, stack.env_example,
+                                                                      all_profiles=True))
     plan = down_plan(stack, env_present=stack.env_file.is_file(), volumes=volumes, images=images,
-                     published=published_repositories(stack) if images else ())
+                     published=published_repositories(stack) if images else (), local_names=names)
     if session.carry_out(plan, mode=None) is None:
         return
     left = session.engine().project_resources(stack.name)
