@@ -250,7 +250,11 @@ def test_packaging_for_another_platform_leaves_local_names_as_they_were(engine, 
     assert {ref: engine.image.inspect(ref).id for ref in FIRST_PARTY} == before
     assert engine.image.inspect(FIRST_PARTY[0]).architecture == HOST_ARCH
     # ...and the bundle still holds the other platform.
-    assert read_manifest(tmp_path / f"{PROJECT}-airtight-keep-{FOREIGN}.tar.gz").platform == f"linux/{FOREIGN}"
+    manifest = read_manifest(tmp_path / f"{PROJECT}-airtight-keep-{FOREIGN}.tar.gz")
+    assert manifest.platform == f"linux/{FOREIGN}"
+    # The foreign images it built are not left behind without a name.
+    foreign = {manifest.images[ref] for ref in FIRST_PARTY} - set(before.values())
+    assert foreign and not [image_id for image_id in foreign if engine.image.exists(image_id)]
 
 
 def test_a_bundle_of_another_stack_is_refused_before_loading(engine, stack_file, host_bundle, tmp_path):

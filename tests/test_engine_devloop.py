@@ -244,3 +244,23 @@ def test_dev_without_an_engine_is_one_clear_paragraph(stack_file):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "Docker engine does not answer" in result.stderr
+
+
+def test_nuke_removes_the_image_of_a_service_under_an_inactive_profile(engine, tmp_path):
+    stack = copy_stack(tmp_path / "profiles", "polyarch-proftest")
+    base = stack.parent / "compose" / "base.yaml"
+    base.write_text(base.read_text().replace("services:\n", (
+        "services:\n"
+        "  debugger:\n"
+        "    profiles: [tools]\n"
+        "    image: polyarch-proftest-debugger:latest\n"
+        "    build:\n"
+        "      context: ../docker/server\n"
+        "      target: prod\n"
+        "      additional_contexts:\n"
+        "        common: ../docker/common\n"), 1))
+    subprocess.run(["docker", "compose", "-f", str(base), "--profile", "tools", "build", "debugger"], check=True,
+                   capture_output=True, timeout=900)
+    assert engine.image.exists("polyarch-proftest-debugger:latest")
+    run_invoke(["nuke", "--stack", str(stack)])
+    assert not engine.image.exists("polyarch-proftest-debugger:latest")

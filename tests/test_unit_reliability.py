@@ -142,6 +142,50 @@ def test_sigterm_during_a_task_runs_the_ctrl_c_clean_up(tmp_path):
     assert proc.returncode == 130 and "cleaned up" in out and "Interrupted" in err
 
 
+SLOW_TASK = textwrap.dedent("""
+    import time
+    from invoke import Collection, Program
+    from polyarch.cli import polyarch_task
+
+    @polyarch_task
+    def slow(c):
+        try:
+            print("started", flush=True)
+            time.sleep(30)
+        finally:
+            print("cleaning up", flush=True)
+            time.sleep(1)
+            print("cleaned up", flush=True)
+
+    Program(namespace=Collection(slow), name="t").run(["t", "slow"])
+""")
+
+
+def test_sigint_interrupts_a_task_that_inherited_it_as_ignored():
+    """A non-interactive shell starts `&` jobs with SIGINT ignored; `kill -INT` must still stop polyarch cleanly."""
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_TASK], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert proc.stdout.readline().strip() == "started"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "cleaned up" in out and "Interrupted" in err
+
+
+def test_a_second_signal_does_not_cut_the_clean_up_short():
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_TASK], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    proc.terminate()
+    assert proc.stdout.readline().strip() == "cleaning up"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "cleaned up" in out, err
+    assert "still cleaning up" in err
+
+
 def test_one_task_running_two_plans_takes_its_own_lock_once(tmp_path, monkeypatch):
     """restart runs down, then up: the second plan must not wait for the first's lock."""
     import threading
