@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, run_invoke
+from unit_helpers import add_profiled_service
 
 from polyarch.envfile import read_env
 
@@ -249,16 +250,7 @@ def test_dev_without_an_engine_is_one_clear_paragraph(stack_file):
 def test_nuke_removes_the_image_of_a_service_under_an_inactive_profile(engine, tmp_path):
     stack = copy_stack(tmp_path / "profiles", "polyarch-proftest")
     base = stack.parent / "compose" / "base.yaml"
-    base.write_text(base.read_text().replace("services:\n", (
-        "services:\n"
-        "  debugger:\n"
-        "    profiles: [tools]\n"
-        "    image: polyarch-proftest-debugger:latest\n"
-        "    build:\n"
-        "      context: ../docker/server\n"
-        "      target: prod\n"
-        "      additional_contexts:\n"
-        "        common: ../docker/common\n"), 1))
+    add_profiled_service(base, "polyarch-proftest-debugger:latest")
     subprocess.run(["docker", "compose", "-f", str(base), "--profile", "tools", "build", "debugger"], check=True,
                    capture_output=True, timeout=900)
     assert engine.image.exists("polyarch-proftest-debugger:latest")

@@ -118,30 +118,6 @@ def test_a_second_run_waits_for_the_stack_lock(tmp_path, monkeypatch):
     assert lines[0] == "waiting for first" and lines[1].startswith("got second")
 
 
-def test_sigterm_during_a_task_runs_the_ctrl_c_clean_up(tmp_path):
-    """A task body that is killed with SIGTERM exits 130 through the same path as Ctrl-C."""
-    script = textwrap.dedent("""
-        import time
-        from invoke import Collection, Program
-        from polyarch.cli import polyarch_task
-
-        @polyarch_task
-        def slow(c):
-            try:
-                print("started", flush=True)
-                time.sleep(30)
-            finally:
-                print("cleaned up", flush=True)
-
-        Program(namespace=Collection(slow), name="t").run(["t", "slow"])
-    """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "started"
-    proc.terminate()
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130 and "cleaned up" in out and "Interrupted" in err
-
-
 SLOW_TASK = textwrap.dedent("""
     import time
     from invoke import Collection, Program
@@ -159,6 +135,16 @@ SLOW_TASK = textwrap.dedent("""
 
     Program(namespace=Collection(slow), name="t").run(["t", "slow"])
 """)
+
+
+def test_sigterm_during_a_task_runs_the_ctrl_c_clean_up(tmp_path):
+    """A task body that is killed with SIGTERM exits 130 through the same path as Ctrl-C."""
+    script = SLOW_TASK
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    proc.terminate()
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "cleaned up" in out and "Interrupted" in err
 
 
 def test_sigint_interrupts_a_task_that_inherited_it_as_ignored():

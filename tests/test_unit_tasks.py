@@ -19,7 +19,7 @@ import pytest
 
 from polyarch.envfile import read_env
 from polyarch.platforms import KNOWN_PLATFORMS
-from unit_helpers import (REPO, compose_cli, copy_repo_stack, fresh_console, require_compose,  # noqa: F401  (fixtures)
+from unit_helpers import (REPO, add_profiled_service, compose_cli, copy_repo_stack, fresh_console, require_compose,  # noqa: F401  (fixtures)
                           run_invoke, write_files)
 
 SECRETS = ("SECRET_KEY", "API_TOKEN", "WORKER_SHARED_SECRET")
@@ -584,14 +584,7 @@ def test_every_flag_of_every_task_has_a_help_text():
 def test_nuke_removes_the_images_of_services_under_an_inactive_profile(stack_copy, capsys):
     """A service under a compose profile no mode turns on is not in the modes, yet its image carries the stack's name."""
     base = stack_copy.parent / "compose" / "base.yaml"
-    base.write_text(base.read_text().replace("services:\n", (
-        "services:\n"
-        "  debugger:\n"
-        "    profiles: [tools]\n"
-        "    image: polyarch-debugger:latest\n"
-        "    build:\n"
-        "      context: ../docker/server\n"
-        "      target: prod\n"), 1))
+    add_profiled_service(base, "polyarch-debugger:latest")
     assert run_invoke("nuke", "--dry-run", "--json", "--stack", str(stack_copy)) == 0
     remove = next(s for s in json.loads(capsys.readouterr().out)["plan"]["steps"] if s["kind"] == "RemoveImages")
     assert "polyarch-debugger:latest" in remove["refs"] and "polyarch-api:latest" in remove["refs"]
