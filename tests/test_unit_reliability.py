@@ -573,3 +573,26 @@ def test_env_keys_that_init_would_write_must_be_variable_names():
         parse_settings(data, Path("polyarch.toml"))
     for key in ("project.secrets", "project.required", "modes.dev.overlay.key"):
         assert key in caught.value.message
+
+
+@pytest.mark.parametrize("after", [1, 2], ids=["after-the-checksum", "after-the-bundle"])
+def test_an_interruption_while_publishing_a_bundle_never_leaves_one_without_the_other(tmp_path, monkeypatch, after):
+    """A signal that lands right after a rename: before the bundle's, nothing stays; after it, both stay."""
+    import polyarch.bundle
+    from polyarch.execute import _write_bundle
+    from polyarch.plans import SaveBundle
+
+    item = SaveBundle(("x",), tmp_path / "b.tar.gz", tmp_path / "b.tar.gz.sha256", "s", "v", "linux/amd64", 1)
+    real, calls = os.replace, []
+
+    def replace_then_interrupt(source, target):
+        real(source, target)
+        calls.append(target)
+        if len(calls) == after:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(polyarch.bundle.os, "replace", replace_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        _write_bundle(item, lambda sink: sink.write(b"data") and None)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ([] if after == 1 else ["b.tar.gz", "b.tar.gz.sha256"])
