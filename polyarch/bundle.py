@@ -229,11 +229,17 @@ class PendingFiles:
 
     def publish(self) -> None:
         """Rename both into place: checksum first, so a bundle never appears without it."""
-        os.replace(self.tmp_checksum, self.checksum)
         try:
+            os.replace(self.tmp_checksum, self.checksum)
+            from polyarch.testpause import pause
+
+            pause("publish")
             os.replace(self.tmp_bundle, self.bundle)
         except BaseException:
-            self.checksum.unlink(missing_ok=True)
+            # A signal can land just after either rename: only a checksum
+            # renamed without its bundle goes; a renamed bundle keeps its checksum.
+            if self.tmp_bundle.exists() and not self.tmp_checksum.exists():
+                self.checksum.unlink(missing_ok=True)
             raise
 
 

@@ -148,22 +148,39 @@ def _terminate_children() -> None:
             pass
 
 
-def _sigterm_as_interrupt() -> Callable[[], None]:
-    """Treat SIGTERM like Ctrl-C while a task runs, so the same clean-up runs; returns the undo."""
+def _signals_as_interrupt() -> Callable[[], None]:
+    """Treat SIGINT and SIGTERM alike while a task runs, so the same clean-up runs; returns the undo.
+
+    The handler is installed even where SIGINT was inherited as ignored (a
+    job a non-interactive shell started with `&`), which would otherwise
+    let a run carry on to the end after being told to stop. Only the first
+    signal interrupts: later ones must not cut the clean-up short.
+    """
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
+    received: list[int] = []
 
     def interrupt(signum, frame):
-        # Ctrl-C reaches the whole process group; SIGTERM only reaches us, so
-        # pass it on to the docker, buildx and pigz processes we started.
+        if received:
+            console.warn("still cleaning up after the interruption; polyarch stops once that is done")
+            return
+        received.append(signum)
+        # Ctrl-C reaches the whole process group, but a signal sent to our pid
+        # alone (kill, a CI runner) does not: pass it on to the docker, buildx
+        # and pigz processes we started.
         _terminate_children()
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
+
+    def undo() -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+    return undo
 
 
 def polyarch_task(*args, **kwargs) -> Callable:
@@ -172,7 +189,7 @@ def polyarch_task(*args, **kwargs) -> Callable:
     def decorate(body: Callable) -> Callable:
         @functools.wraps(body)
         def wrapper(c, *a, **kw):
-            restore = _sigterm_as_interrupt()
+            restore = _signals_as_interrupt()
             try:
                 return body(c, *a, **kw)
             except KeyboardInterrupt:
@@ -272,7 +289,7 @@ class Session:
                 lambda other: console.warn(f"another polyarch run is changing the {self.stack.name} stack ({other}); waiting for it to finish"))
         if platform:
             require_platform_runs(self.engine(), platform, self.native_platform())
-        return run_plan(self.engine(), plan)
+        return run_plan(self.engine() if plan.uses_engine else None, plan)
 
     def native_platform(self) -> str:
         """The platform containers run natively on (the engine's, else this machine's)."""

@@ -398,18 +398,43 @@ class Engine:
             kept[name] = backup
         return kept
 
-    def restore_names(self, kept: dict[str, str | None]) -> None:
-        """Point each name back at its backup, dropping the backup name; remove names that did not exist."""
+    def restore_names(self, kept: dict[str, str | None]) -> list[str]:
+        """Point each name back at its backup, dropping the backup name; remove names that did not exist.
+
+        An image the run put under a kept name (one the name did not point at
+        before) is removed once it has no name left, so no dangling image
+        stays behind. Safe to call again after an interrupted call: a name
+        whose backup is gone was already put back. Returns a warning for each
+        such image that could not be removed.
+        """
+        replaced: set[str] = set()
         for name, backup in kept.items():
             try:
                 if backup is None:
                     if self.image_exists(name):
                         self.docker.image.remove(name, force=True)
                     continue
+                if not self.image_exists(backup):
+                    continue
+                now, before = self.docker.image.inspect([name, backup]) if self.image_exists(name) else (None, None)
                 self.docker.image.tag(backup, name)
                 self.docker.image.remove(backup, force=True)
+                if now is not None and now.id != before.id:
+                    replaced.add(now.id)
             except self.DockerException as exc:
                 raise _explain(exc, f"put the local name {name} back") from None
+        return self._remove_nameless(replaced)
+
+    def _remove_nameless(self, image_ids: set[str]) -> list[str]:
+        """Remove those of these images that no name points at any more; returns why any stays."""
+        problems = []
+        for image_id in sorted(image_ids):
+            try:
+                if self.docker.image.exists(image_id) and not self.docker.image.inspect(image_id).repo_tags:
+                    self.docker.image.remove(image_id, force=True)
+            except self.DockerException as exc:
+                problems.append(f"the image {image_id[:19]} this run left without a name stays: {_explain(exc, 'remove it').message}")
+        return problems
 
     def remove_images(self, refs: tuple[str, ...], prune_dangling: bool, repositories: tuple[str, ...] = ()) -> list[str]:
         """Remove the images that exist, and every local tag of `repositories`; returns the names removed."""
@@ -707,13 +732,15 @@ def attestation_kinds(provenance: dict, sbom: dict) -> dict[str, tuple[str, ...]
     return {p: tuple(k) for p, k in kinds.items()}
 
 
-def compose_config_reader(root: Path, env_file: Path, env_example: Path | None = None) -> Callable[[tuple[Path, ...], str | None], dict]:
+def compose_config_reader(root: Path, env_file: Path, env_example: Path | None = None,
+                          all_profiles: bool = False) -> Callable[[tuple[Path, ...], str | None], dict]:
     """A function that returns compose's resolved config (as JSON data) for some files.
 
     Compose does the reading: merging, `.env` interpolation, relative paths
     made absolute. Only the docker CLI and its compose plugin are needed, not
     a running engine. What compose refuses in the files is a StackError
-    (exit 2) naming the file and the fix.
+    (exit 2) naming the file and the fix. With `all_profiles`, services
+    under every profile are read too (`--profile '*'`).
     """
     from polyarch.compose_errors import ComposeProject, compose_config_error
 
@@ -731,6 +758,7 @@ def compose_config_reader(root: Path, env_file: Path, env_example: Path | None =
             compose_files=[str(f) for f in files],
             compose_project_name=project,
             compose_env_files=[str(env_file)] if env_file.is_file() else [],
+            compose_profiles=["*"] if all_profiles else [],
         )
         try:
             return client.compose.config(return_json=True)

@@ -107,8 +107,11 @@ def init_env(env_file: Path, example: Path, secret_keys: tuple[str, ...], force:
 
     Keys the user already set are kept unless `force` is true.
     """
-    from polyarch.errors import EnvFileError
+    return apply_init(env_file, preview_init(env_file, example, secret_keys, force))
 
+
+def preview_init(env_file: Path, example: Path, secret_keys: tuple[str, ...], force: bool = False) -> InitResult:
+    """What `init` would do, read without writing anything (a refused `.env` raises here)."""
     created = not env_file.exists()
     copied_from = None
     if created:
@@ -120,13 +123,30 @@ def init_env(env_file: Path, example: Path, secret_keys: tuple[str, ...], force:
     current = parse_env(text)
     to_fill = tuple(k for k in secret_keys if force or not current.get(k))
     kept = tuple(k for k in secret_keys if k not in to_fill)
-    if to_fill or created or (env_file.stat().st_mode & 0o777) != 0o600:
-        try:
-            write_private(env_file, set_values(text, {k: new_secret() for k in to_fill}))
-        except OSError as exc:
-            raise EnvFileError(f"Could not write {env_file}: {exc.strerror}; it was left as it was.",
-                               tip="Free some disk space or fix the folder's permissions, then run init again.") from None
     return InitResult(created, copied_from, to_fill, kept)
+
+
+def init_needs_writing(env_file: Path, result: InitResult) -> bool:
+    """Does `result` change the file: a new file, secrets to fill, or a mode other than 0600?"""
+    return bool(result.filled or result.created or (env_file.stat().st_mode & 0o777) != 0o600)
+
+
+def apply_init(env_file: Path, result: InitResult) -> InitResult:
+    """Carry out a `preview_init` result: write the file, mode 0600, with fresh secrets for `result.filled`."""
+    from polyarch.errors import EnvFileError
+
+    if not init_needs_writing(env_file, result):
+        return result
+    if result.created:
+        text = _read_text(result.copied_from) if result.copied_from else ""
+    else:
+        text = _read_text(env_file)
+    try:
+        write_private(env_file, set_values(text, {k: new_secret() for k in result.filled}))
+    except OSError as exc:
+        raise EnvFileError(f"Could not write {env_file}: {exc.strerror}; it was left as it was.",
+                           tip="Free some disk space or fix the folder's permissions, then run init again.") from None
+    return result
 
 
 def _read_text(path: Path) -> str:

@@ -39,6 +39,8 @@ from polyarch.plans import (
     SignImage,
     FetchBundle,
     DropKeptNames,
+    InitEnv,
+    WriteFiles,
     Step,
     Tag,
     UpdateValues,
@@ -46,9 +48,10 @@ from polyarch.plans import (
     VerifyBundleSignature,
     VerifySignature,
 )
+from polyarch.testpause import pause
 
 
-def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
+def run_plan(engine: Engine | None, plan: Plan) -> dict[int, object]:
     """Execute every step in order; returns each step's result by index.
 
     When a step fails after a KeepNames, the kept names are put back
@@ -63,15 +66,17 @@ def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
         console.step(f"[{number}/{len(plan.steps)}] {item.summary()}")
         if not isinstance(item, Verify):
             read_ahead.clear()  # a later Verify must see what the registry holds after this step
-        if isinstance(item, RestoreNames):
-            engine.restore_names(kept)
-            results[number], kept = None, {}
-            continue
         if isinstance(item, DropKeptNames):
             engine.drop_backups(kept)
             results[number], kept = None, {}
             continue
         try:
+            if isinstance(item, RestoreNames):
+                # Interrupted here, the handler below puts the names back all the same.
+                pause("restore-names")
+                restore_names(engine, kept)
+                results[number], kept = None, {}
+                continue
             if isinstance(item, Verify) and item.ref not in read_ahead:
                 read_ahead.update(read_indexes_ahead(engine, plan.steps[number - 1:], results))
             with _pull_status(item, plan.steps, number):
@@ -79,7 +84,7 @@ def run_plan(engine: Engine, plan: Plan) -> dict[int, object]:
         except BaseException:
             if kept:
                 console.warn("putting the local image names back as they were")
-                engine.restore_names(kept)
+                restore_names(engine, kept)
             raise
         if isinstance(item, KeepNames):
             kept = results[number]
@@ -165,6 +170,11 @@ def bake_lines(build: Build):
         yield on_line
 
 
+def restore_names(engine: Engine, kept: dict[str, str | None]) -> None:
+    for problem in engine.restore_names(kept):
+        console.warn(problem)
+
+
 def read_indexes_ahead(engine: Engine, steps: tuple[Step, ...], results: dict[int, object]) -> dict[str, object]:
     """The registry state of every ref in the run of Verify steps that starts `steps`.
 
@@ -197,6 +207,7 @@ def read_indexes_ahead(engine: Engine, steps: tuple[Step, ...], results: dict[in
 
 def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead: dict[str, object] | None = None) -> object:
     if isinstance(item, Build):
+        pause("build")
         skipped = unchanged_targets(engine, item) if item.skip_unchanged else {}
         remaining = item.without(set(skipped))
         if remaining.targets and remaining.fallback_builder and not remaining.builder:
@@ -322,6 +333,17 @@ def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead:
         return load_bundle(engine, item)
     if isinstance(item, (SignImage, VerifySignature, VerifyBundleSignature)):
         return run_signing_step(engine, item, results)
+    if isinstance(item, InitEnv):
+        from polyarch.envfile import InitResult, apply_init
+
+        return apply_init(item.path, InitResult(item.create, item.example, item.fill, item.kept))
+    if isinstance(item, WriteFiles):
+        from polyarch.atomic import write_atomic
+
+        for path, text in item.files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, text)
+        return None
     if isinstance(item, UpdateValues):
         from polyarch.values import write_tag
 
@@ -582,7 +604,11 @@ def save_bundle(engine: Engine, item: SaveBundle) -> dict:
         sink.write(gzip.compress(manifest_member(manifest), compresslevel=item.level, mtime=0))
         with engine.save_stream(item.refs) as stream, \
                 console.progress_bytes(f"docker save of {len(item.refs)} images + gzip") as advance:
+            pause("save")
+
             def count(n: int) -> None:
+                if not counted["raw"]:
+                    pause("compress")
                 counted["raw"] += n
                 advance(counted["raw"], sink.tell())
 
@@ -606,6 +632,7 @@ def _write_bundle(item: SaveBundle | FetchBundle, write) -> str:
     pending.discard()
     signature = item.signature
     tmp_signature = signature.path.with_name(f".{signature.path.name}.{pending.run_id}.partial") if signature else None
+    publishing = signature_placed = False
     try:
         with pending.tmp_bundle.open("wb") as sink:
             digest = write(sink)
@@ -617,15 +644,16 @@ def _write_bundle(item: SaveBundle | FetchBundle, write) -> str:
             os.chmod(tmp_signature, pending.tmp_bundle.stat().st_mode & 0o777)
             # The signature goes into place first; an older one beside the bundle would not match it.
             os.replace(tmp_signature, signature.path)
-        try:
-            pending.publish()
-        except BaseException:
-            if signature is not None:
-                signature.path.unlink(missing_ok=True)
-            raise
+            signature_placed = True
+        publishing = True
+        pending.publish()
     except BaseException as exc:
+        if publishing and not pending.tmp_bundle.exists():
+            raise  # renamed into place, with its checksum and signature, before the interruption
         if tmp_signature is not None:
             tmp_signature.unlink(missing_ok=True)
+        if signature_placed:
+            signature.path.unlink(missing_ok=True)
         pending.discard()
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
             raise BundleError(f"The disk holding {item.bundle.parent} is full, so no bundle was written "

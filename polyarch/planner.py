@@ -34,6 +34,8 @@ from polyarch.plans import (
     SaveBundle,
     FetchBundle,
     DropKeptNames,
+    InitEnv,
+    WriteFiles,
     Tag,
     UpdateValues,
     SignImage,
@@ -80,17 +82,17 @@ def image_target(image: ImageBuild, platforms: tuple[str, ...], tags: tuple[str,
 
 
 def host_build(mode: Mode, platform: str, no_cache: bool = False, images: tuple[ImageBuild, ...] | None = None,
-               fingerprints: dict[str, str] | None = None) -> Build:
+               fingerprints: dict[str, str] | None = None, always: bool = False) -> Build:
     """Build the mode's first-party images (or some of them) for one platform and load them under their local names.
 
     With `fingerprints` (image -> input hash), each image is labelled with
     its fingerprint, and an image whose local names already carry the same
-    label is not built again when the plan runs.
+    label is not built again when the plan runs, unless `always` (`rebuild`).
     """
     from polyarch.fingerprint import ANNOTATION
 
     chosen = mode.images if images is None else images
-    fingerprints = {} if no_cache else (fingerprints or {})
+    fingerprints = {} if no_cache and not always else (fingerprints or {})
     # No provenance attestation on local builds: it differs on every build, so
     # the image ID would change and compose would recreate every container
     # even when nothing changed.
@@ -98,7 +100,7 @@ def host_build(mode: Mode, platform: str, no_cache: bool = False, images: tuple[
         image_target(image, (platform,), image.local_names, provenance=False, fingerprint=fingerprints.get(image.name),
                      labels=((ANNOTATION, fingerprints[image.name]),) if image.name in fingerprints else ())
         for image in chosen)
-    return Build(targets=targets, load=True, no_cache=no_cache, skip_unchanged=bool(fingerprints))
+    return Build(targets=targets, load=True, no_cache=no_cache, skip_unchanged=bool(fingerprints) and not always)
 
 
 def build_plan(stack: Stack, mode: Mode, platform: str, no_cache: bool = False, services: tuple[str, ...] = ()) -> Plan:
@@ -134,28 +136,35 @@ def up_plan(stack: Stack, mode: Mode, platform: str, env_present: bool, build: b
     return Plan(f"start the {mode.name} stack for {platform}", tuple(steps))
 
 
-def rebuild_plan(stack: Stack, mode: Mode, platform: str, env_present: bool, services: tuple[str, ...]) -> Plan:
-    """`rebuild`: stop and remove just these services, rebuild their images, start them again."""
+def rebuild_plan(stack: Stack, mode: Mode, platform: str, env_present: bool, services: tuple[str, ...],
+                 fingerprints: dict[str, str] | None = None) -> Plan:
+    """`rebuild`: stop and remove just these services, rebuild their images, start them again.
+
+    The images are always built, and labelled with `fingerprints` as `dev`
+    labels them, so the next `dev` sees them current.
+    """
     images = mode.images_for(services)
     compose = compose_for(stack, mode, platform, env_present)
     steps: list = [ComposeRemove(compose, services)]
     if images:
-        steps.append(host_build(mode, platform, images=images))
+        steps.append(host_build(mode, platform, images=images, fingerprints=fingerprints, always=True))
     steps.append(ComposeUp(compose, services=services))
     return Plan(f"rebuild and restart {', '.join(services)} ({mode.name}) for {platform}", tuple(steps))
 
 
 def down_plan(stack: Stack, env_present: bool, volumes: bool = False, images: bool = False,
-              published: tuple[str, ...] = ()) -> Plan:
+              published: tuple[str, ...] = (), local_names: tuple[str, ...] | None = None) -> Plan:
     """`down`, `clean`, `nuke`: whatever mode started the stack.
 
     `published` are the repositories `prod` pulls from; nuke removes their local tags too.
+    `local_names` (default: every mode's) are the stack's own image names nuke removes.
     """
     steps: list = [ComposeDown(compose_for(stack, None, None, env_present), volumes=volumes)]
     if images:
         # Exactly the stack's own names: what its modes build, and what prod
         # pulled from the published repositories; never other projects' images.
-        steps.append(RemoveImages(stack.all_local_names(), prune_dangling=False, repositories=published))
+        names = stack.all_local_names() if local_names is None else local_names
+        steps.append(RemoveImages(names, prune_dangling=False, repositories=published))
     what = "stop the stack" + (", remove its volumes" if volumes else "") + (" and its images" if images else "")
     return Plan(what, tuple(steps))
 
@@ -250,8 +259,13 @@ def deploy_plan(
             **attest.target_fields(),
         )
         targets.append(replace(target, **release_metadata(source, tag, image, ("index", "manifest"))))
-    steps: list = [Build(tuple(targets), push=True, builder=builder, skip_unchanged=bool(fingerprints),
-                         fallback_builder=fallback_builder)]
+    # A builder that loads what it pushes into the engine (buildx' docker
+    # driver) leaves the pushed tags as local names: only this run's go again.
+    refs = tuple(t.ref for t in targets)
+    steps: list = [KeepNames(refs, restored="after the push"),
+                   Build(tuple(targets), push=True, builder=builder, skip_unchanged=bool(fingerprints),
+                         fallback_builder=fallback_builder),
+                   RestoreNames(refs, before="the push")]
     if verify:
         steps += [Verify(t.ref, platforms) for t in targets]
     steps += sign_steps(tuple(t.ref for t in targets), signer)
@@ -436,8 +450,11 @@ def publish_build_plan(stack: Stack, images: tuple[ImageBuild, ...], platform: s
             provenance=False,
         )
         targets.append(replace(target, **release_metadata(source, version, image, ("manifest",))))
-    steps = (Build(tuple(targets)), *copies,
-             RecordDigests(folder, platform, tuple(i.name for i in images)))
+    steps: tuple = (Build(tuple(targets)), *copies, RecordDigests(folder, platform, tuple(i.name for i in images)))
+    if copies:
+        # The docker driver also keeps each staging tag as a local name: only this run's go again.
+        staged = tuple(t for target in targets for t in target.tags)
+        steps = (KeepNames(staged, restored="after the push"), *steps, RestoreNames(staged, before="the push"))
     return Plan(f"build {', '.join(i.name for i in images)} for {platform} and push by digest to {registry}", steps,
                 ("cache: " + "; ".join(cache_notes),))
 
@@ -469,6 +486,23 @@ def publish_merge_plan(images: tuple[ImageBuild, ...], registry: str, digests: d
     return Plan(title, tuple(checks + creates + verifies + signs),
                 ("every source digest is checked in the registry before any tag is created",
                  *((signing_note(signer),) if signer else ())))
+
+
+def init_plan(env_file: Path, preview, changes: bool) -> Plan:
+    """`init`: one InitEnv step from what `envfile.preview_init` found, or no step when the file is already right."""
+    if not changes:
+        return Plan(f"{env_file} already has every secret (mode 0600): nothing to write", ())
+    step = InitEnv(env_file, preview.created, preview.copied_from, preview.filled, preview.kept)
+    return Plan(f"{'create' if preview.created else 'update'} {env_file}", (step,))
+
+
+def workflows_plan(target: Path, files: dict[str, str], current: dict[str, str | None]) -> Plan:
+    """`workflows`: write each generated file whose content on disk (`current`, None when missing) differs."""
+    changed = tuple((target / name, text) for name, text in files.items() if current.get(name) != text)
+    unchanged = [name for name in files if current.get(name) == files[name]]
+    notes = (f"unchanged: {', '.join(unchanged)}",) if unchanged else ()
+    title = f"write the release workflows into {target}" if changed else f"the release workflows in {target} are current"
+    return Plan(title, (WriteFiles(changed),) if changed else (), notes)
 
 
 def builder_plan(name: str, nodes: tuple[tuple[str, str], ...], exists: bool) -> Plan:

@@ -503,13 +503,16 @@ class KeepNames:
 class RestoreNames:
     """Point the local names back at the images they named before (or remove names that did not exist).
 
-    Runs even when a step between KeepNames and this one fails.
+    An image the run put under one of the names goes too once no name is
+    left on it. Runs even when a step between KeepNames and this one fails.
     """
 
     names: tuple[str, ...]
+    before: str = "packaging"
 
     def summary(self) -> str:
-        return f"put {len(self.names)} local names back as they were before packaging"
+        return (f"put {len(self.names)} local names back as they were before {self.before} "
+                "(removing names that did not exist, and the images this run left nameless)")
 
 
 @dataclass(frozen=True)
@@ -581,7 +584,43 @@ class CopyByDigest:
         return f"copy {self.image} from {self.source} to {self.destination}@<digest> (no tag), then delete the staging copy"
 
 
-Step = Union[PullVerified, SignImage, VerifySignature, VerifyBundleSignature, FetchBundle, DropKeptNames, KeepNames, RestoreNames, ComposeRemove, CopyByDigest, RecordDigests, RemoveBuilder, AddBuilderNode, SaveBundle, LoadBundle, Build, Tag, Pull, ComposeUp, ComposeDown, RemoveImages, CheckImages, Verify, CreateManifest, UpdateValues]
+@dataclass(frozen=True)
+class InitEnv:
+    """Create the .env file from its example (mode 0600) and fill empty secret keys with fresh secrets; no value is shown."""
+
+    path: Path
+    create: bool
+    example: Path | None = None
+    fill: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        if self.create:
+            text = f"create {self.path} (mode 0600) " + (f"from {self.example}" if self.example else "empty (no example file)")
+        else:
+            text = f"rewrite {self.path} with mode 0600"
+        if self.fill:
+            text += f", filling {', '.join(self.fill)} with fresh 32-byte secrets"
+        if self.kept:
+            text += f"; the values set for {', '.join(self.kept)} are kept"
+        return text
+
+
+@dataclass(frozen=True)
+class WriteFiles:
+    """Write generated files, each atomically (folders created when missing)."""
+
+    files: tuple[tuple[Path, str], ...]
+
+    def summary(self) -> str:
+        return f"write {', '.join(str(path) for path, _ in self.files)}"
+
+
+# Steps that only write files: a plan of nothing else needs no engine.
+FILE_STEPS = (InitEnv, WriteFiles)
+
+
+Step = Union[InitEnv, WriteFiles, PullVerified, SignImage, VerifySignature, VerifyBundleSignature, FetchBundle, DropKeptNames, KeepNames, RestoreNames, ComposeRemove, CopyByDigest, RecordDigests, RemoveBuilder, AddBuilderNode, SaveBundle, LoadBundle, Build, Tag, Pull, ComposeUp, ComposeDown, RemoveImages, CheckImages, Verify, CreateManifest, UpdateValues]
 
 
 @dataclass(frozen=True)
@@ -591,6 +630,10 @@ class Plan:
     title: str
     steps: tuple[Step, ...]
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def uses_engine(self) -> bool:
+        return not all(isinstance(step, FILE_STEPS) for step in self.steps)
 
     def to_data(self) -> dict[str, object]:
         """The plan as plain JSON-ready data: every step with its kind and fields."""

@@ -144,6 +144,14 @@ class Stack:
     def all_local_names(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(n for mode in self.modes.values() for n in mode.local_names()))
 
+    def every_profile_local_names(self, read_config: "ConfigReader") -> tuple[str, ...]:
+        """Every mode's local names, services under any compose profile included (`read_config` reads every profile)."""
+        names = list(self.all_local_names())
+        for mode in self.modes.values():
+            builds, _, _ = _raw_builds(read_config(mode.files, self.name), self.name, f"mode '{mode.name}'")
+            names += [b.local_name for b in builds]
+        return tuple(dict.fromkeys(names))
+
     def all_files(self) -> tuple[Path, ...]:
         return tuple(dict.fromkeys(f for mode in self.modes.values() for f in mode.files))
 

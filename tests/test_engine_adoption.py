@@ -194,6 +194,8 @@ def test_zero_config_deploy_build_with_a_registry(engine, zero_config):
     for repo in ("web", "worker"):
         manifest = engine.buildx.imagetools.inspect(f"{namespace}/{repo}:t1")
         assert {m.platform.architecture for m in manifest.manifests if m.platform and m.platform.os != "unknown"} == {"amd64", "arm64"}
+    # The pushed tags stay in the registry only, not as local names.
+    assert not [t for image in engine.image.list() for t in image.repo_tags if t.startswith(f"{namespace}/")]
 
 
 def test_zero_config_airtight_round_trip(engine, zero_config, tmp_path):

@@ -177,21 +177,62 @@ def test_random_file_named_tar_gz_is_refused(engine, stack_file, tmp_path):
     refused(engine, stack_file, gz, "not an image archive")
 
 
-def test_sigint_during_packaging_leaves_no_bundle(stack_file, tmp_path):
-    env = dict(os.environ, NO_COLOR="1")
+SIGNAL_PROJECT = "polyarch-sigtest"
+SIGNAL_NAMES = [f"{SIGNAL_PROJECT}-{s}:latest" for s in ("api", "worker", "scheduler", "frontend")]
+
+
+@pytest.fixture(scope="module")
+def signal_stack(engine, tmp_path_factory):
+    """A stack of its own (no other test moves its names), its local names already built."""
+    path = copy_stack(tmp_path_factory.mktemp("signals"), SIGNAL_PROJECT)
+    run_invoke(["init", "--stack", str(path)])
+    run_invoke(["build", "--mode", "prod", "--stack", str(path)], timeout=1800)
+    yield path
+    run_invoke(["nuke", "--stack", str(path)], check=False)
+
+
+def local_names(engine) -> dict[str, str | None]:
+    return {ref: engine.image.inspect(ref).id if engine.image.exists(ref) else None for ref in SIGNAL_NAMES}
+
+
+def ignore_sigint() -> None:
+    """What a non-interactive shell does to a job it starts with `&`: the run inherits SIGINT as ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("point", ["build", "save", "compress", "publish", "restore-names"])
+def test_a_signal_at_each_packaging_point(engine, signal_stack, tmp_path, point, signum):
+    """The run waits at `point` (test-only pause) and is signalled there: before publishing nothing is left;
+    after it, the complete bundle and its checksum. Either way the local names are as they were."""
+    out, marker = tmp_path / "out", tmp_path / "paused"
+    before = local_names(engine)
+    env = dict(os.environ, NO_COLOR="1", POLYARCH_TEST_PAUSE_AT=point, POLYARCH_TEST_PAUSE_MARKER=str(marker))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "package-airtight", "--version", "int", "--output", str(tmp_path),
-         "--stack", str(stack_file)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "invoke", "package-airtight", "--version", "sig", "--output", str(out),
+         "--stack", str(signal_stack)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=ignore_sigint,
     )
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and not list(tmp_path.glob(".*.partial")) and proc.poll() is None:
+    deadline = time.monotonic() + 900
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert proc.poll() is None, "packaging ended before it could be interrupted"
-    os.kill(proc.pid, signal.SIGINT)
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == [], stderr
-    assert "no bundle was written" in stderr
+    if not marker.exists():
+        proc.kill()
+        raise AssertionError(f"the run never reached {point}: {proc.communicate()[1]}")
+    os.kill(proc.pid, signum)
+    _, stderr = proc.communicate(timeout=300)
+    bundle = f"{SIGNAL_PROJECT}-airtight-sig-{HOST_ARCH}.tar.gz"
+    if point == "restore-names":
+        assert proc.returncode in (0, 130), stderr
+        assert sorted(p.name for p in out.iterdir()) == [bundle, bundle + ".sha256"], stderr
+        check = subprocess.run(["sha256sum", "-c", bundle + ".sha256"], cwd=out, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+    else:
+        assert proc.returncode == 130, stderr
+        assert sorted(p.name for p in out.iterdir()) == [], stderr
+    assert "Traceback" not in stderr
+    assert local_names(engine) == before and None not in before.values()
+    assert not [t for image in engine.image.list() for t in image.repo_tags if t.startswith("polyarch-kept-")]
 
 
 def test_dry_run_packages_nothing(stack_file, tmp_path):
@@ -209,7 +250,11 @@ def test_packaging_for_another_platform_leaves_local_names_as_they_were(engine, 
     assert {ref: engine.image.inspect(ref).id for ref in FIRST_PARTY} == before
     assert engine.image.inspect(FIRST_PARTY[0]).architecture == HOST_ARCH
     # ...and the bundle still holds the other platform.
-    assert read_manifest(tmp_path / f"{PROJECT}-airtight-keep-{FOREIGN}.tar.gz").platform == f"linux/{FOREIGN}"
+    manifest = read_manifest(tmp_path / f"{PROJECT}-airtight-keep-{FOREIGN}.tar.gz")
+    assert manifest.platform == f"linux/{FOREIGN}"
+    # The foreign images it built are not left behind without a name.
+    foreign = {manifest.images[ref] for ref in FIRST_PARTY} - set(before.values())
+    assert foreign and not [image_id for image_id in foreign if engine.image.exists(image_id)]
 
 
 def test_a_bundle_of_another_stack_is_refused_before_loading(engine, stack_file, host_bundle, tmp_path):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, run_invoke
+from unit_helpers import add_profiled_service
 
 from polyarch.envfile import read_env
 
@@ -155,6 +156,20 @@ def test_dev_again_with_nothing_changed_recreates_no_container(engine, stack_fil
     assert state() == before
 
 
+def test_dev_after_rebuild_rebuilds_and_recreates_nothing(engine, stack_file, dev_run):
+    """`rebuild` labels its image with the inputs as `dev` does, so the next `dev` finds everything current."""
+    def state():
+        label = f"com.docker.compose.project={PROJECT}"
+        return {c.name: (c.id, c.state.started_at) for c in engine.container.list(all=True, filters={"label": label})}
+
+    run_invoke(["rebuild", "api", "--stack", str(stack_file)])
+    before = state()
+    again = run_invoke(["dev", "--stack", str(stack_file)])
+    assert again.stderr.count("the local image already holds these inputs") == 2, again.stderr
+    assert "nothing to start or recreate" in again.stderr, again.stderr
+    assert state() == before
+
+
 def test_frontend_page_in_a_real_browser_shows_each_service_and_arch(dev_run, browser, tmp_path):
     wait_for(both_heartbeats_fresh, 60)
     dom = subprocess.run(
@@ -230,3 +245,14 @@ def test_dev_without_an_engine_is_one_clear_paragraph(stack_file):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "Docker engine does not answer" in result.stderr
+
+
+def test_nuke_removes_the_image_of_a_service_under_an_inactive_profile(engine, tmp_path):
+    stack = copy_stack(tmp_path / "profiles", "polyarch-proftest")
+    base = stack.parent / "compose" / "base.yaml"
+    add_profiled_service(base, "polyarch-proftest-debugger:latest")
+    subprocess.run(["docker", "compose", "-f", str(base), "--profile", "tools", "build", "debugger"], check=True,
+                   capture_output=True, timeout=900)
+    assert engine.image.exists("polyarch-proftest-debugger:latest")
+    run_invoke(["nuke", "--stack", str(stack)])
+    assert not engine.image.exists("polyarch-proftest-debugger:latest")

@@ -64,7 +64,7 @@ def repo_path(namespace: str, image: str) -> str:
     return f"{namespace.split('/', 1)[1]}/{image}"
 
 
-def test_publish_build_pushes_by_digest_only(namespace, digests):
+def test_publish_build_pushes_by_digest_only(engine, namespace, digests):
     for image in ("server", "frontend"):
         for arch in ARCHES:
             text = (digests / image / arch).read_text().strip()
@@ -74,6 +74,8 @@ def test_publish_build_pushes_by_digest_only(namespace, digests):
         staging = f"http://{REGISTRY}/v2/{namespace.split('/', 1)[1]}/{PROJECT}-staging/{image}/tags/list"
         with urllib.request.urlopen(staging, timeout=5) as response:
             assert response.status == 200 and not json.load(response).get("tags")
+    # ...and no local name either: the docker driver kept each staging tag in the engine, the run removed it.
+    assert not [t for image in engine.image.list() for t in image.repo_tags if t.startswith(f"{namespace}/")]
 
 
 def test_merge_publishes_every_release_tag_with_oci_metadata_for_three_platforms(engine, namespace, digests, stack_file):

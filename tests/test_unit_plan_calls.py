@@ -22,8 +22,8 @@ from polyarch.engine import ImageIndex, LocalImage
 from polyarch.execute import run_plan
 from polyarch.plans import (AddBuilderNode, BakeTarget, Build, CheckImages, Compose, ComposeDown, ComposeRemove, ComposeUp,
                             CopyByDigest, CreateManifest, DockerArgs, DropKeptNames, FetchBundle, KeepNames, LoadBundle, Plan,
-                            Pull, PullVerified, RecordDigests, RemoveBuilder, RemoveImages, RestoreNames, SaveBundle, SignImage,
-                            Tag, UpdateValues, Verify, VerifyBundleSignature, VerifySignature)
+                            InitEnv, Pull, PullVerified, RecordDigests, RemoveBuilder, RemoveImages, RestoreNames, SaveBundle, SignImage,
+                            Tag, UpdateValues, Verify, VerifyBundleSignature, VerifySignature, WriteFiles)
 
 DIGEST = "sha256:" + "ab" * 32
 COMPOSE = Compose("proj", (Path("/p/base.yaml"), Path("/p/dev.yaml")), (Path("/p/.env"),), (("DOCKER_DEFAULT_PLATFORM", "linux/arm64"),))
@@ -96,6 +96,7 @@ class RecordingEngine:
 
     def restore_names(self, kept):
         self._record("restore_names", tuple(kept))
+        return []  # no problems putting them back
 
     def drop_backups(self, kept):
         self._record("drop_backups", tuple(kept))
@@ -188,9 +189,12 @@ def cases(tmp: Path) -> dict[type, tuple[list, typing.Callable[[str, list], None
     }
 
 
-# Steps whose work happens outside the engine (HTTP to registries, cosign), or that need such a step's
+# Steps whose work happens outside the engine (HTTP to registries, cosign, local files), or that need such a step's
 # result first (PullVerified pulls the digest a cosign check returned): their lines are checked against their fields.
 NOT_THROUGH_THE_ENGINE = {
+    InitEnv: lambda tmp: (InitEnv(tmp / ".env", True, tmp / ".env.example", ("SECRET_KEY",)),
+                          [str(tmp / ".env"), "0600", str(tmp / ".env.example"), "SECRET_KEY"]),
+    WriteFiles: lambda tmp: (WriteFiles(((tmp / "a.yml", "x: 1\n"), (tmp / "b.yml", "y: 2\n"))), [str(tmp / "a.yml"), str(tmp / "b.yml")]),
     SignImage: lambda tmp: (SignImage("r/a:1", key=tmp / "cosign.key"), ["r/a:1", str(tmp / "cosign.key"), "no transparency log"]),
     VerifySignature: lambda tmp: (VerifySignature("r/a:1", tmp / "cosign.pub"), ["r/a:1", str(tmp / "cosign.pub")]),
     VerifyBundleSignature: lambda tmp: (VerifyBundleSignature(tmp / "b.tar.gz", tmp / "b.tar.gz.sig", tmp / "cosign.pub"),

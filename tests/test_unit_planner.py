@@ -221,6 +221,16 @@ def test_rebuild_plan_removes_rebuilds_and_starts_just_those_services(stack):
     assert "api" in plan.title and "dev" in plan.title
 
 
+def test_rebuild_plan_labels_its_images_like_dev_but_always_builds(stack):
+    plan = rebuild_plan(stack, stack.mode("dev"), "linux/arm64", env_present=True, services=("api",),
+                        fingerprints={"server": "f" * 64})
+    build = plan.steps[1]
+    assert build.skip_unchanged is False
+    (target,) = build.targets
+    assert target.fingerprint == "f" * 64 and ("dev.polyarch.inputs", "f" * 64) in target.labels
+    assert build.definition()["target"]["server"]["labels"] == {"dev.polyarch.inputs": "f" * 64}
+
+
 def test_rebuild_plan_of_a_third_party_service_builds_nothing(stack):
     plan = rebuild_plan(stack, stack.mode("prod"), "linux/amd64", env_present=False, services=("init",))
     assert [type(s) for s in plan.steps] == [ComposeRemove, ComposeUp]

@@ -317,14 +317,16 @@ def test_deploy_plan_writes_the_tag_and_the_optional_refs_into_the_values_file(a
     plan = deploy_plan(images, ("linux/amd64", "linux/arm64"), "127.0.0.1:5000/acme", "abc1234", notes=notes,
                        fingerprints={"server": "f1", "frontend": "f2", "tools": "f3"},
                        values_file=adopted.values_file, ref_keys=ref_keys)
-    assert [type(s) for s in plan.steps] == [Build, Verify, Verify, Verify, UpdateValues]
-    build = plan.steps[0]
+    assert [type(s) for s in plan.steps] == [KeepNames, Build, RestoreNames, Verify, Verify, Verify, UpdateValues]
+    keep, build, restore = plan.steps[:3]
     assert build.push is True and build.skip_unchanged is True
     refs = ("127.0.0.1:5000/acme/acme/server:abc1234", "127.0.0.1:5000/acme/frontend:abc1234",
             "127.0.0.1:5000/acme/acme/tools:abc1234")
     assert tuple(t.tags for t in build.targets) == tuple((r,) for r in refs)
     assert tuple(t.ref for t in build.targets) == refs
-    assert [(v.ref, v.platforms) for v in plan.steps[1:4]] == [(r, ("linux/amd64", "linux/arm64")) for r in refs]
+    assert [(v.ref, v.platforms) for v in plan.steps[3:6]] == [(r, ("linux/amd64", "linux/arm64")) for r in refs]
+    # The pushed tags a docker-driver build leaves as local names: only this run's go again.
+    assert keep.names == restore.names == refs
     definition = build.definition()["target"]
     assert definition["server"]["target"] == "release"
     assert "target" not in definition["tools"]  # no target: the Dockerfile's last stage
@@ -339,15 +341,15 @@ def test_deploy_plan_drops_refs_of_images_it_does_not_build(adopted):
     images = release_images(adopted, values_of(adopted), {})[0][:2]
     plan = deploy_plan(images, ("linux/amd64",), "r/ns", "t", verify=False, values_file=adopted.values_file,
                        ref_keys=(("config.TOOLS_IMAGE", "tools"),))
-    assert [type(s) for s in plan.steps] == [Build, UpdateValues]
+    assert [type(s) for s in plan.steps] == [KeepNames, Build, RestoreNames, UpdateValues]
     assert plan.steps[-1] == UpdateValues(adopted.values_file, "t", ())
 
 
 def test_deploy_plan_without_a_values_file_writes_nothing(stack):
     images, _, _ = release_images(stack, None, {})
     plan = deploy_plan(images, ("linux/amd64",), "r/ns", "t", ref_keys=(("x.y", "server"),))
-    assert [type(s) for s in plan.steps] == [Build, Verify, Verify]
-    assert plan.steps[0].skip_unchanged is False  # no fingerprints: everything is built
+    assert [type(s) for s in plan.steps] == [KeepNames, Build, RestoreNames, Verify, Verify]
+    assert plan.steps[1].skip_unchanged is False  # no fingerprints: everything is built
 
 
 def test_published_ref_uses_the_repository_and_one_slash(adopted):
@@ -476,20 +478,23 @@ def test_airtight_run_plan_never_pulls_or_builds(stack, bundle):
 def test_publish_build_through_a_staging_repository_named_after_the_stack(adopted):
     images, _, _ = release_images(adopted, values_of(adopted), {})
     plan = publish_build_plan(adopted, images, "linux/amd64", "reg/ns", Path("/d"), push_by_digest=False)
-    assert [type(s) for s in plan.steps] == [Build, CopyByDigest, CopyByDigest, CopyByDigest, RecordDigests]
-    build = plan.steps[0]
+    assert [type(s) for s in plan.steps] == [KeepNames, Build, CopyByDigest, CopyByDigest, CopyByDigest, RecordDigests,
+                                             RestoreNames]
+    build = plan.steps[1]
     assert build.pushes is True
     assert {t.name: t.tags for t in build.targets} == {
         "server": ("reg/ns/acme-staging/acme/server:linux-amd64",),
         "frontend": ("reg/ns/acme-staging/frontend:linux-amd64",),
         "tools": ("reg/ns/acme-staging/acme/tools:linux-amd64",),
     }
-    assert plan.steps[1:4] == (
+    # The docker driver keeps each staging tag as a local name too: only this run's go again.
+    assert plan.steps[0].names == plan.steps[-1].names == tuple(t for target in build.targets for t in target.tags)
+    assert plan.steps[2:5] == (
         CopyByDigest("server", "reg/ns/acme-staging/acme/server", "reg/ns/acme/server"),
         CopyByDigest("frontend", "reg/ns/acme-staging/frontend", "reg/ns/frontend"),
         CopyByDigest("tools", "reg/ns/acme-staging/acme/tools", "reg/ns/acme/tools"),
     )
-    assert plan.steps[-1] == RecordDigests(Path("/d"), "linux/amd64", ("server", "frontend", "tools"))
+    assert plan.steps[-2] == RecordDigests(Path("/d"), "linux/amd64", ("server", "frontend", "tools"))
     # OCI media types even through the docker driver: only they carry annotations.
     assert all(t.provenance is False and t.outputs == ("type=image,push=true,oci-mediatypes=true",)
                and t.platforms == ("linux/amd64",) for t in build.targets)
@@ -499,7 +504,7 @@ def test_publish_build_through_a_staging_repository_named_after_the_stack(adopte
 def test_publish_build_of_the_sample_stack_stages_under_its_name(stack):
     images, _, _ = release_images(stack, None, {})
     plan = publish_build_plan(stack, images, "linux/arm64", "reg/ns", Path("/d"), push_by_digest=False)
-    assert plan.steps[1] == CopyByDigest("server", "reg/ns/polyarch-staging/server", "reg/ns/server")
+    assert plan.steps[2] == CopyByDigest("server", "reg/ns/polyarch-staging/server", "reg/ns/server")
 
 
 def test_publish_build_by_digest_pushes_no_tag(stack):
@@ -593,7 +598,7 @@ def test_deploy_plan_stamps_labels_annotations_and_the_commit_time(stack):
     images, _, _ = release_images(stack, None, {})
     plan = deploy_plan(images, ("linux/amd64",), "reg/ns", "abc1234", source=SourceInfo("e" * 40, 1700000000, None),
                        fingerprints={"server": "fp"})
-    server = plan.steps[0].definition()["target"]["server"]
+    server = plan.steps[1].definition()["target"]["server"]
     assert server["labels"]["org.opencontainers.image.revision"] == "e" * 40
     assert server["args"]["SOURCE_DATE_EPOCH"] == "1700000000"
     assert "manifest:org.opencontainers.image.version=abc1234" in server["annotations"]
@@ -603,7 +608,7 @@ def test_deploy_plan_stamps_labels_annotations_and_the_commit_time(stack):
 def test_gha_cache_is_scoped_per_image(stack):
     images, _, _ = release_images(stack, None, {})
     plan = deploy_plan(images, ("linux/amd64", "linux/arm64"), "reg/ns", "t", cache="gha")
-    server = plan.steps[0].definition()["target"]["server"]
+    server = plan.steps[1].definition()["target"]["server"]
     assert server["cache-from"] == ["type=gha,scope=polyarch-server"]
     assert server["cache-to"] == ["type=gha,scope=polyarch-server,mode=max"]
 

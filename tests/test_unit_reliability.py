@@ -118,28 +118,58 @@ def test_a_second_run_waits_for_the_stack_lock(tmp_path, monkeypatch):
     assert lines[0] == "waiting for first" and lines[1].startswith("got second")
 
 
+SLOW_TASK = textwrap.dedent("""
+    import time
+    from invoke import Collection, Program
+    from polyarch.cli import polyarch_task
+
+    @polyarch_task
+    def slow(c):
+        try:
+            print("started", flush=True)
+            time.sleep(30)
+        finally:
+            print("cleaning up", flush=True)
+            time.sleep(1)
+            print("cleaned up", flush=True)
+
+    Program(namespace=Collection(slow), name="t").run(["t", "slow"])
+""")
+
+
 def test_sigterm_during_a_task_runs_the_ctrl_c_clean_up(tmp_path):
     """A task body that is killed with SIGTERM exits 130 through the same path as Ctrl-C."""
-    script = textwrap.dedent("""
-        import time
-        from invoke import Collection, Program
-        from polyarch.cli import polyarch_task
-
-        @polyarch_task
-        def slow(c):
-            try:
-                print("started", flush=True)
-                time.sleep(30)
-            finally:
-                print("cleaned up", flush=True)
-
-        Program(namespace=Collection(slow), name="t").run(["t", "slow"])
-    """)
+    script = SLOW_TASK
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "started"
     proc.terminate()
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "cleaned up" in out and "Interrupted" in err
+
+
+def test_sigint_interrupts_a_task_that_inherited_it_as_ignored():
+    """A non-interactive shell starts `&` jobs with SIGINT ignored; `kill -INT` must still stop polyarch cleanly."""
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_TASK], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert proc.stdout.readline().strip() == "started"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "cleaned up" in out and "Interrupted" in err
+
+
+def test_a_second_signal_does_not_cut_the_clean_up_short():
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_TASK], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    proc.terminate()
+    assert proc.stdout.readline().strip() == "cleaning up"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "cleaned up" in out, err
+    assert "still cleaning up" in err
 
 
 def test_one_task_running_two_plans_takes_its_own_lock_once(tmp_path, monkeypatch):
@@ -543,3 +573,26 @@ def test_env_keys_that_init_would_write_must_be_variable_names():
         parse_settings(data, Path("polyarch.toml"))
     for key in ("project.secrets", "project.required", "modes.dev.overlay.key"):
         assert key in caught.value.message
+
+
+@pytest.mark.parametrize("after", [1, 2], ids=["after-the-checksum", "after-the-bundle"])
+def test_an_interruption_while_publishing_a_bundle_never_leaves_one_without_the_other(tmp_path, monkeypatch, after):
+    """A signal that lands right after a rename: before the bundle's, nothing stays; after it, both stay."""
+    import polyarch.bundle
+    from polyarch.execute import _write_bundle
+    from polyarch.plans import SaveBundle
+
+    item = SaveBundle(("x",), tmp_path / "b.tar.gz", tmp_path / "b.tar.gz.sha256", "s", "v", "linux/amd64", 1)
+    real, calls = os.replace, []
+
+    def replace_then_interrupt(source, target):
+        real(source, target)
+        calls.append(target)
+        if len(calls) == after:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(polyarch.bundle.os, "replace", replace_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        _write_bundle(item, lambda sink: sink.write(b"data") and None)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ([] if after == 1 else ["b.tar.gz", "b.tar.gz.sha256"])

@@ -140,6 +140,8 @@ JSON_TASKS = {
     "deploy-build": ("--registry", "127.0.0.1:5000/lumen", "--tag", "v1"),
     "package-airtight": ("--platform", "linux/amd64", "--version", "v1"),
     "prod-airtight": ("--no-start",),
+    "init": (),
+    "workflows": ("--output", "wf"),
 }
 BUILD_ARGS = ("POSTGRES_PASSWORD", "FLASK_SECRET_KEY", "AUTH_SECRET", *WORDS)
 

@@ -19,7 +19,7 @@ import pytest
 
 from polyarch.envfile import read_env
 from polyarch.platforms import KNOWN_PLATFORMS
-from unit_helpers import (REPO, compose_cli, copy_repo_stack, fresh_console, require_compose,  # noqa: F401  (fixtures)
+from unit_helpers import (REPO, add_profiled_service, compose_cli, copy_repo_stack, fresh_console, require_compose,  # noqa: F401  (fixtures)
                           run_invoke, write_files)
 
 SECRETS = ("SECRET_KEY", "API_TOKEN", "WORKER_SHARED_SECRET")
@@ -508,6 +508,30 @@ def test_init_keeps_user_values_and_force_replaces_them(stack_copy, capsys):
     assert forced["SECRET_KEY"] not in capsys.readouterr().err
 
 
+def test_init_dry_run_prints_the_plan_and_writes_nothing(stack_copy, capsys):
+    env = stack_copy.parent / ".env"
+    assert run_invoke("init", "--dry-run", "--stack", str(stack_copy)) == 0
+    err = capsys.readouterr().err
+    assert not env.exists()
+    assert "Dry run, nothing will change" in err and f"create {env} (mode 0600) from" in err
+    for key in SECRETS:
+        assert key in err
+    env.write_text("SECRET_KEY=chosen-by-me\n")
+    env.chmod(0o644)
+    assert run_invoke("init", "--dry-run", "--json", "--stack", str(stack_copy)) == 0
+    captured = capsys.readouterr()
+    (step,) = json.loads(captured.out)["plan"]["steps"]
+    assert step["kind"] == "InitEnv" and step["create"] is False and step["kept"] == ["SECRET_KEY"]
+    assert "SECRET_KEY" not in step["fill"] and step["fill"]
+    assert env.read_text() == "SECRET_KEY=chosen-by-me\n" and _mode(env) == 0o644
+    assert "chosen-by-me" not in captured.out + captured.err
+
+
+def test_init_json_needs_dry_run(stack_copy, capsys):
+    assert run_invoke("init", "--json", "--stack", str(stack_copy)) == 2
+    assert not (stack_copy.parent / ".env").exists()
+
+
 def test_init_then_prod_build_dry_run_passes(stack_copy, capsys):
     """init fills every required key, so the prod-build check that refused before now lets the plan through."""
     assert run_invoke("init", "--stack", str(stack_copy)) == 0
@@ -555,3 +579,15 @@ def test_every_flag_of_every_task_has_a_help_text():
         assert (task, "json") in flags
     assert ("dev", "fresh") in flags and ("prod-build", "fresh") in flags
     assert ("logs", "services") in flags and ("logs", "service") not in flags
+
+
+def test_nuke_removes_the_images_of_services_under_an_inactive_profile(stack_copy, capsys):
+    """A service under a compose profile no mode turns on is not in the modes, yet its image carries the stack's name."""
+    base = stack_copy.parent / "compose" / "base.yaml"
+    add_profiled_service(base, "polyarch-debugger:latest")
+    assert run_invoke("nuke", "--dry-run", "--json", "--stack", str(stack_copy)) == 0
+    remove = next(s for s in json.loads(capsys.readouterr().out)["plan"]["steps"] if s["kind"] == "RemoveImages")
+    assert "polyarch-debugger:latest" in remove["refs"] and "polyarch-api:latest" in remove["refs"]
+    assert "busybox:1.36.1" not in remove["refs"]
+    assert run_invoke("dev", "--dry-run", "--json", "--stack", str(stack_copy)) == 0
+    assert "polyarch-debugger" not in capsys.readouterr().out  # dev still leaves the profile off

@@ -3,6 +3,7 @@ and this repository's own files current (`polyarch workflows --check`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -298,3 +299,24 @@ def test_a_project_name_or_folder_with_a_line_break_is_refused():
         render("acme\non: push", ("server",), ("linux/amd64",), WorkflowSettings())
     with pytest.raises(StackError, match="expression"):
         render("acme", ("server",), ("linux/amd64",), WorkflowSettings(), folder="deploy/${{ github.actor }}")
+
+
+def test_dry_run_prints_the_files_it_would_write_and_writes_nothing(compose_cli, fresh_console, capsys, tmp_path, monkeypatch):
+    settings = copy_repo_stack(tmp_path / "acme")
+    monkeypatch.chdir(settings.parent)
+    out = tmp_path / "wf"
+    assert run_invoke("workflows", "--output", str(out), "--dry-run") == 0
+    err = capsys.readouterr().err
+    assert not out.exists()
+    assert "Dry run, nothing will change" in err and str(out / "publish-images.yml") in err
+    assert run_invoke("workflows", "--output", str(out), "--dry-run", "--json") == 0
+    (step,) = json.loads(capsys.readouterr().out)["plan"]["steps"]
+    assert step["kind"] == "WriteFiles"
+    written = {Path(path).name: text for path, text in step["files"]}
+    assert sorted(written) == ["publish-airtight.yml", "publish-images.yml"] and not out.exists()
+    # The real run writes exactly those files; after it, a dry run has nothing to write.
+    assert run_invoke("workflows", "--output", str(out)) == 0
+    assert {p.name: p.read_text() for p in out.iterdir()} == written
+    capsys.readouterr()
+    assert run_invoke("workflows", "--output", str(out), "--dry-run", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["plan"]["steps"] == []

@@ -206,3 +206,17 @@ def fresh_console(monkeypatch):
     polyarch.console.err.cache_clear()
     yield
     polyarch.console.err.cache_clear()
+
+
+def add_profiled_service(base: Path, image: str) -> None:
+    """Add to a copy of compose/base.yaml a built service under a profile no mode turns on."""
+    base.write_text(base.read_text().replace("services:\n", (
+        "services:\n"
+        "  debugger:\n"
+        "    profiles: [tools]\n"
+        f"    image: {image}\n"
+        "    build:\n"
+        "      context: ../docker/server\n"
+        "      target: prod\n"
+        "      additional_contexts:\n"
+        "        common: ../docker/common\n"), 1))

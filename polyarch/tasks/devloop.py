@@ -25,9 +25,15 @@ def print_urls(stack: Stack) -> None:
 
 
 def run_init(stack: Stack, force: bool = False) -> None:
-    from polyarch.envfile import init_env, read_env
+    from polyarch.envfile import init_env
 
-    result = init_env(stack.env_file, stack.env_example, stack.secrets, force=force)
+    report_init(stack, init_env(stack.env_file, stack.env_example, stack.secrets, force=force))
+
+
+def report_init(stack: Stack, result) -> None:
+    """Say what init did (key names only, never a value)."""
+    from polyarch.envfile import read_env
+
     # The stack was read before these values existed: hide them from now on (compose output, errors).
     console.hide_secrets(read_env(stack.env_file), (*stack.secrets, *stack.required))
     if result.created:
@@ -60,6 +66,14 @@ def split_services(text: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for p in (text or "").replace(",", " ").split() if p))
 
 
+def image_fingerprints(images, platform: str) -> dict[str, str]:
+    """The input fingerprint of each image built for `platform`: the `dev.polyarch.inputs` label's value."""
+    from polyarch.fingerprint import fingerprint
+
+    return {image.name: fingerprint(image.context, image.dockerfile, image.target, (platform,), image.args, image.contexts)
+            for image in images}
+
+
 def start_mode(session: Session, mode, platform: str | None, build: bool, no_cache: bool = False, fresh: bool = False,
                creates_env: bool = False) -> None:
     """Build (optionally) and start one mode for the host's platform.
@@ -67,17 +81,13 @@ def start_mode(session: Session, mode, platform: str | None, build: bool, no_cac
     `creates_env`: a real run creates .env before this (dev runs init), so a
     dry run plans with it exactly as the real run will.
     """
-    from polyarch.fingerprint import fingerprint
     from polyarch.planner import up_plan
 
     stack = session.stack
     chosen = session.host_platform(platform)
     # The inputs of each image: an image whose local names carry the same is
     # not rebuilt, and a stack already running all of them is left alone.
-    fingerprints = None if (no_cache or fresh or not build) else {
-        image.name: fingerprint(image.context, image.dockerfile, image.target, (chosen,), image.args, image.contexts)
-        for image in mode.images
-    }
+    fingerprints = None if (no_cache or fresh or not build) else image_fingerprints(mode.images, chosen)
     plan = up_plan(stack, mode, chosen, env_present=stack.env_file.is_file() or (session.dry_run and creates_env), build=build,
                    no_cache=no_cache, fresh=fresh, fingerprints=fingerprints)
     if session.carry_out(plan, chosen, mode) is not None:
@@ -88,10 +98,19 @@ def pick_mode(session: Session, mode: str | None, role: str):
     return session.stack.mode(mode) if mode else session.stack.role(role)
 
 
-@polyarch_task(help={"force": "Regenerate every secret, even those already set.", "stack": HELP["stack"]})
-def init(c, force=False, stack=None):
+@polyarch_task(help={"force": "Regenerate every secret, even those already set.", "dry_run": HELP["dry_run"],
+                     "json": HELP["json"], "stack": HELP["stack"]})
+def init(c, force=False, dry_run=False, json=False, stack=None):
     """Create .env from .env.example and fill empty secrets."""
-    run_init(Session.open(stack).stack, force)
+    from polyarch.envfile import init_needs_writing, preview_init
+    from polyarch.planner import init_plan
+
+    session = Session.open(stack, dry_run, json)
+    s = session.stack
+    preview = preview_init(s.env_file, s.env_example, s.secrets, force=force)
+    plan = init_plan(s.env_file, preview, init_needs_writing(s.env_file, preview))
+    if session.carry_out(plan) is not None:
+        report_init(s, preview)
 
 
 @polyarch_task(help={"platform": HELP["platform"], "no_cache": HELP["no_cache"], "fresh": HELP["fresh"], "mode": HELP["mode"] + " Default: the dev mode.",
@@ -137,7 +156,8 @@ def rebuild(c, services, platform=None, mode=None, dry_run=False, json=False, st
     if not names:
         raise UsageError("Name at least one service to rebuild, e.g. `rebuild api`.")
     chosen = session.host_platform(platform)
-    plan = rebuild_plan(session.stack, chosen_mode, chosen, session.stack.env_file.is_file(), names)
+    plan = rebuild_plan(session.stack, chosen_mode, chosen, session.stack.env_file.is_file(), names,
+                        image_fingerprints(chosen_mode.images_for(names), chosen))
     if session.carry_out(plan, chosen, chosen_mode) is not None:
         console.done(f"rebuilt and restarted {', '.join(names)}")
 
@@ -170,8 +190,15 @@ def stop(session: Session, volumes: bool = False, images: bool = False) -> None:
     from polyarch.planner import down_plan
 
     stack = session.stack
+    names = None
+    if images:
+        from polyarch.engine import compose_config_reader
+
+        # Services under a profile no mode turns on still built images under the stack's names.
+        names = stack.every_profile_local_names(compose_config_reader(stack.root, stack.env_file, stack.env_example,
+                                                                      all_profiles=True))
     plan = down_plan(stack, env_present=stack.env_file.is_file(), volumes=volumes, images=images,
-                     published=published_repositories(stack) if images else ())
+                     published=published_repositories(stack) if images else (), local_names=names)
     if session.carry_out(plan, mode=None) is None:
         return
     left = session.engine().project_resources(stack.name)

@@ -66,7 +66,9 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
     results = session.carry_out(plan, chosen)
     if results is None:
         return
-    for path in results[len(plan.steps)]:
+    from polyarch.plans import RecordDigests
+
+    for path in next(r for i, r in results.items() if isinstance(plan.steps[i - 1], RecordDigests)):
         console.emit(f"{path}: {path.read_text().strip()}")
 
 
@@ -151,18 +153,21 @@ def builder(c, node=None, name=None, dry_run=False, stack=None):
 @polyarch_task(help={
     "check": "Compare the files with what the project describes and exit 1 on any difference; write nothing.",
     "output": "Folder to write to (default: .github/workflows at the top of the git repository, else of the project).",
+    "dry_run": HELP["dry_run"],
+    "json": HELP["json"],
     "stack": HELP["stack"],
 })
-def workflows(c, check=False, output=None, stack=None):
+def workflows(c, check=False, output=None, dry_run=False, json=False, stack=None):
     """Write the project's GitHub Actions release workflows (or --check them)."""
-    from polyarch.atomic import write_atomic
     from polyarch.errors import UsageError, VerificationError
     from polyarch.gitinfo import repo_root
+    from polyarch.planner import workflows_plan
     from polyarch.release import release_images
     from polyarch.tasks.release import read_inputs
     from polyarch.workflows import render
 
-    s = Session.open(stack).stack
+    session = Session.open(stack, dry_run, json)
+    s = session.stack
     values, _env = read_inputs(s)
     # What CI builds: it has the values file but not the developer's .env.
     images, _refs, _notes = release_images(s, values, {})
@@ -182,15 +187,10 @@ def workflows(c, check=False, output=None, stack=None):
                                     tip=f"Run `{prog()} workflows` and commit the result (hand edits belong in polyarch.toml's [workflows]).")
         console.done(f"{', '.join(files)} in {target} match the project")
         return
-    rows = []
-    for name, text in files.items():
-        path = target / name
-        if path.is_file() and path.read_text() == text:
-            rows.append((str(path), "unchanged"))
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, text)
-        rows.append((str(path), "written"))
+    current = {name: (target / name).read_text() if (target / name).is_file() else None for name in files}
+    if session.carry_out(workflows_plan(target, files, current)) is None:
+        return
+    rows = [(str(target / name), "unchanged" if current[name] == text else "written") for name, text in files.items()]
     console.table("GitHub Actions workflows", ("file", "result"), rows)
     console.done(f"release workflows for {', '.join(s.platforms)}; commit them with the change that made them")
 
