@@ -81,13 +81,16 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
     console.emit(str(save.bundle))
 
 
-def check_bundle(path, host_platform: str, insist: str | None, hash_now: bool = True):
+def check_bundle(path, host_platform: str, insist: str | None, stack, mode):
     """Everything prod-airtight checks before it loads anything. Returns (manifest or None, expected sha256 or None).
 
-    Without `hash_now`, the sha256 is not computed here but returned, for the
-    load to check while it reads the file (one pass instead of two).
+    The whole file is read once here (bounded): its sha256, and the names,
+    platforms and completeness `docker load` would give, so that a bundle
+    naming a foreign image is refused before it can repoint that name.
     """
-    from polyarch.bundle import bundle_name, check_gzip_complete, expected_checksum, read_manifest, sha256_of
+    from polyarch.bundle import bundle_name, expected_checksum, read_manifest
+    from polyarch.bundlescan import check_contents, scan_bundle
+    from polyarch.planner import airtight_refs
     from polyarch.platforms import arch_name
 
     if not path.exists():
@@ -96,26 +99,12 @@ def check_bundle(path, host_platform: str, insist: str | None, hash_now: bool = 
         raise BundleError(f"{path} is not a file.")
     sha_file = path.with_name(path.name + ".sha256")
     want = expected_checksum(sha_file, path) if sha_file.is_file() else None
-    if want and hash_now:
-        with console.status(f"checking the sha256 of {path.name}"):
-            got = sha256_of(path)
-        if got != want:
-            raise BundleError(
-                f"{path.name} does not match {sha_file.name} (sha256 {got[:16]}..., expected {want[:16]}...): "
-                "the download is corrupt or incomplete.",
-                tip="Download or copy the bundle again; nothing was loaded.",
-            )
-        console.done(f"sha256 matches {sha_file.name}")
-    elif not want:
-        console.warn(f"no {sha_file.name} beside the bundle; checking that the gzip stream is complete instead")
+    if not want:
+        console.warn(f"no {sha_file.name} beside the bundle; checking that the archive is complete instead")
     manifest = read_manifest(path)
-    if want is None and hash_now:
-        with console.status(f"reading {path.name} to its end"):
-            check_gzip_complete(path)
     if manifest is None:
-        console.warn(f"{path.name} carries no polyarch manifest, so its platform cannot be checked before loading")
-        return None, want
-    if manifest.platform != host_platform:
+        console.warn(f"{path.name} carries no polyarch manifest: its images, names and platform are read from docker's own metadata")
+    elif manifest.platform != host_platform:
         if insist != manifest.platform:
             right = bundle_name(manifest.stack, manifest.version, arch_name(host_platform))
             raise BundleError(
@@ -124,7 +113,21 @@ def check_bundle(path, host_platform: str, insist: str | None, hash_now: bool = 
                     f"or pass --platform {manifest.platform} to load it anyway and run it under emulation.",
             )
         console.warn(f"loading {manifest.platform} images on a {host_platform} host (--platform): they run under emulation")
-    console.done(f"bundle: {manifest.stack} {manifest.version} for {manifest.platform}, {len(manifest.images)} images")
+    if manifest is not None:
+        check_bundle_fits(manifest, stack, mode, path)
+    with console.status(f"reading {path.name}: checksum, image names and platforms"):
+        contents = scan_bundle(path)
+    if want and contents.sha256 != want:
+        raise BundleError(
+            f"{path.name} does not match {sha_file.name} (sha256 {contents.sha256[:16]}..., expected {want[:16]}...): "
+            "the download is corrupt or incomplete.",
+            tip="Download or copy the bundle again; nothing was loaded.",
+        )
+    if want:
+        console.done(f"sha256 matches {sha_file.name}")
+    check_contents(path, contents, airtight_refs(mode), manifest.platform if manifest else (insist or host_platform))
+    if manifest is not None:
+        console.done(f"bundle: {manifest.stack} {manifest.version} for {manifest.platform}, {len(manifest.images)} images")
     return manifest, want
 
 
@@ -181,11 +184,9 @@ def prod_airtight(c, bundle=None, platform=None, start=True, key=None, dry_run=F
     run_platform = session.host_platform(None)
     manifest = want = None
     if path is not None:
-        # A dry run reads the whole file now; a real run checks it while loading.
-        manifest, want = check_bundle(path, session.native_platform(), insist, hash_now=dry_run)
-        if manifest is not None:
-            check_bundle_fits(manifest, s, mode, path)
-            run_platform = manifest.platform
+        # The whole file is read now, in a dry run too; a real run checks the sha256 again while loading.
+        manifest, want = check_bundle(path, session.native_platform(), insist, s, mode)
+        run_platform = manifest.platform if manifest is not None else (insist or run_platform)
     else:
         console.info("No bundle given: the images must already be in the engine.")
     plan = airtight_run_plan(s, path, run_platform, env_present=s.env_file.is_file(),
