@@ -88,7 +88,7 @@ def check_bundle(path, host_platform: str, insist: str | None, stack, mode):
     platforms and completeness `docker load` would give, so that a bundle
     naming a foreign image is refused before it can repoint that name.
     """
-    from polyarch.bundle import bundle_name, expected_checksum, read_manifest
+    from polyarch.bundle import bundle_name, expected_checksum, read_manifest, sha256_of
     from polyarch.bundlescan import check_contents, scan_bundle
     from polyarch.planner import airtight_refs
     from polyarch.platforms import arch_name
@@ -116,19 +116,29 @@ def check_bundle(path, host_platform: str, insist: str | None, stack, mode):
     if manifest is not None:
         check_bundle_fits(manifest, stack, mode, path)
     with console.status(f"reading {path.name}: checksum, image names and platforms"):
-        contents = scan_bundle(path)
-    if want and contents.sha256 != want:
-        raise BundleError(
-            f"{path.name} does not match {sha_file.name} (sha256 {contents.sha256[:16]}..., expected {want[:16]}...): "
-            "the download is corrupt or incomplete.",
-            tip="Download or copy the bundle again; nothing was loaded.",
-        )
+        try:
+            contents = scan_bundle(path)
+        except BundleError:
+            # A damaged copy is said as such when the .sha256 shows it.
+            if want:
+                _refuse_mismatch(path, sha_file, sha256_of(path), want)
+            raise
+    _refuse_mismatch(path, sha_file, contents.sha256, want)
     if want:
         console.done(f"sha256 matches {sha_file.name}")
     check_contents(path, contents, airtight_refs(mode), manifest.platform if manifest else (insist or host_platform))
     if manifest is not None:
         console.done(f"bundle: {manifest.stack} {manifest.version} for {manifest.platform}, {len(manifest.images)} images")
     return manifest, want
+
+
+def _refuse_mismatch(path, sha_file, got: str, want: str | None) -> None:
+    if want and got != want:
+        raise BundleError(
+            f"{path.name} does not match {sha_file.name} (sha256 {got[:16]}..., expected {want[:16]}...): "
+            "the download is corrupt or incomplete.",
+            tip="Download or copy the bundle again; nothing was loaded.",
+        )
 
 
 def check_bundle_fits(manifest, stack, mode, path) -> None:
