@@ -280,10 +280,10 @@ def test_a_bundle_naming_a_foreign_image_is_refused_and_leaves_that_name_alone(e
         digest = hashlib.sha256(bad.read_bytes()).hexdigest() if checksum == "right" else "0" * 64
         (tmp_path / (bad.name + ".sha256")).write_text(f"{digest}  {bad.name}\n")
         result = run_invoke(["prod-airtight", "--bundle", str(bad), "--stack", str(stack_file)], check=False)
+        assert engine.image.inspect(victim).id == before, "the foreign name was repointed"
         assert result.returncode == 1, result.stderr
         assert ("the stack does not run" if checksum == "right" else "does not match") in result.stderr, result.stderr
         assert "nothing was loaded" in result.stderr
-        assert engine.image.inspect(victim).id == before, "the foreign name was repointed"
         assert stack_containers(engine) == []
     finally:
         engine.image.remove(victim)
