@@ -164,8 +164,10 @@ def checksum_line(digest: str, bundle: Path) -> str:
 
 
 def expected_checksum(sha_file: Path, bundle: Path) -> str:
-    """The digest a `.sha256` file gives for `bundle`."""
-    for line in sha_file.read_text(encoding="utf-8", errors="replace").splitlines():
+    """The digest a `.sha256` file gives for `bundle` (only its first 64 KiB are read: a real one is one line)."""
+    with sha_file.open("rb") as handle:
+        text = handle.read(1 << 16).decode("utf-8", errors="replace")
+    for line in text.splitlines():
         parts = line.strip().split()
         if len(parts) == 2 and parts[1].lstrip("*") == bundle.name and len(parts[0]) == 64:
             return parts[0].lower()

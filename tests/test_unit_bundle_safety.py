@@ -283,3 +283,14 @@ def test_a_newer_format_is_refused_naming_what_reads_it(tmp_path, stack_copy, fr
 def test_the_writer_stamps_the_format_version():
     written = json.loads(BundleManifest("s", "1", "linux/amd64", {}, "0.1.0").to_json())
     assert written["format"] == FORMAT_VERSION == 1
+
+
+def test_a_huge_checksum_file_is_not_read_into_memory(tmp_path):
+    from polyarch.bundle import expected_checksum
+
+    bundle = tmp_path / "b.tar.gz"
+    sha_file = tmp_path / "b.tar.gz.sha256"
+    with sha_file.open("wb") as sink:
+        sink.truncate(1 << 31)  # 2 GiB of zeros, sparse: reading it all would take seconds and gigabytes of memory
+    with pytest.raises(BundleError, match="does not hold a sha256"):
+        expected_checksum(sha_file, bundle)
