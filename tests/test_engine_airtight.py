@@ -249,8 +249,12 @@ def test_a_plain_bundle_is_checked_before_loading_and_loads_when_it_fits(engine,
     remove_stack_images(engine)
 
 
-def with_extra_repotag(bundle, dest, name):
-    """A copy of `bundle` whose docker manifest.json gives its first image one more name (the polyarch manifest unchanged)."""
+def with_extra_name(bundle, dest, name):
+    """A copy of `bundle` whose docker metadata gives its first image one more name (the polyarch manifest unchanged).
+
+    The name goes into manifest.json's RepoTags (the classic image store's
+    source of names) and index.json (the containerd image store's).
+    """
     import io
     import json
     import tarfile
@@ -264,6 +268,14 @@ def with_extra_repotag(bundle, dest, name):
                 entries[0]["RepoTags"].append(name)
                 data = json.dumps(entries).encode()
                 member.size = len(data)
+            if member.name == "index.json":
+                index = json.loads(data)
+                extra = json.loads(json.dumps(index["manifests"][0]))
+                extra["annotations"] = {"io.containerd.image.name": f"docker.io/library/{name}",
+                                        "org.opencontainers.image.ref.name": name.rsplit(":", 1)[1]}
+                index["manifests"].append(extra)
+                data = json.dumps(index).encode()
+                member.size = len(data)
             out.addfile(member, io.BytesIO(data) if data is not None else None)
     return dest
 
@@ -276,7 +288,7 @@ def test_a_bundle_naming_a_foreign_image_is_refused_and_leaves_that_name_alone(e
     engine.image.tag("busybox:1.36.1", victim)
     try:
         before = engine.image.inspect(victim).id
-        bad = with_extra_repotag(host_bundle, tmp_path / host_bundle.name, victim)
+        bad = with_extra_name(host_bundle, tmp_path / host_bundle.name, victim)
         digest = hashlib.sha256(bad.read_bytes()).hexdigest() if checksum == "right" else "0" * 64
         (tmp_path / (bad.name + ".sha256")).write_text(f"{digest}  {bad.name}\n")
         result = run_invoke(["prod-airtight", "--bundle", str(bad), "--stack", str(stack_file)], check=False)

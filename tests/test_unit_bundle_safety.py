@@ -9,13 +9,12 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import platform as host
 import tarfile
 from pathlib import Path
 
 import pytest
-from unit_helpers import REPO, copy_repo_stack, fresh_console, load_repo_stack, run_invoke  # noqa: F401
+from unit_helpers import REPO, compose_cli, copy_repo_stack, fresh_console, load_repo_stack, run_invoke  # noqa: F401  (fixtures)
 
 from polyarch.bundle import FORMAT_VERSION, MANIFEST_NAME, BundleManifest, manifest_member, read_manifest
 from polyarch.bundlescan import check_contents, scan_bundle
@@ -82,7 +81,7 @@ def own_images(arch: str = ARCH) -> dict[str, str]:
 
 
 @pytest.fixture
-def stack_copy(tmp_path):
+def stack_copy(tmp_path, compose_cli):
     path = copy_repo_stack(tmp_path / "stack")
     (path.parent / ".env").write_text((REPO / ".env.example").read_text())
     return path
