@@ -57,6 +57,12 @@ class BundleContents:
         return {name for image in self.images for name in image.names}
 
 
+def _prog() -> str:
+    from polyarch.cli import prog
+
+    return prog()
+
+
 class _HashingReader:
     """A file read through this is hashed as it goes."""
 
@@ -93,7 +99,7 @@ def scan_bundle(path: Path, on_bytes: Callable[[int], None] | None = None) -> Bu
                           tip="Copy or download the bundle again, completely.") from None
     except (OSError, zlib.error, tarfile.TarError) as exc:
         raise BundleError(f"{path} is not a readable gzip'd image archive ({exc}); nothing was loaded.",
-                          tip="Give the .tar.gz that `invoke package-airtight` wrote; copy it again if it came over a network.") from None
+                          tip=f"Give the .tar.gz that `{_prog()} package-airtight` wrote; copy it again if it came over a network.") from None
     manifest = manifest_from_json(path, first) if first is not None else None
     return BundleContents(manifest, _images(path, metadata, blobs), raw.digest.hexdigest())
 
@@ -214,7 +220,7 @@ def _images(path: Path, metadata: dict[str, bytes], blobs: dict[str, bytes]) -> 
     if "manifest.json" not in metadata and "index.json" not in metadata:
         raise BundleError(f"{path} holds neither manifest.json nor index.json, so it is not an image archive polyarch "
                           "can check (a `docker save` from Docker 1.10 or newer has them); nothing was loaded.",
-                          tip="Make the bundle with `invoke package-airtight`, or with `docker save` of a current Docker.")
+                          tip=f"Make the bundle with `{_prog()} package-airtight`, or with `docker save` of a current Docker.")
     images: list[ArchivedImage] = []
     entries = _json(path, "manifest.json", metadata.get("manifest.json", b"[]"))
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -265,7 +271,7 @@ def check_contents(path: Path, contents: BundleContents, allowed: tuple[str, ...
         raise BundleError(
             f"{path.name} would name {len(foreign)} image(s) the stack does not run: {', '.join(n[:100] for n in foreign[:10])}; "
             "loading it would repoint those local names, so nothing was loaded.",
-            tip="A bundle may only hold the stack's own images; make it with `invoke package-airtight` for this project.")
+            tip=f"A bundle may only hold the stack's own images; make it with `{_prog()} package-airtight` for this project.")
     held = {normalize_ref(name) for name in contents.names()}
     missing = [ref for key, ref in wanted.items() if key not in held]
     if missing:
@@ -278,5 +284,5 @@ def check_contents(path: Path, contents: BundleContents, allowed: tuple[str, ...
         other = sorted({p for platforms in known if platform not in platforms for p in platforms})
         if other:
             raise BundleError(f"{path.name} holds {ref} for {', '.join(other)}, not for {platform}; nothing was loaded.",
-                              tip=f"Package the bundle for this host (`invoke package-airtight --platform {platform}`), "
+                              tip=f"Package the bundle for this host (`{_prog()} package-airtight --platform {platform}`), "
                                   f"or pass --platform {other[0]} to load it anyway and run it under emulation.")
