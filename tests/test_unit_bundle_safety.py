@@ -293,3 +293,14 @@ def test_a_huge_checksum_file_is_not_read_into_memory(tmp_path):
         sink.truncate(1 << 31)  # 2 GiB of zeros, sparse: reading it all would take seconds and gigabytes of memory
     with pytest.raises(BundleError, match="does not hold a sha256"):
         expected_checksum(sha_file, bundle)
+
+
+def test_a_plain_bundle_promises_the_image_ids_read_from_it(tmp_path, stack_copy, fresh_console, capsys):
+    """The check after loading then holds a plain bundle to the images the checks before loading saw."""
+    bundle = tmp_path / "plain.tar.gz"
+    bundle.write_bytes(gzip.compress(save_archive(own_images()), compresslevel=1))
+    assert run_invoke("prod-airtight", "--dry-run", "--json", "--no-start", "--bundle", str(bundle), "--stack", str(stack_copy)) == 0
+    plan = json.loads(capsys.readouterr().out)
+    check = next(step for step in plan["plan"]["steps"] if step.get("image_ids"))
+    config = json.dumps({"os": "linux", "architecture": ARCH, "rootfs": {"diff_ids": []}, "note": "busybox:1.36.1"}).encode()
+    assert ["busybox:1.36.1", "sha256:" + sha(config)] in check["image_ids"]

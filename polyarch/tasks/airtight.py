@@ -82,7 +82,10 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
 
 
 def check_bundle(path, host_platform: str, insist: str | None, stack, mode):
-    """Everything prod-airtight checks before it loads anything. Returns (manifest or None, expected sha256 or None).
+    """Everything prod-airtight checks before it loads anything.
+
+    Returns (manifest or None, expected sha256 or None, the (name, image ID)
+    pairs the loaded images must have).
 
     The whole file is read once here (bounded): its sha256, and the names,
     platforms and completeness `docker load` would give, so that a bundle
@@ -129,7 +132,10 @@ def check_bundle(path, host_platform: str, insist: str | None, stack, mode):
     check_contents(path, contents, airtight_refs(mode), manifest.platform if manifest else (insist or host_platform))
     if manifest is not None:
         console.done(f"bundle: {manifest.stack} {manifest.version} for {manifest.platform}, {len(manifest.images)} images")
-    return manifest, want
+        ids = {*manifest.images.items(), *manifest.configs.items()}
+    else:
+        ids = {(name, image_id) for image in contents.images for name in image.names for image_id in image.ids}
+    return manifest, want, tuple(sorted(ids))
 
 
 def _refuse_mismatch(path, sha_file, got: str, want: str | None) -> None:
@@ -193,14 +199,15 @@ def prod_airtight(c, bundle=None, platform=None, start=True, key=None, dry_run=F
     check_verifier(public_key if path is not None else None, dry_run)
     run_platform = session.host_platform(None)
     manifest = want = None
+    image_ids: tuple[tuple[str, str], ...] = ()
     if path is not None:
         # The whole file is read now, in a dry run too; a real run checks the sha256 again while loading.
-        manifest, want = check_bundle(path, session.native_platform(), insist, s, mode)
+        manifest, want, image_ids = check_bundle(path, session.native_platform(), insist, s, mode)
         run_platform = manifest.platform if manifest is not None else (insist or run_platform)
     else:
         console.info("No bundle given: the images must already be in the engine.")
     plan = airtight_run_plan(s, path, run_platform, env_present=s.env_file.is_file(),
-                             image_ids=tuple(sorted({*manifest.images.items(), *manifest.configs.items()})) if manifest else (),
+                             image_ids=image_ids,
                              sha256=want, start=start, public_key=public_key)
     if session.carry_out(plan, mode=mode) is not None and start:
         print_urls(s)
