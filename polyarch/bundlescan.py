@@ -16,6 +16,7 @@ import hashlib
 import json
 import posixpath
 import tarfile
+import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,45 +64,69 @@ def _prog() -> str:
     return prog()
 
 
-class _HashingReader:
-    """A file read through this is hashed as it goes."""
+class _CountingReader:
+    """Says how many bytes of the file the decompression has read."""
 
     def __init__(self, handle, on_bytes: Callable[[int], None] | None) -> None:
         self.handle = handle
-        self.digest = hashlib.sha256()
         self.on_bytes = on_bytes
 
     def read(self, size: int = -1) -> bytes:
         data = self.handle.read(size)
-        self.digest.update(data)
         if self.on_bytes and data:
             self.on_bytes(len(data))
         return data
 
-    def drain(self) -> None:
-        while self.read(_CHUNK):
-            pass
+
+class _Hasher:
+    """The file's sha256, computed in a thread beside the scan (the two share the 2 cores, not the time)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.stop = threading.Event()
+        self.result: str | BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True, name="polyarch-bundle-sha256")
+        self.thread.start()
+
+    def _run(self) -> None:
+        digest = hashlib.sha256()
+        try:
+            with self.path.open("rb") as handle:
+                while not self.stop.is_set() and (chunk := handle.read(_CHUNK)):
+                    digest.update(chunk)
+            self.result = digest.hexdigest()
+        except BaseException as exc:  # raised by wait()
+            self.result = exc
+
+    def wait(self) -> str:
+        while self.thread.is_alive():
+            self.thread.join(0.5)  # a moment at a time, so Ctrl-C is not held up
+        if isinstance(self.result, BaseException):
+            raise self.result
+        return self.result or ""
 
 
-def scan_bundle(path: Path, on_bytes: Callable[[int], None] | None = None) -> BundleContents:
-    """Read `path` once: its sha256, the names and platforms `docker load` would give, and the polyarch manifest."""
+def scan_bundle(path: Path, on_bytes: Callable[[int], None] | None = None, sha256: bool = True) -> BundleContents:
+    """Read `path` once: the names and platforms `docker load` would give, the polyarch manifest and (with `sha256`) its sha256."""
+    hasher = _Hasher(path) if sha256 else None
+    scanned = False
     try:
-        with path.open("rb") as handle:
-            raw = _HashingReader(handle, on_bytes)
-            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
-                first, metadata, blobs = _read_members(path, stream)
-                _refuse_trailing_data(path, stream)
-            raw.drain()
-    except BundleError:
-        raise
+        with path.open("rb") as handle, gzip.GzipFile(fileobj=_CountingReader(handle, on_bytes), mode="rb") as stream:
+            first, metadata, blobs = _read_members(path, stream)
+            _refuse_trailing_data(path, stream)
+        manifest = manifest_from_json(path, first) if first is not None else None
+        images = _images(path, metadata, blobs)
+        scanned = True
     except EOFError:
         raise BundleError(f"{path} ends early: the file is truncated; nothing was loaded.",
                           tip="Copy or download the bundle again, completely.") from None
     except (OSError, zlib.error, tarfile.TarError) as exc:
         raise BundleError(f"{path} is not a readable gzip'd image archive ({exc}); nothing was loaded.",
                           tip=f"Give the .tar.gz that `{_prog()} package-airtight` wrote; copy it again if it came over a network.") from None
-    manifest = manifest_from_json(path, first) if first is not None else None
-    return BundleContents(manifest, _images(path, metadata, blobs), raw.digest.hexdigest())
+    finally:
+        if hasher is not None and not scanned:
+            hasher.stop.set()  # refused (or interrupted): the checksum is not needed
+    return BundleContents(manifest, images, hasher.wait() if hasher is not None else "")
 
 
 def _member_name(path: Path, info: tarfile.TarInfo) -> str:

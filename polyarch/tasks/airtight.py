@@ -120,7 +120,7 @@ def check_bundle(path, host_platform: str, insist: str | None, stack, mode):
         check_bundle_fits(manifest, stack, mode, path)
     with console.status(f"reading {path.name}: checksum, image names and platforms"):
         try:
-            contents = scan_bundle(path)
+            contents = scan_bundle(path, sha256=want is not None)
         except BundleError:
             # A damaged copy is said as such when the .sha256 shows it.
             if want:
