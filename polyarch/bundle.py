@@ -10,6 +10,7 @@ is the manifest, so the manifest can be read without unpacking the rest.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import gzip
 import hashlib
@@ -102,15 +103,47 @@ def read_manifest(path: Path) -> BundleManifest | None:
             f"{path} is not a gzip'd image bundle ({exc}).",
             tip=f"Give the .tar.gz that `{prog()} package-airtight` wrote; download it again if it came over a network.",
         ) from None
+    return manifest_from_json(path, data)
+
+
+def manifest_from_json(path: Path, data: bytes) -> BundleManifest:
+    """The manifest in `data`; a BundleError for anything malformed or written for a newer format.
+
+    Fields this version does not know are ignored while the format's major
+    version is the same (a newer polyarch may add some); a newer major
+    version is refused, naming what reads it.
+    """
     try:
         fields = json.loads(data)
-        manifest = BundleManifest(**fields)
-    except (ValueError, TypeError) as exc:
-        raise BundleError(f"{path} has an unreadable {MANIFEST_NAME}: {exc}.") from None
+    except (ValueError, RecursionError) as exc:
+        reason = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise BundleError(f"{path} has an unreadable {MANIFEST_NAME} ({reason}).") from None
+    if not isinstance(fields, dict):
+        raise BundleError(f"{path} has a malformed {MANIFEST_NAME} (not a JSON object).")
+    fmt = fields.get("format", FORMAT_VERSION)
+    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+        raise BundleError(f"{path} has a malformed {MANIFEST_NAME} (format {str(fmt)[:20]!r} is not a version number).")
+    if fmt > FORMAT_VERSION:
+        from polyarch import __version__
+
+        writer = fields.get("polyarch_version")
+        raise BundleError(
+            f"{path} is in bundle format {fmt}"
+            + (f", written by polyarch {str(writer)[:40]}" if writer else "")
+            + f"; this polyarch ({__version__}) reads bundle format {FORMAT_VERSION} only. Nothing was loaded.",
+            tip=f"Install a polyarch that reads bundle format {fmt}"
+                + (f" (polyarch {str(writer)[:40]} or newer)" if writer else "") + " on this host.")
+    known = {f.name for f in dataclasses.fields(BundleManifest)}
+    try:
+        manifest = BundleManifest(**{k: v for k, v in fields.items() if k in known})
+    except TypeError:
+        missing = sorted(f.name for f in dataclasses.fields(BundleManifest)
+                         if f.name not in fields and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        raise BundleError(f"{path} has a malformed {MANIFEST_NAME} (it lacks {', '.join(missing) or 'a field'}).") from None
     images = manifest.images
     if not (all(isinstance(m, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in m.items())
                 for m in (images, manifest.configs))
-            and all(isinstance(getattr(manifest, f), str) for f in ("stack", "version", "platform"))):
+            and all(isinstance(getattr(manifest, f), str) for f in ("stack", "version", "platform", "polyarch_version"))):
         raise BundleError(f"{path} has a malformed {MANIFEST_NAME} (images must map names to image IDs).")
     return manifest
 
@@ -131,8 +164,10 @@ def checksum_line(digest: str, bundle: Path) -> str:
 
 
 def expected_checksum(sha_file: Path, bundle: Path) -> str:
-    """The digest a `.sha256` file gives for `bundle`."""
-    for line in sha_file.read_text(encoding="utf-8", errors="replace").splitlines():
+    """The digest a `.sha256` file gives for `bundle` (only its first 64 KiB are read: a real one is one line)."""
+    with sha_file.open("rb") as handle:
+        text = handle.read(1 << 16).decode("utf-8", errors="replace")
+    for line in text.splitlines():
         parts = line.strip().split()
         if len(parts) == 2 and parts[1].lstrip("*") == bundle.name and len(parts[0]) == 64:
             return parts[0].lower()

@@ -32,6 +32,15 @@ def write_digest(folder: Path, image: str, platform: str, digest: str) -> Path:
     return path
 
 
+def _what_instead(path: Path) -> str:
+    """What stands where a digest file was expected, in words."""
+    if path.is_symlink():
+        return "a symlink"
+    if path.is_dir():
+        return "a folder where a digest file was expected"
+    return "missing" if not path.exists() else "not a regular file"
+
+
 def read_digests(folder: Path, images: tuple[str, ...], platforms: tuple[str, ...]) -> dict[str, dict[str, str]]:
     """Every expected digest, or one error naming everything missing or malformed.
 
@@ -56,7 +65,7 @@ def read_digests(folder: Path, images: tuple[str, ...], platforms: tuple[str, ..
         for platform in platforms:
             path = digest_path(folder, image, platform)
             if path.is_symlink() or not path.is_file():
-                problems.append(f"{image} for {platform}: {path} is " + ("a symlink" if path.is_symlink() else "missing"))
+                problems.append(f"{image} for {platform}: {path} is " + _what_instead(path))
                 continue
             # At most a digest's length is read, and a bad file's content is never echoed.
             with path.open("rb") as handle:

@@ -64,6 +64,8 @@ class ImageIndex:
     annotations: dict[str, str] = field(default_factory=dict)
     # True for one platform's own manifest, False for a manifest list / OCI index.
     single: bool = False
+    # A single manifest's image-config labels (a list has none of its own).
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 def _output(exc: Exception) -> str:
@@ -516,6 +518,7 @@ class Engine:
                 raise MissingTagError(ref) from None
             raise _explain(exc, f"inspect {ref} in its registry") from None
         platforms: list[str] = []
+        labels: dict[str, str] = {}
         for entry in manifest.get("manifests") or []:
             p = entry.get("platform") or {}
             if p.get("os") in (None, "unknown"):
@@ -530,8 +533,10 @@ class Engine:
             except self.DockerException as exc:
                 raise _explain(exc, f"read the image config of {ref}") from None
             platforms.append(platform_from_parts(config.get("os", "unknown"), config.get("architecture", "unknown"), config.get("variant")))
+            labels = (config.get("config") or {}).get("Labels") or {}
         single = "manifests" not in manifest and "manifest" in manifest.get("mediaType", "")
-        return ImageIndex(ref, manifest.get("digest"), tuple(platforms), dict(manifest.get("annotations") or {}), single)
+        return ImageIndex(ref, manifest.get("digest"), tuple(platforms), dict(manifest.get("annotations") or {}), single,
+                          dict(labels) if single else {})
 
     def attestations(self, ref: str) -> dict[str, tuple[str, ...]]:
         """The BuildKit attestations a tag carries, by platform: "provenance (mode=max)" or "(mode=min)", "SBOM"."""

@@ -285,6 +285,7 @@ def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead:
             raise VerificationError(
                 f"{item.ref} is {what}, not a single {', '.join(item.platforms)} manifest; nothing was merged.",
                 tip="Each digest file must hold the digest publish-build pushed for exactly that platform.")
+        _check_labels(item, index)
         return index
     if isinstance(item, CreateManifest):
         engine.create_manifest(item.tags, item.sources, dict(item.annotations))
@@ -555,6 +556,19 @@ def check_images(engine: Engine, item: CheckImages) -> None:
     return None
 
 
+def _check_labels(item: Verify, index) -> None:
+    """A merge source must carry the labels publish-build stamped on the image it built, else it is another image."""
+    wrong = [(key, index.labels.get(key)) for key, value in item.labels if index.labels.get(key) != value]
+    if wrong:
+        repository, _, digest = item.ref.partition("@")
+        said = "; ".join(f"{key} is {found!r}" if found is not None else f"it has no {key} label" for key, found in wrong)
+        expected = ", ".join(f"{key}={value}" for key, value in item.labels)
+        raise VerificationError(
+            f"{repository} for {', '.join(item.platforms)}: the digest {digest} is not the image publish-build built ({said}; "
+            f"expected {expected}); nothing was merged.",
+            tip="The digest file must hold what publish-build wrote for this image, platform and commit; run publish-build again.")
+
+
 def _check_loaded(engine: Engine, build: Build) -> None:
     """After a --load build, each target's image must hold the platform asked for.
 
@@ -674,23 +688,14 @@ def _sign_bundle(path, key, signature) -> None:
 def fetch_bundle(engine: Engine, item: FetchBundle) -> dict:
     """Resolve every image in its registry, then stream the blobs into the bundle; renamed into place only when complete."""
     import gzip
-    from concurrent.futures import ThreadPoolExecutor
 
     from polyarch import __version__
     from polyarch.bundle import BundleManifest, manifest_member
-    from polyarch.ocibundle import BundledImage, HashingWriter, write_layout
-    from polyarch.registry_api import RegistryHTTPError, resolve_image
+    from polyarch.ocibundle import HashingWriter, resolve_all, write_layout
 
     mirrors = engine.registry_mirrors()
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=min(8, len(item.images) or 1)) as pool:
-        futures = [(names, ref, pool.submit(resolve_image, ref, item.platform, mirrors)) for names, ref in item.images]
-        problems, bundled = [], []
-        for names, ref, future in futures:
-            try:
-                bundled.append(BundledImage(names, future.result()))
-            except RegistryHTTPError as exc:
-                problems.append(str(exc))
+    bundled, problems = resolve_all(item.images, item.platform, mirrors)
     if problems:
         raise BundleError("No bundle was written: " + "; ".join(problems) + ".",
                           tip=f"Check that the registry is reachable and holds that version (`{prog()} verify REF`), "

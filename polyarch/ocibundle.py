@@ -26,7 +26,7 @@ from typing import BinaryIO, Callable, Iterator
 
 from polyarch.bundle import tar_header, tar_padding
 from polyarch.errors import BundleError
-from polyarch.registry_api import Descriptor, RemoteImage, RegistryHTTPError, open_blob, split_ref
+from polyarch.registry_api import Descriptor, RemoteImage, RegistryHTTPError, _why, open_blob, resolve_image, split_ref
 
 _CHUNK = 1 << 20
 _COMPRESSED = ("gzip", "zstd")
@@ -92,7 +92,7 @@ def _stream_blob(image: RemoteImage, blob: Descriptor) -> Iterator[bytes]:
                 digest.update(chunk)
                 yield chunk
     except (OSError, http.client.HTTPException) as exc:
-        raise RegistryHTTPError(f"the connection failed after {seen} bytes ({exc})") from None
+        raise RegistryHTTPError(f"the connection failed after {seen} bytes ({_why(exc)})") from None
     if seen != blob.size or "sha256:" + digest.hexdigest() != blob.digest:
         raise BundleError(f"{image.ref}: the registry sent {seen} bytes for {blob.digest} that do not match that digest "
                           f"({blob.size} bytes expected); no bundle was written.",
@@ -136,6 +136,45 @@ def _prefetched(chunks: Iterator[bytes], depth: int = 8) -> Iterator[bytes]:
             yield item
     finally:
         stop.set()
+
+
+def resolve_all(items: tuple[tuple[tuple[str, ...], str], ...], platform: str,
+                mirrors: tuple[str, ...]) -> tuple[list[BundledImage], list[str]]:
+    """Resolve every (names, ref) in parallel: the images found, and what went wrong for the others.
+
+    The readers are daemon threads, waited for a moment at a time, so Ctrl-C
+    or SIGTERM stops the run at once: a reader stuck on a slow registry is
+    abandoned, never waited for.
+    """
+    answers: queue.Queue = queue.Queue()
+    slots = threading.BoundedSemaphore(8)
+
+    def read(number: int, ref: str) -> None:
+        with slots:
+            try:
+                answers.put((number, resolve_image(ref, platform, mirrors)))
+            except BaseException as exc:  # handed to the caller, which reports or raises it
+                answers.put((number, exc))
+
+    for number, (_names, ref) in enumerate(items):
+        threading.Thread(target=read, args=(number, ref), daemon=True, name=f"polyarch-resolve-{number}").start()
+    found: dict[int, object] = {}
+    while len(found) < len(items):
+        try:
+            number, answer = answers.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        found[number] = answer
+    bundled, problems = [], []
+    for number, (names, _ref) in enumerate(items):
+        answer = found[number]
+        if isinstance(answer, RegistryHTTPError):
+            problems.append(str(answer))
+        elif isinstance(answer, BaseException):
+            raise answer
+        else:
+            bundled.append(BundledImage(names, answer))
+    return bundled, problems
 
 
 def write_blob(out: HashingWriter, image: RemoteImage, blob: Descriptor, level: int) -> None:

@@ -472,7 +472,8 @@ def publish_merge_plan(images: tuple[ImageBuild, ...], registry: str, digests: d
     for image in images:
         repo = f"{registry}/{image.repository}"
         sources = tuple(f"{repo}@{digests[image.name][p]}" for p in platforms)
-        checks += [Verify(src, (p,), single=True) for src, p in zip(sources, platforms)]
+        stamped = built_labels(source, image.repository)
+        checks += [Verify(src, (p,), single=True, labels=stamped) for src, p in zip(sources, platforms)]
         refs = tuple(f"{repo}:{t}" for t in tags)
         annotations: tuple[tuple[str, str], ...] = ()
         if source is not None:
@@ -503,6 +504,14 @@ def workflows_plan(target: Path, files: dict[str, str], current: dict[str, str |
     notes = (f"unchanged: {', '.join(unchanged)}",) if unchanged else ()
     title = f"write the release workflows into {target}" if changed else f"the release workflows in {target} are current"
     return Plan(title, (WriteFiles(changed),) if changed else (), notes)
+
+
+def built_labels(source, title: str) -> tuple[tuple[str, str], ...]:
+    """The labels publish-build stamps that the merge can know too: the image's title and, in git, the commit."""
+    labels = [("org.opencontainers.image.title", title)]
+    if source is not None and source.revision:
+        labels.append(("org.opencontainers.image.revision", source.revision))
+    return tuple(labels)
 
 
 def builder_plan(name: str, nodes: tuple[tuple[str, str], ...], exists: bool) -> Plan:

@@ -355,16 +355,19 @@ class Verify:
     """Inspect a pushed tag and fail unless it lists every platform.
 
     With `single`, the ref must be one platform's own manifest, of exactly
-    that platform (a merge source), not a list.
+    that platform (a merge source), not a list, and carry `labels`.
     """
 
     ref: str
     platforms: tuple[str, ...]
     single: bool = False
+    # Image-config labels a single manifest must carry: those publish-build stamped (the image it built).
+    labels: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> str:
         if self.single:
-            return f"verify {self.ref} is a single {', '.join(self.platforms)} manifest"
+            of = f" labelled {', '.join(f'{k}={v}' for k, v in self.labels)}" if self.labels else ""
+            return f"verify {self.ref} is a single {', '.join(self.platforms)} manifest{of}"
         return f"verify {self.ref} lists {', '.join(self.platforms)}"
 
 

@@ -27,8 +27,19 @@ from pathlib import Path
 
 from polyarch.platforms import platform_from_parts
 
-TIMEOUT = 15
+# Seconds to connect, and to wait for the next byte of an answer (POLYARCH_REGISTRY_TIMEOUT overrides).
+TIMEOUT = 30
 _LOCAL = re.compile(r"^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$")
+
+
+def timeout() -> float:
+    """The connect and between-bytes timeout: POLYARCH_REGISTRY_TIMEOUT seconds, else TIMEOUT."""
+    text = os.environ.get("POLYARCH_REGISTRY_TIMEOUT", "").strip()
+    try:
+        value = float(text) if text else TIMEOUT
+    except ValueError:
+        value = TIMEOUT
+    return value if value > 0 else TIMEOUT
 
 
 def _config_auth(host: str) -> str | None:
@@ -62,9 +73,11 @@ def _bearer_token(params: dict[str, str], credentials: str | None, name: str) ->
     if credentials:
         request.add_unredirected_header("Authorization", "Basic " + base64.b64encode(credentials.encode()).decode())
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            body = json.load(response)
-    except (OSError, ValueError):
+        with urllib.request.urlopen(request, timeout=timeout()) as response:
+            body = json.loads(_read_json(response, 1 << 20))
+    except (OSError, ValueError, RecursionError, RegistryHTTPError):
+        return None
+    if not isinstance(body, dict):
         return None
     return body.get("token") or body.get("access_token")
 
@@ -98,7 +111,7 @@ def request(url: str, method: str = "GET", headers: dict[str, str] | None = None
             # Not carried to a redirect target (blob downloads often go to another host).
             req.add_unredirected_header("Authorization", authorization)
         try:
-            return urllib.request.urlopen(req, timeout=TIMEOUT)
+            return urllib.request.urlopen(req, timeout=timeout())
         except urllib.error.HTTPError as exc:
             exc.close()
             if exc.code == 401 and authorization is None:
@@ -117,7 +130,7 @@ def request(url: str, method: str = "GET", headers: dict[str, str] | None = None
                 raise RegistryHTTPError("the registry wants credentials polyarch cannot read (a credential helper, or none stored)", 401) from None
             raise RegistryHTTPError(f"the registry answered HTTP {exc.code}", exc.code) from None
         except (OSError, ValueError) as exc:
-            raise RegistryHTTPError(f"the registry could not be reached ({exc})") from None
+            raise RegistryHTTPError(f"the registry could not be reached ({_why(exc)})") from None
     raise RegistryHTTPError("the registry refused the credentials", 401)
 
 
@@ -194,17 +207,51 @@ def endpoints(host: str, mirrors: tuple[str, ...]) -> list[str]:
     return base_url(host)
 
 
-def _read_json(response, limit: int = _MANIFEST_LIMIT) -> bytes:
-    import http.client
+def _why(exc: BaseException) -> str:
+    """An OS error in words; a timeout says which limit and how to change it."""
+    reason = getattr(exc, "reason", exc)
+    if isinstance(reason, TimeoutError) or isinstance(exc, TimeoutError):
+        return f"no answer within {timeout():g} s; POLYARCH_REGISTRY_TIMEOUT sets this limit"
+    return str(exc)
 
+
+def _read_json(response, limit: int = _MANIFEST_LIMIT) -> bytes:
+    """A small document (manifest, config, token), whole within one timeout, or a RegistryHTTPError.
+
+    Read a piece at a time against a deadline, so a registry that trickles
+    bytes cannot hold the run: the socket's own timeout only bounds the wait
+    between two bytes.
+    """
+    import http.client
+    import time
+
+    deadline = time.monotonic() + timeout()
+    parts: list[bytes] = []
+    size = 0
     try:
         with response:
-            data = response.read(limit + 1)
+            while size <= limit:
+                if time.monotonic() > deadline:
+                    raise RegistryHTTPError(f"the registry sent a manifest too slowly (not whole within {timeout():g} s; "
+                                            "POLYARCH_REGISTRY_TIMEOUT sets this limit)")
+                chunk = response.read1(min(1 << 16, limit + 1 - size))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                size += len(chunk)
     except (OSError, http.client.HTTPException) as exc:
-        raise RegistryHTTPError(f"reading the manifest failed ({exc})") from None
-    if len(data) > limit:
-        raise RegistryHTTPError("a manifest larger than 4 MiB was refused")
-    return data
+        raise RegistryHTTPError(f"reading the manifest failed ({_why(exc)})") from None
+    if size > limit:
+        raise RegistryHTTPError(f"a manifest larger than {limit >> 20} MiB was refused")
+    return b"".join(parts)
+
+
+def _document(data: bytes) -> dict:
+    """A JSON object from the registry; anything else raises ValueError."""
+    document = json.loads(data)
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    return document
 
 
 def _platform_of(entry: dict) -> str | None:
@@ -230,7 +277,7 @@ def resolve_image(ref: str, platform: str, mirrors: tuple[str, ...] = ()) -> Rem
         location = f"{base}/v2/{repository}"
         try:
             data = _read_json(request(f"{location}/manifests/{reference}", headers=accept))
-            document = json.loads(data)
+            document = _document(data)
             wanted_digest = reference if reference.startswith("sha256:") else None
             if document.get("mediaType") in INDEX_TYPES or "manifests" in document:
                 _check_digest(ref, data, wanted_digest)
@@ -240,7 +287,7 @@ def resolve_image(ref: str, platform: str, mirrors: tuple[str, ...] = ()) -> Rem
                     raise RegistryHTTPError(f"{ref} has no {platform} image (it has {', '.join(offered) or 'none'})", 404)
                 chosen = _descriptor(matches[0])
                 data = _read_json(request(f"{location}/manifests/{chosen.digest}", headers=accept))
-                document = json.loads(data)
+                document = _document(data)
                 wanted_digest = chosen.digest
             digest = _check_digest(ref, data, wanted_digest)
             manifest = Descriptor(document.get("mediaType") or MANIFEST_TYPES[0], digest, len(data))
@@ -249,7 +296,7 @@ def resolve_image(ref: str, platform: str, mirrors: tuple[str, ...] = ()) -> Rem
             # A single-platform image says its platform only in its config: read it (it is small).
             config_data = _read_json(request(f"{location}/blobs/{config.digest}"))
             _check_digest(ref, config_data, config.digest)
-            found = _platform_of({"platform": json.loads(config_data)})
+            found = _platform_of({"platform": _document(config_data)})
             if found != platform:
                 raise RegistryHTTPError(f"{ref} is a {found} image, not {platform}", 404)
             return RemoteImage(ref, location, manifest, data, config, layers, platform)
@@ -257,7 +304,7 @@ def resolve_image(ref: str, platform: str, mirrors: tuple[str, ...] = ()) -> Rem
             if exc.code == 404 and (" has no " in str(exc) or " image, not " in str(exc)):
                 raise
             problems.append(f"{base}: {exc}")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             problems.append(f"{base}: the manifest is not JSON ({exc})")
     raise RegistryHTTPError(f"{ref} could not be read from its registry: " + "; ".join(problems))
 

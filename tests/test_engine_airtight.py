@@ -265,20 +265,85 @@ def test_a_bundle_of_another_stack_is_refused_before_loading(engine, stack_file,
     assert not engine.image.exists("polyarch-otherstack-api:latest")
 
 
-def test_a_plain_bundle_of_the_wrong_platform_is_caught_after_loading(engine, stack_file, foreign_bundle, tmp_path):
-    """`docker save | gzip` by hand carries no manifest: the platform check after loading still stops it."""
-    remove_stack_images(engine)
-    engine.image.load(str(foreign_bundle), quiet=True)
-    plain = tmp_path / f"{PROJECT}-plain.tar.gz"
-    with gzip.open(plain, "wb", compresslevel=1) as sink, \
-            subprocess.Popen(["docker", "save", *FIRST_PARTY, "busybox:1.36.1"], stdout=subprocess.PIPE) as proc:
+def plain_bundle(path, refs):
+    """`docker save | gzip`, as the Makefile's script made bundles: no polyarch manifest."""
+    with gzip.open(path, "wb", compresslevel=1) as sink, \
+            subprocess.Popen(["docker", "save", *refs], stdout=subprocess.PIPE) as proc:
         shutil.copyfileobj(proc.stdout, sink)
     assert proc.returncode == 0
+    return path
+
+
+def test_a_plain_bundle_is_checked_before_loading_and_loads_when_it_fits(engine, stack_file, host_bundle, foreign_bundle, tmp_path):
+    """A plain `docker save | gzip` carries no manifest: its platform is read from the image configs inside."""
+    remove_stack_images(engine)
+    engine.image.load(str(foreign_bundle), quiet=True)
+    plain = plain_bundle(tmp_path / f"{PROJECT}-plain.tar.gz", [*FIRST_PARTY, "busybox:1.36.1"])
     remove_stack_images(engine)
     result = run_invoke(["prod-airtight", "--bundle", str(plain), "--stack", str(stack_file)], check=False)
-    assert result.returncode != 0 and f"cannot run as linux/{HOST_ARCH}" in result.stderr, result.stderr
+    assert result.returncode == 1 and f"for linux/{FOREIGN}, not for linux/{HOST_ARCH}" in result.stderr, result.stderr
+    assert "nothing was loaded" in result.stderr and not engine.image.exists(FIRST_PARTY[0])
     assert stack_containers(engine) == []
+    # The host's images, saved the same way, pass every check and load.
+    engine.image.load(str(host_bundle), quiet=True)
+    plain = plain_bundle(tmp_path / f"{PROJECT}-plain-host.tar.gz", [*FIRST_PARTY, "busybox:1.36.1"])
     remove_stack_images(engine)
+    result = run_invoke(["prod-airtight", "--bundle", str(plain), "--no-start", "--stack", str(stack_file)], timeout=600)
+    assert "carries no polyarch manifest" in result.stderr
+    assert all(engine.image.exists(ref) for ref in FIRST_PARTY)
+    remove_stack_images(engine)
+
+
+def with_extra_name(bundle, dest, name):
+    """A copy of `bundle` whose docker metadata gives its first image one more name (the polyarch manifest unchanged).
+
+    The name goes into manifest.json's RepoTags (the classic image store's
+    source of names) and index.json (the containerd image store's).
+    """
+    import io
+    import json
+    import tarfile
+
+    with gzip.open(bundle, "rb") as source, tarfile.open(fileobj=source, mode="r|") as archive, \
+            gzip.open(dest, "wb", compresslevel=1) as sink, tarfile.open(fileobj=sink, mode="w|") as out:
+        for member in archive:
+            data = archive.extractfile(member).read() if member.isreg() else None
+            if member.name == "manifest.json":
+                entries = json.loads(data)
+                entries[0]["RepoTags"].append(name)
+                data = json.dumps(entries).encode()
+                member.size = len(data)
+            if member.name == "index.json":
+                index = json.loads(data)
+                extra = json.loads(json.dumps(index["manifests"][0]))
+                extra["annotations"] = {"io.containerd.image.name": f"docker.io/library/{name}",
+                                        "org.opencontainers.image.ref.name": name.rsplit(":", 1)[1]}
+                index["manifests"].append(extra)
+                data = json.dumps(index).encode()
+                member.size = len(data)
+            out.addfile(member, io.BytesIO(data) if data is not None else None)
+    return dest
+
+
+@pytest.mark.parametrize("checksum", ["right", "wrong"])
+def test_a_bundle_naming_a_foreign_image_is_refused_and_leaves_that_name_alone(engine, stack_file, host_bundle, tmp_path, checksum):
+    import hashlib
+
+    victim = f"polyarch-victim-{os.getpid()}:1"
+    engine.image.tag("busybox:1.36.1", victim)
+    try:
+        before = engine.image.inspect(victim).id
+        bad = with_extra_name(host_bundle, tmp_path / host_bundle.name, victim)
+        digest = hashlib.sha256(bad.read_bytes()).hexdigest() if checksum == "right" else "0" * 64
+        (tmp_path / (bad.name + ".sha256")).write_text(f"{digest}  {bad.name}\n")
+        result = run_invoke(["prod-airtight", "--bundle", str(bad), "--stack", str(stack_file)], check=False)
+        assert engine.image.inspect(victim).id == before, "the foreign name was repointed"
+        assert result.returncode == 1, result.stderr
+        assert ("the stack does not run" if checksum == "right" else "does not match") in result.stderr, result.stderr
+        assert "nothing was loaded" in result.stderr
+        assert stack_containers(engine) == []
+    finally:
+        engine.image.remove(victim)
 
 
 # -- bundles read from a registry --------------------------------------------------------------------------------
@@ -313,6 +378,33 @@ def test_a_bundle_read_from_the_registry_checks_out_and_runs(engine, stack_file,
     health = wait_for(lambda: get_json(API), 60)
     assert health["stage"] == "prod" and health["build_info"]["target_platform"] == f"linux/{HOST_ARCH}"
     run_invoke(["down", "--stack", str(stack_file)])
+
+
+def test_sigterm_stops_a_package_stuck_on_a_slow_registry_at_once(stack_file, tmp_path):
+    """A registry that trickles its manifests (well within the timeouts) holds the run; SIGTERM ends it with 130."""
+    from test_unit_registry_slow import trickling_registry
+
+    with trickling_registry(every=0.5) as (server, seen):
+        env = dict(os.environ, NO_COLOR="1", POLYARCH_REGISTRY_TIMEOUT="600")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "invoke", "package-airtight", "--registry", f"127.0.0.1:{server.server_port}/ns",
+             "--version", "slow", "--output", str(tmp_path), "--stack", str(stack_file)],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            waited = time.monotonic() + 120
+            while not seen and proc.poll() is None and time.monotonic() < waited:
+                time.sleep(0.1)
+            assert seen and proc.poll() is None, "the run never reached the slow registry"
+            proc.send_signal(signal.SIGTERM)
+            # A liveness bound, not a timing assertion: before, the run waited for its download threads forever.
+            _, stderr = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert list(tmp_path.iterdir()) == [], "a partial bundle was left behind"
 
 
 @pytest.fixture

@@ -163,3 +163,22 @@ def test_merge_refuses_a_manifest_list_digest_as_one_platforms_source(engine, na
                          "--sha", SHA, "--stack", str(stack_file)], check=False)
     assert result.returncode != 0 and "is a manifest list, not a single linux/amd64 manifest" in result.stderr, result.stderr
     assert "edge" not in registry_tags(repo_path(namespace, "frontend"))
+
+
+def test_merge_refuses_a_digest_of_another_image_in_the_same_repository(namespace, digests, stack_file, tmp_path):
+    """An amd64 busybox pushed into the frontend's repository has the right platform, but it is not the frontend."""
+    busybox = raw(f"{REGISTRY}/library/busybox:1.36.1")
+    amd64 = next(m["digest"] for m in busybox["manifests"] if m["platform"]["architecture"] == "amd64")
+    subprocess.run(["docker", "buildx", "imagetools", "create", "-t", f"{namespace}/frontend:intruder",
+                    f"{REGISTRY}/library/busybox@{amd64}"], check=True, capture_output=True)
+    assert raw(f"{namespace}/frontend@{amd64}")["config"], "the foreign image is not in the frontend's repository"
+    bad = tmp_path / "digests"
+    shutil.copytree(digests, bad)
+    (bad / "frontend" / "amd64").write_text(amd64 + "\n")
+    before = {i: registry_tags(repo_path(namespace, i)) for i in ("server", "frontend")}
+    result = run_invoke(["publish-merge", "--registry", namespace, "--digest-dir", str(bad), "--ref", "refs/tags/v9.9.0",
+                         "--sha", SHA, "--stack", str(stack_file)], check=False)
+    assert result.returncode == 1, result.stderr
+    assert f"{namespace}/frontend for linux/amd64: the digest {amd64} is not the image publish-build built" in result.stderr
+    assert "nothing was merged" in result.stderr
+    assert {i: registry_tags(repo_path(namespace, i)) for i in ("server", "frontend")} == before

@@ -86,6 +86,15 @@ def test_a_symlinked_digest_file_is_refused(tmp_path):
         read_digests(tmp_path / "d", ("app",), ("linux/amd64",))
 
 
+def test_a_folder_where_a_digest_file_belongs_is_named_as_a_folder(tmp_path):
+    from polyarch.digests import read_digests
+    from polyarch.errors import UsageError
+
+    (tmp_path / "app" / "amd64").mkdir(parents=True)
+    with pytest.raises(UsageError, match="is a folder where a digest file was expected"):
+        read_digests(tmp_path, ("app",), ("linux/amd64",))
+
+
 def test_two_bundle_writers_never_share_a_temporary_file(tmp_path):
     from polyarch.bundle import PendingFiles
 

@@ -81,13 +81,19 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
     console.emit(str(save.bundle))
 
 
-def check_bundle(path, host_platform: str, insist: str | None, hash_now: bool = True):
-    """Everything prod-airtight checks before it loads anything. Returns (manifest or None, expected sha256 or None).
+def check_bundle(path, host_platform: str, insist: str | None, stack, mode):
+    """Everything prod-airtight checks before it loads anything.
 
-    Without `hash_now`, the sha256 is not computed here but returned, for the
-    load to check while it reads the file (one pass instead of two).
+    Returns (manifest or None, expected sha256 or None, the (name, image ID)
+    pairs the loaded images must have).
+
+    The whole file is read once here (bounded): its sha256, and the names,
+    platforms and completeness `docker load` would give, so that a bundle
+    naming a foreign image is refused before it can repoint that name.
     """
-    from polyarch.bundle import bundle_name, check_gzip_complete, expected_checksum, read_manifest, sha256_of
+    from polyarch.bundle import bundle_name, expected_checksum, read_manifest, sha256_of
+    from polyarch.bundlescan import check_contents, scan_bundle
+    from polyarch.planner import airtight_refs
     from polyarch.platforms import arch_name
 
     if not path.exists():
@@ -96,26 +102,12 @@ def check_bundle(path, host_platform: str, insist: str | None, hash_now: bool = 
         raise BundleError(f"{path} is not a file.")
     sha_file = path.with_name(path.name + ".sha256")
     want = expected_checksum(sha_file, path) if sha_file.is_file() else None
-    if want and hash_now:
-        with console.status(f"checking the sha256 of {path.name}"):
-            got = sha256_of(path)
-        if got != want:
-            raise BundleError(
-                f"{path.name} does not match {sha_file.name} (sha256 {got[:16]}..., expected {want[:16]}...): "
-                "the download is corrupt or incomplete.",
-                tip="Download or copy the bundle again; nothing was loaded.",
-            )
-        console.done(f"sha256 matches {sha_file.name}")
-    elif not want:
-        console.warn(f"no {sha_file.name} beside the bundle; checking that the gzip stream is complete instead")
+    if not want:
+        console.warn(f"no {sha_file.name} beside the bundle; checking that the archive is complete instead")
     manifest = read_manifest(path)
-    if want is None and hash_now:
-        with console.status(f"reading {path.name} to its end"):
-            check_gzip_complete(path)
     if manifest is None:
-        console.warn(f"{path.name} carries no polyarch manifest, so its platform cannot be checked before loading")
-        return None, want
-    if manifest.platform != host_platform:
+        console.warn(f"{path.name} carries no polyarch manifest: its images, names and platform are read from docker's own metadata")
+    elif manifest.platform != host_platform:
         if insist != manifest.platform:
             right = bundle_name(manifest.stack, manifest.version, arch_name(host_platform))
             raise BundleError(
@@ -124,8 +116,35 @@ def check_bundle(path, host_platform: str, insist: str | None, hash_now: bool = 
                     f"or pass --platform {manifest.platform} to load it anyway and run it under emulation.",
             )
         console.warn(f"loading {manifest.platform} images on a {host_platform} host (--platform): they run under emulation")
-    console.done(f"bundle: {manifest.stack} {manifest.version} for {manifest.platform}, {len(manifest.images)} images")
-    return manifest, want
+    if manifest is not None:
+        check_bundle_fits(manifest, stack, mode, path)
+    with console.status(f"reading {path.name}: checksum, image names and platforms"):
+        try:
+            contents = scan_bundle(path, sha256=want is not None)
+        except BundleError:
+            # A damaged copy is said as such when the .sha256 shows it.
+            if want:
+                _refuse_mismatch(path, sha_file, sha256_of(path), want)
+            raise
+    _refuse_mismatch(path, sha_file, contents.sha256, want)
+    if want:
+        console.done(f"sha256 matches {sha_file.name}")
+    check_contents(path, contents, airtight_refs(mode), manifest.platform if manifest else (insist or host_platform))
+    if manifest is not None:
+        console.done(f"bundle: {manifest.stack} {manifest.version} for {manifest.platform}, {len(manifest.images)} images")
+        ids = {*manifest.images.items(), *manifest.configs.items()}
+    else:
+        ids = {(name, image_id) for image in contents.images for name in image.names for image_id in image.ids}
+    return manifest, want, tuple(sorted(ids))
+
+
+def _refuse_mismatch(path, sha_file, got: str, want: str | None) -> None:
+    if want and got != want:
+        raise BundleError(
+            f"{path.name} does not match {sha_file.name} (sha256 {got[:16]}..., expected {want[:16]}...): "
+            "the download is corrupt or incomplete.",
+            tip="Download or copy the bundle again; nothing was loaded.",
+        )
 
 
 def check_bundle_fits(manifest, stack, mode, path) -> None:
@@ -180,16 +199,15 @@ def prod_airtight(c, bundle=None, platform=None, start=True, key=None, dry_run=F
     check_verifier(public_key if path is not None else None, dry_run)
     run_platform = session.host_platform(None)
     manifest = want = None
+    image_ids: tuple[tuple[str, str], ...] = ()
     if path is not None:
-        # A dry run reads the whole file now; a real run checks it while loading.
-        manifest, want = check_bundle(path, session.native_platform(), insist, hash_now=dry_run)
-        if manifest is not None:
-            check_bundle_fits(manifest, s, mode, path)
-            run_platform = manifest.platform
+        # The whole file is read now, in a dry run too; a real run checks the sha256 again while loading.
+        manifest, want, image_ids = check_bundle(path, session.native_platform(), insist, s, mode)
+        run_platform = manifest.platform if manifest is not None else (insist or run_platform)
     else:
         console.info("No bundle given: the images must already be in the engine.")
     plan = airtight_run_plan(s, path, run_platform, env_present=s.env_file.is_file(),
-                             image_ids=tuple(sorted({*manifest.images.items(), *manifest.configs.items()})) if manifest else (),
+                             image_ids=image_ids,
                              sha256=want, start=start, public_key=public_key)
     if session.carry_out(plan, mode=mode) is not None and start:
         print_urls(s)
