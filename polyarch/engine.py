@@ -175,6 +175,24 @@ def _environment(variables: tuple[tuple[str, str], ...]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _secret_variables(build: Build) -> tuple[tuple[str, str], ...]:
+    """Values for the `env=` build secrets that the environment lacks, from the stack's .env (as compose reads them)."""
+    from polyarch.envfile import read_env
+
+    wanted: dict[str, Path] = {}
+    for target in build.targets:
+        for secret in target.secrets:
+            fields = dict(part.split("=", 1) for part in secret.split(",") if "=" in part)
+            if "env" in fields and fields["env"] not in os.environ and target.secret_env_file is not None:
+                wanted[fields["env"]] = target.secret_env_file
+    values = []
+    for name, env_file in wanted.items():
+        value = read_env(env_file).get(name)
+        if value is not None:
+            values.append((name, value))
+    return tuple(values)
+
+
 @dataclass(frozen=True)
 class LocalImage:
     """What `docker image inspect` says of a local name. With the containerd
@@ -320,14 +338,15 @@ class Engine:
             metadata_file = Path(tmp) / "metadata.json"
             call = build.call(str(bake_file))
             try:
-                for line in self.docker.buildx.bake(
-                    list(call.operands),
-                    **call.kwargs(),
-                    metadata_file=str(metadata_file) if metadata else None,
-                    stream_logs=True,
-                ):
-                    if on_line:
-                        on_line(line)
+                with _environment(_secret_variables(build)):
+                    for line in self.docker.buildx.bake(
+                        list(call.operands),
+                        **call.kwargs(),
+                        metadata_file=str(metadata_file) if metadata else None,
+                        stream_logs=True,
+                    ):
+                        if on_line:
+                            on_line(line)
             except self.DockerException as exc:
                 error = _bake_error(exc, build, streamed=on_line is not None)
                 error.transient = _registry_hiccup(exc)

@@ -67,17 +67,15 @@ def start_mode(session: Session, mode, platform: str | None, build: bool, no_cac
     `creates_env`: a real run creates .env before this (dev runs init), so a
     dry run plans with it exactly as the real run will.
     """
-    from polyarch.fingerprint import fingerprint
-    from polyarch.planner import up_plan
+    from polyarch.fingerprint import image_fingerprints
+    from polyarch.planner import task_platforms, up_plan
 
     stack = session.stack
     chosen = session.host_platform(platform)
     # The inputs of each image: an image whose local names carry the same is
     # not rebuilt, and a stack already running all of them is left alone.
-    fingerprints = None if (no_cache or fresh or not build) else {
-        image.name: fingerprint(image.context, image.dockerfile, image.target, (chosen,), image.args, image.contexts)
-        for image in mode.images
-    }
+    fingerprints = None if (no_cache or fresh or not build) else image_fingerprints(
+        mode.images, lambda image: task_platforms(image, (chosen,), host=True))
     plan = up_plan(stack, mode, chosen, env_present=stack.env_file.is_file() or (session.dry_run and creates_env), build=build,
                    no_cache=no_cache, fresh=fresh, fingerprints=fingerprints)
     if session.carry_out(plan, chosen, mode) is not None:
