@@ -478,8 +478,22 @@ def _link_siblings(images: list[ImageBuild], where: str) -> list[ImageBuild]:
             other = by_local.get(normalize_ref(ref))
             if other is not None and other.name != image.name:
                 contexts[ref] = f"target:{other.name}"
+        _refuse_double_links(image, contexts, where)
         linked.append(replace(image, contexts=tuple(sorted(contexts.items()))) if contexts != dict(image.contexts) else image)
     return linked
+
+
+def _refuse_double_links(image: ImageBuild, contexts: dict[str, str], where: str) -> None:
+    """buildx bake 0.13 fails ("unsupported context source target") when one image names a sibling target twice."""
+    seen: dict[str, str] = {}
+    for key, value in sorted(contexts.items()):
+        if value.startswith("target:"):
+            if value in seen:
+                raise StackError(f"{where}: service '{image.services[0]}' is built from the image of another service twice "
+                                 f"(as '{seen[value]}' and as '{key}'), which buildx bake cannot link.",
+                                 tip=f"Use one name for it in the Dockerfile: e.g. `FROM {seen[value]}` with the additional context, "
+                                 "instead of also naming the sibling's image.")
+            seen[value] = key
 
 
 def _repository(spec: ImageSettings | OptionalImage | None, name: str) -> str:

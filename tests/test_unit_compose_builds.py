@@ -175,7 +175,7 @@ def sibling_tree(root: Path) -> Path:
     tree(root)
     (root / "base").mkdir()
     (root / "base" / "Dockerfile").write_text("FROM busybox:1.36.1\n")
-    (root / "app" / "Dockerfile").write_text("FROM --platform=$BUILDPLATFORM shop/base AS build\nFROM build\n")
+    (root / "app" / "Dockerfile").write_text("FROM busybox:1.36.1\nCOPY --from=extra / /extra\n")
     return root
 
 
@@ -190,8 +190,12 @@ def sibling_mode(root: Path):
 
 def test_an_image_built_from_a_sibling_is_built_after_it_in_the_same_bake_call(tmp_path):
     mode = sibling_mode(sibling_tree(tmp_path))
-    app = definition(mode)["app"]
-    assert app["contexts"] == {"extra": "target:base", "shop/base": "target:base"}
+    assert definition(mode)["app"]["contexts"] == {"extra": "target:base"}
+    root = sibling_tree(tmp_path / "from")
+    (root / "app" / "Dockerfile").write_text("FROM --platform=$BUILDPLATFORM shop/base AS build\nFROM build\n")
+    mode = mode_of(root, {"base": {"image": "shop/base", "build": {"context": str(root / "base"), "dockerfile": "Dockerfile"}},
+                          "app": {"image": "shop/app:1", "build": {"context": str(root / "app"), "dockerfile": "Dockerfile"}}})
+    assert definition(mode)["app"]["contexts"] == {"shop/base": "target:base"}
     # Asking for app alone still builds base, which app is built from.
     assert [i.name for i in mode.images_for(("app",))] == ["base", "app"]
 
@@ -209,6 +213,13 @@ def test_a_changed_sibling_changes_the_fingerprint_of_what_is_built_from_it(tmp_
     (root / "base" / "Dockerfile").write_text("FROM busybox:1.36.1\nRUN true\n")
     after = image_fingerprints(sibling_mode(root).images, lambda i: ("linux/amd64",))
     assert before["base"] != after["base"] and before["app"] != after["app"]
+
+
+def test_one_sibling_reached_under_two_names_is_refused(tmp_path):
+    root = sibling_tree(tmp_path)
+    (root / "app" / "Dockerfile").write_text("FROM shop/base\nCOPY --from=extra / /extra\n")
+    with pytest.raises(StackError, match="service 'app' is built from the image of another service twice"):
+        sibling_mode(root)
 
 
 def test_a_service_context_naming_a_service_without_a_build_is_refused(tmp_path):
