@@ -416,14 +416,14 @@ def compose_up_and_wait(engine: Engine, item: ComposeUp) -> None:
     every job has exited 0, and fails naming a job that exited non-zero or a
     service that is unhealthy, with its last log lines.
     """
-    from polyarch.readiness import judge_ready, stopped_by_exit
+    from polyarch.readiness import judge_ready, stopped_at_container
 
     try:
         with compose_lines(f"starting {item.compose.project}") as on_line:
             engine.compose_up(item.compose, item.call(), on_line)
         return
     except EngineError as exc:
-        if not stopped_by_exit(exc.message):
+        if not stopped_at_container(exc.message):
             raise
     deadline = time.monotonic() + READY_TIMEOUT
     while True:

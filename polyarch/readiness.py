@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# How compose 2.26 words a container that exited during `up --wait`.
-_EXITED = re.compile(r"container \S+ exited \(\d+\)")
+# How compose 2.26 words a container that exited, or turned unhealthy, during `up --wait`.
+_STOPPED = re.compile(r"container \S+ (?:exited \(\d+\)|is unhealthy)")
 
 
-def stopped_by_exit(message: str) -> bool:
-    """Did `up --wait` stop because a container exited (rather than for another reason)?"""
-    return bool(_EXITED.search(message))
+def stopped_at_container(message: str) -> bool:
+    """Did `up --wait` stop at a container that exited or is unhealthy (rather than for another reason)?"""
+    return bool(_STOPPED.search(message))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from polyarch.gitinfo import SourceInfo
 from polyarch.planner import deploy_plan, host_build, publish_build_plan
 from polyarch.plans import Build
 from polyarch.project import find_project
-from polyarch.readiness import judge_ready, stopped_by_exit
+from polyarch.readiness import judge_ready, stopped_at_container
 from polyarch.settings import Settings
 from polyarch.stack import build_stack
 from polyarch.uptodate import ContainerState
@@ -285,5 +285,6 @@ def test_ready_means_services_up_and_jobs_exited_zero(containers, waiting, faile
 
 
 def test_only_an_exited_container_makes_polyarch_judge_the_project_itself():
-    assert stopped_by_exit("Could not start the x stack (docker exited with 1).\ncontainer x-once-1 exited (0)")
-    assert not stopped_by_exit("Bind for 0.0.0.0:80 failed: port is already allocated")
+    assert stopped_at_container("Could not start the x stack (docker exited with 1).\ncontainer x-once-1 exited (0)")
+    assert stopped_at_container("container x-web-1 is unhealthy")
+    assert not stopped_at_container("Bind for 0.0.0.0:80 failed: port is already allocated")
