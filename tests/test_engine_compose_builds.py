@@ -118,3 +118,24 @@ def test_a_job_that_exits_non_zero_fails_dev_with_its_name_code_and_logs(engine,
         assert "cannot-reach-database-4711" in result.stderr.split("exited with code 3")[1]
     finally:
         run_invoke(["down", "--stack", str(tmp_path)], check=False)
+
+
+def test_a_service_pinned_to_another_platform_is_built_for_it(engine, tmp_path):
+    """About platforms: a service with `platform:` is built for that platform, not the host's (no RUN step, so no emulation)."""
+    import platform as host
+
+    from polyarch.platforms import platform_for_machine
+
+    other = "linux/arm64" if platform_for_machine(host.machine()) == "linux/amd64" else "linux/amd64"
+    image = f"{PREFIX}-pinned:dev"
+    (tmp_path / "compose.yaml").write_text(
+        f"name: {PREFIX}-pinned\nservices:\n  pinned:\n    image: {image}\n    platform: {other}\n"
+        "    build: .\n")
+    (tmp_path / "Dockerfile").write_text("FROM busybox:1.36.1\nCOPY stamp /stamp\n")
+    (tmp_path / "stamp").write_text("pinned")
+    try:
+        run_invoke(["build", "--stack", str(tmp_path)])
+        inspected = engine.image.inspect(image)
+        assert f"{inspected.os}/{inspected.architecture}" == other
+    finally:
+        _remove_images(engine, [image])

@@ -288,3 +288,21 @@ def test_only_an_exited_container_makes_polyarch_judge_the_project_itself():
     assert stopped_at_container("Could not start the x stack (docker exited with 1).\ncontainer x-once-1 exited (0)")
     assert stopped_at_container("container x-web-1 is unhealthy")
     assert not stopped_at_container("Bind for 0.0.0.0:80 failed: port is already allocated")
+
+
+# --- env= secrets at build time ---------------------------------------------------------
+
+
+def test_an_env_secret_is_read_from_the_environment_first_then_the_env_file(tmp_path, monkeypatch):
+    from polyarch.engine import _secret_variables
+
+    root = tree(tmp_path)
+    (root / ".env").write_text("API_KEY=from-env-file\nOTHER=not-asked\n")
+    secrets = {"a": {"environment": "API_KEY"}, "b": {"environment": "SHELL_KEY"}}
+    build = host_build(built(root, {"secrets": ["a", "b"]}, secrets=secrets), "linux/amd64")
+    monkeypatch.delenv("API_KEY", raising=False)
+    monkeypatch.setenv("SHELL_KEY", "from-shell")
+    # Only what the environment lacks is added, and only the variables a secret names.
+    assert _secret_variables(build) == (("API_KEY", "from-env-file"),)
+    monkeypatch.setenv("API_KEY", "from-shell-too")
+    assert _secret_variables(build) == ()
