@@ -177,6 +177,47 @@ def _environment(variables: tuple[tuple[str, str], ...]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _containers(listing: str, named: dict[str, str]):
+    """`compose ps --format json` output as ContainerState rows; `named` gives each service's image name."""
+    from polyarch.uptodate import ContainerState
+
+    text = listing.strip()
+    # Compose prints one JSON object per line (2.21+) or one array (older).
+    rows = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line.strip()]
+    containers = []
+    for row in rows:
+        labels = _compose_labels(row.get("Labels") or "")
+        containers.append(ContainerState(
+            service=row.get("Service", ""),
+            config_hash=labels.get("com.docker.compose.config-hash", ""),
+            image_name=named.get(row.get("Service", ""), row.get("Image", "")),
+            image_id=labels.get("com.docker.compose.image", ""),
+            state=row.get("State", ""),
+            health=row.get("Health", "") or "",
+            exit_code=int(row.get("ExitCode") or 0),
+            depends_on=tuple(e for e in labels.get("com.docker.compose.depends_on", "").split(",") if e),
+        ))
+    return containers
+
+
+def _secret_variables(build: Build) -> tuple[tuple[str, str], ...]:
+    """Values for the `env=` build secrets that the environment lacks, from the stack's .env (as compose reads them)."""
+    from polyarch.envfile import read_env
+
+    wanted: dict[str, Path] = {}
+    for target in build.targets:
+        for secret in target.secrets:
+            fields = dict(part.split("=", 1) for part in secret.split(",") if "=" in part)
+            if "env" in fields and fields["env"] not in os.environ and target.secret_env_file is not None:
+                wanted[fields["env"]] = target.secret_env_file
+    values = []
+    for name, env_file in wanted.items():
+        value = read_env(env_file).get(name)
+        if value is not None:
+            values.append((name, value))
+    return tuple(values)
+
+
 @dataclass(frozen=True)
 class LocalImage:
     """What `docker image inspect` says of a local name. With the containerd
@@ -322,14 +363,15 @@ class Engine:
             metadata_file = Path(tmp) / "metadata.json"
             call = build.call(str(bake_file))
             try:
-                for line in self.docker.buildx.bake(
-                    list(call.operands),
-                    **call.kwargs(),
-                    metadata_file=str(metadata_file) if metadata else None,
-                    stream_logs=True,
-                ):
-                    if on_line:
-                        on_line(line)
+                with _environment(_secret_variables(build)):
+                    for line in self.docker.buildx.bake(
+                        list(call.operands),
+                        **call.kwargs(),
+                        metadata_file=str(metadata_file) if metadata else None,
+                        stream_logs=True,
+                    ):
+                        if on_line:
+                            on_line(line)
             except self.DockerException as exc:
                 error = _bake_error(exc, build, streamed=on_line is not None)
                 error.transient = _registry_hiccup(exc)
@@ -582,8 +624,6 @@ class Engine:
 
         from python_on_whales.utils import run
 
-        from polyarch.uptodate import ContainerState
-
         command = self._compose(compose).client_config.docker_compose_cmd
         asks = (["config", "--hash", "*"], ["ps", "--all", "--format", "json"], ["config", "--format", "json"])
         with _environment(compose.variables), ThreadPoolExecutor(max_workers=len(asks)) as pool:
@@ -597,23 +637,19 @@ class Engine:
         # A service without `image:` runs compose's own name for its build.
         named = {name: spec.get("image") or f"{compose.project}-{name}" for name, spec in services.items()}
         replicas = {name: int((spec.get("deploy") or {}).get("replicas") or spec.get("scale") or 1) for name, spec in services.items()}
-        text = listing.strip()
-        # Compose prints one JSON object per line (2.21+) or one array (older).
-        rows = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line.strip()]
-        containers = []
-        for row in rows:
-            labels = _compose_labels(row.get("Labels") or "")
-            containers.append(ContainerState(
-                service=row.get("Service", ""),
-                config_hash=labels.get("com.docker.compose.config-hash", ""),
-                image_name=named.get(row.get("Service", ""), row.get("Image", "")),
-                image_id=labels.get("com.docker.compose.image", ""),
-                state=row.get("State", ""),
-                health=row.get("Health", "") or "",
-                exit_code=int(row.get("ExitCode") or 0),
-                depends_on=tuple(e for e in labels.get("com.docker.compose.depends_on", "").split(",") if e),
-            ))
-        return {k: v.strip() for k, v in hashes.items()}, containers, replicas
+        return {k: v.strip() for k, v in hashes.items()}, _containers(listing, named), replicas
+
+    def compose_containers(self, compose: Compose):
+        """The project's containers as `compose ps --all` shows them (state, health, exit code)."""
+        from python_on_whales.utils import run
+
+        command = self._compose(compose).client_config.docker_compose_cmd
+        with _environment(compose.variables):
+            try:
+                listing = run(command + ["ps", "--all", "--format", "json"])
+            except self.DockerException as exc:
+                raise _explain(exc, f"read the state of the {compose.project} stack") from None
+        return _containers(listing, {})
 
     def registry_mirrors(self) -> tuple[str, ...]:
         """The engine's Docker Hub mirrors, so polyarch reads Docker Hub images where the engine would."""

@@ -257,8 +257,7 @@ def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead:
             # would label them with a hash computed without their depends_on,
             # so the next run would see them stale again.)
             console.info(f"  compose up: {verdict.describe()}")
-        with compose_lines(f"starting {item.compose.project}") as on_line:
-            engine.compose_up(item.compose, item.call(), on_line)
+        compose_up_and_wait(engine, item)
         return None
     if isinstance(item, ComposeRemove):
         with console.live(f"stopping and removing {', '.join(item.services)}"):
@@ -425,6 +424,50 @@ def _index_verified_this_run(results: dict[int, object], ref: str):
         if isinstance(result, ImageIndex) and result.ref == ref:
             return result
     return None
+
+
+# How long services may take to become running/healthy once compose's own wait stopped at a finished job.
+READY_TIMEOUT = 300
+LOG_LINES = 15
+
+
+def compose_up_and_wait(engine: Engine, item: ComposeUp) -> None:
+    """`compose up --wait`; when it stops at an exited container, judge the project itself.
+
+    Compose 2.26 counts a one-shot job that exited 0 as a failure: polyarch
+    waits on until every service runs (healthy where it has a check) and
+    every job has exited 0, and fails naming a job that exited non-zero or a
+    service that is unhealthy, with its last log lines.
+    """
+    from polyarch.readiness import judge_ready, stopped_at_container
+
+    try:
+        with compose_lines(f"starting {item.compose.project}") as on_line:
+            engine.compose_up(item.compose, item.call(), on_line)
+        return
+    except EngineError as exc:
+        if not stopped_at_container(exc.message):
+            raise
+    deadline = time.monotonic() + READY_TIMEOUT
+    while True:
+        verdict = judge_ready(engine.compose_containers(item.compose))
+        if verdict.ready:
+            console.info(f"  every service of {item.compose.project} is up; one-shot jobs finished with exit code 0")
+            return
+        if verdict.failed or time.monotonic() > deadline:
+            failed = verdict.failed or tuple((s, f"is still not running (healthy) after {READY_TIMEOUT} s") for s in verdict.waiting)
+            raise EngineError(_not_ready_message(engine, item, failed),
+                              f"Read the whole log with `{prog()} logs {failed[0][0]}`, fix the service, and start the stack again.")
+        time.sleep(1)
+
+
+def _not_ready_message(engine: Engine, item: ComposeUp, failed: tuple[tuple[str, str], ...]) -> str:
+    parts = []
+    for service, why in failed:
+        lines = [line.rstrip() for line in engine.compose_logs(item.compose, [service], follow=False, tail=LOG_LINES)]
+        shown = "\n".join(f"    {line}" for line in lines) or "    (no output)"
+        parts.append(f"Service '{service}' {why}; its last log lines:\n{shown}")
+    return f"The {item.compose.project} stack did not come up.\n" + "\n".join(parts)
 
 
 # A registry's 5xx during a push is usually a moment's contention (distribution's

@@ -90,11 +90,14 @@ def context_files(context: Path) -> list[Path]:
 
 
 def fingerprint(context: Path, dockerfile: Path, stage: str | None, platforms: tuple[str, ...],
-                args: tuple[tuple[str, str], ...], contexts: tuple[tuple[str, str | Path], ...] = ()) -> str:
+                args: tuple[tuple[str, str], ...], contexts: tuple[tuple[str, str | Path], ...] = (),
+                dockerfile_inline: str | None = None, options: tuple[tuple[str, str], ...] = ()) -> str:
     """sha256 over everything that decides what the build produces.
 
     `contexts` are the image's named build contexts (name, folder); their
-    files count like the main context's, under their name.
+    files count like the main context's, under their name. `dockerfile_inline`
+    stands for the Dockerfile; `options` are the other build settings (labels,
+    secret sources, limits), fed only when there are some.
     """
     digest = hashlib.sha256()
 
@@ -115,7 +118,9 @@ def fingerprint(context: Path, dockerfile: Path, stage: str | None, platforms: t
     feed("platforms", ",".join(platforms).encode())
     for key, value in args:
         feed("arg", f"{key}={value}".encode())
-    feed("dockerfile", dockerfile.read_bytes())
+    feed("dockerfile", dockerfile_inline.encode() if dockerfile_inline is not None else dockerfile.read_bytes())
+    for key, value in options:
+        feed("option", f"{key}={value}".encode())
     feed_files(context)
     # Fed after the main context, so an image without named contexts keeps the
     # fingerprint it had before they existed.
@@ -128,3 +133,34 @@ def fingerprint(context: Path, dockerfile: Path, stage: str | None, platforms: t
             # Another kind of source (docker-image://, a URL): its name is its input.
             feed("source", str(source).encode())
     return digest.hexdigest()
+
+
+def image_fingerprints(images, platforms_for) -> dict[str, str]:
+    """Each stack image's fingerprint (image name -> hash) for the platforms `platforms_for(image)` gives.
+
+    An image built from a sibling (a `target:` named context) counts the
+    sibling's fingerprint, so a changed base image rebuilds what is built from it.
+    """
+    by_name = {image.name: image for image in images}
+    done: dict[str, str] = {}
+
+    def one(image, seen: tuple[str, ...] = ()) -> str:
+        if image.name not in done:
+            contexts = []
+            for key, value in image.contexts:
+                sibling = by_name.get(value[len("target:"):]) if value.startswith("target:") else None
+                if sibling is not None and sibling.name not in seen:
+                    value = f"{value}@{one(sibling, seen + (image.name,))}"
+                contexts.append((key, value))
+            done[image.name] = fingerprint(image.context, image.dockerfile, image.target, platforms_for(image), image.args,
+                                           tuple(contexts), image.spec.dockerfile_inline, _options(image.spec))
+        return done[image.name]
+
+    return {image.name: one(image) for image in images}
+
+
+def _options(spec) -> tuple[tuple[str, str], ...]:
+    """The build settings besides Dockerfile, args and contexts that change the image (sources of secrets, not values)."""
+    fields = (("labels", spec.labels), ("secrets", spec.secrets), ("ssh", spec.ssh), ("shm_size", spec.shm_size),
+              ("ulimits", spec.ulimits))
+    return tuple((key, repr(value)) for key, value in fields if value)

@@ -64,21 +64,34 @@ def arg_sources(image: ImageBuild) -> tuple[ArgSource, ...]:
     return tuple(ArgSource(name, source) for name, source in image.arg_sources)
 
 
+# Bake-target fields where polyarch's own values come after the compose build section's.
+_ADDED = ("labels", "cache_from", "cache_to")
+
+
 def image_target(image: ImageBuild, platforms: tuple[str, ...], tags: tuple[str, ...], **extra: object) -> BakeTarget:
-    """One image's bake target: context, Dockerfile, target, build args and named contexts, plus `extra`."""
-    return BakeTarget(
-        name=image.name,
-        context=image.context,
-        dockerfile=image.dockerfile,
-        stage=image.target,
-        platforms=platforms,
-        tags=tags,
-        args=image.args,
-        contexts=image.contexts,
-        services=image.services,
-        arg_sources=arg_sources(image),
-        **extra,
+    """One image's bake target: its compose build section (see polyarch.buildspec), plus `extra`.
+
+    `extra` labels and cache settings are added to the compose file's own;
+    any other field in `extra` is set as given.
+    """
+    spec = image.spec
+    fields: dict[str, object] = dict(
+        name=image.name, context=image.context, dockerfile=image.dockerfile, stage=image.target,
+        platforms=platforms, tags=tags, args=image.args, contexts=image.contexts, services=image.services,
+        dockerfile_inline=spec.dockerfile_inline, labels=spec.labels, cache_from=spec.cache_from, cache_to=spec.cache_to,
+        secrets=spec.secrets, secret_env_file=spec.secret_env_file, ssh=spec.ssh, shm_size=spec.shm_size,
+        ulimits=spec.ulimits, pull=spec.pull, no_cache=spec.no_cache, arg_sources=arg_sources(image),
     )
+    for key, value in extra.items():
+        fields[key] = fields[key] + tuple(value) if key in _ADDED else value  # type: ignore[operator, arg-type]
+    return BakeTarget(**fields)  # type: ignore[arg-type]
+
+
+def task_platforms(image: ImageBuild, wanted: tuple[str, ...], host: bool) -> tuple[str, ...]:
+    """The platforms a task builds one image for: a pinned service's own, and only those build.platforms allows."""
+    from polyarch.buildspec import build_platforms
+
+    return build_platforms(image.services[0] if image.services else image.name, image.spec, wanted, host)
 
 
 def host_build(mode: Mode, platform: str, no_cache: bool = False, images: tuple[ImageBuild, ...] | None = None,
@@ -97,7 +110,7 @@ def host_build(mode: Mode, platform: str, no_cache: bool = False, images: tuple[
     # the image ID would change and compose would recreate every container
     # even when nothing changed.
     targets = tuple(
-        image_target(image, (platform,), image.local_names, provenance=False, fingerprint=fingerprints.get(image.name),
+        image_target(image, task_platforms(image, (platform,), host=True), image.local_names, provenance=False, fingerprint=fingerprints.get(image.name),
                      labels=((ANNOTATION, fingerprints[image.name]),) if image.name in fingerprints else ())
         for image in chosen)
     return Build(targets=targets, load=True, no_cache=no_cache, skip_unchanged=bool(fingerprints) and not always)
@@ -204,7 +217,7 @@ def release_metadata(source, version: str, image: ImageBuild, where: tuple[str, 
     if source is None:
         return {}
     labels, annotations = oci_metadata(source, version, image.repository)
-    fields: dict[str, object] = {"labels": labels, "annotations": tuple(a for a in annotations if a.split(":", 1)[0] in where)}
+    fields: dict[str, object] = {"labels": image.spec.labels + labels, "annotations": tuple(a for a in annotations if a.split(":", 1)[0] in where)}
     if source.commit_time is not None:
         # BuildKit stamps files and the image config with this time, so
         # two builds of one commit are alike.
@@ -251,7 +264,7 @@ def deploy_plan(
         cache_notes.append(f"{image.name}: {described}")
         ref = published_ref(registry, image, tag)
         target = image_target(
-            image, platforms, (ref,),
+            image, task_platforms(image, platforms, host=False), (ref,),
             cache_from=cache_from,
             cache_to=cache_to,
             fingerprint=attest.fingerprint((fingerprints or {}).get(image.name)),
@@ -441,7 +454,7 @@ def publish_build_plan(stack: Stack, images: tuple[ImageBuild, ...], platform: s
             tags, outputs = (f"{staging}:{arch}",), ("type=image,push=true,oci-mediatypes=true",)
             copies.append(CopyByDigest(image.name, staging, repository))
         target = image_target(
-            image, (platform,), tags,
+            image, task_platforms(image, (platform,), host=False), tags,
             outputs=outputs,
             cache_from=cache_from,
             cache_to=cache_to,

@@ -101,14 +101,36 @@ class BakeTarget:
         if self.args:
             text += "; build args " + ", ".join(f"{name} ({where.get(name, 'compose')})" for name, _ in self.args)
         return text
+    # From the compose build section (see polyarch.buildspec).
+    dockerfile_inline: str | None = None
+    # Bake secret specs (id=NAME,src=FILE / id=NAME,env=VARIABLE): where the value is, never the value.
+    secrets: tuple[str, ...] = ()
+    # Where an env= secret's variable is read when the environment lacks it (the stack's .env).
+    secret_env_file: Path | None = None
+    ssh: tuple[str, ...] = ()
+    shm_size: str | None = None
+    ulimits: tuple[str, ...] = ()
+    pull: bool = False
+    no_cache: bool = False
+
+    def needs(self) -> tuple[str, ...]:
+        """Targets this one is built from (`target:` named contexts)."""
+        return tuple(v[len("target:"):] for _, v in self.contexts if v.startswith("target:"))
 
     def definition(self) -> dict[str, object]:
         entry: dict[str, object] = {
             "context": str(self.context),
-            "dockerfile": str(self.dockerfile),
             "platforms": list(self.platforms),
             "tags": list(self.tags),
         }
+        if self.dockerfile_inline is not None:
+            entry["dockerfile-inline"] = self.dockerfile_inline
+        else:
+            entry["dockerfile"] = str(self.dockerfile)
+        for key, value in (("secret", list(self.secrets)), ("ssh", list(self.ssh)), ("shm-size", self.shm_size),
+                           ("ulimits", list(self.ulimits)), ("pull", self.pull), ("no-cache", self.no_cache)):
+            if value:
+                entry[key] = value
         if self.stage:
             entry["target"] = self.stage
         if self.args:
@@ -168,7 +190,19 @@ class Build:
         }
 
     def definition_json(self) -> str:
-        return json.dumps(self.definition(), indent=2, sort_keys=True)
+        """The bake file's text: every string escaped so bake's template reading gives it back unchanged."""
+        from polyarch.buildspec import hcl_literal
+
+        def literal(value: object) -> object:
+            if isinstance(value, str):
+                return hcl_literal(value)
+            if isinstance(value, list):
+                return [literal(v) for v in value]
+            if isinstance(value, dict):
+                return {hcl_literal(k): literal(v) for k, v in value.items()}
+            return value
+
+        return json.dumps(literal(self.definition()), indent=2, sort_keys=True)
 
     def call(self, bake_file: str = "<bake.json>") -> DockerArgs:
         """The bake call this step makes (the engine runs exactly this)."""
@@ -197,10 +231,18 @@ class Build:
         return text
 
     def without(self, names: set[str]) -> "Build":
-        """The same build minus some targets."""
+        """The same build minus some targets, keeping those a remaining target is built from."""
         from dataclasses import replace
 
-        return replace(self, targets=tuple(t for t in self.targets if t.name not in names))
+        kept = {t.name for t in self.targets if t.name not in names}
+        by_name = {t.name: t for t in self.targets}
+        pending = list(kept)
+        while pending:
+            for need in by_name[pending.pop()].needs():
+                if need in by_name and need not in kept:
+                    kept.add(need)
+                    pending.append(need)
+        return replace(self, targets=tuple(t for t in self.targets if t.name in kept))
 
 
 @dataclass(frozen=True)

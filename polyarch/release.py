@@ -189,7 +189,8 @@ def release_images(stack, values: dict | None, env: dict[str, str]):
             args.update(extra)
             sources = arg_sources(spec.build_args, extra)
             if spec.publish_target:
-                check_dockerfile(image.context, image.dockerfile, spec.publish_target, f"images.{image.name}.publish_target")
+                check_dockerfile(image.context, image.dockerfile, spec.publish_target, f"images.{image.name}.publish_target",
+                                 image.spec.dockerfile_inline)
                 target = spec.publish_target
         images.append(replace(image, target=target, args=tuple(sorted(args.items())), arg_sources=sources))
     ref_keys = []

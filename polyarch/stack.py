@@ -12,10 +12,11 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from polyarch.buildspec import BuildSpec, compose_literal, dockerfile_text, from_refs, read_spec
 from polyarch.errors import PlatformError, StackError
 from polyarch.platforms import parse_platforms
 from polyarch.project import COMPOSE_NAMES, Project
@@ -43,6 +44,12 @@ class ImageBuild:
     repository: str
     # Where each build arg comes from, for the plan's text (name, source); compose's own args are not listed.
     arg_sources: tuple[tuple[str, str], ...] = ()
+    # The rest of the compose build section (secrets, labels, platforms, inline Dockerfile...).
+    spec: BuildSpec = field(default=BuildSpec())
+
+    def needs(self) -> tuple[str, ...]:
+        """The sibling images (bake names) this one is built from, through `target:` named contexts."""
+        return tuple(v[len("target:"):] for _, v in self.contexts if v.startswith("target:"))
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,11 @@ class Mode:
         if unknown:
             raise StackError(f"Mode '{self.name}' has no service {', '.join(repr(s) for s in unknown)}{_did_you_mean(unknown[0], self.services)}.",
                              tip=f"Services: {', '.join(self.services)}.")
-        return tuple(i for i in self.images if set(i.services) & set(services))
+        chosen = [i.name for i in self.images if set(i.services) & set(services)]
+        # An image built from a sibling's needs that sibling in the same bake call.
+        for name in chosen:
+            chosen += [n for n in self.image(name).needs() if n not in chosen]
+        return tuple(i for i in self.images if i.name in chosen)
 
 
 @dataclass(frozen=True)
@@ -208,12 +219,20 @@ class _RawBuild:
     args: tuple[tuple[str, str], ...]
     contexts: tuple[tuple[str, str], ...]
     local_name: str
+    spec: BuildSpec = BuildSpec()
 
     def key(self) -> tuple:
-        return (self.context, self.dockerfile, self.target, self.args, self.contexts)
+        # Extra tags are more names for one image, not another build.
+        return (self.context, self.dockerfile, self.target, self.args, self.contexts, replace(self.spec, tags=()))
+
+    def identity(self) -> tuple[Path, Path]:
+        """What the image's short name is made from: context and Dockerfile (an inline one is the service's own)."""
+        if self.spec.dockerfile_inline is not None:
+            return self.context, self.context / f"{self.service}-inline"
+        return self.context, self.dockerfile
 
 
-def _raw_builds(config: dict[str, Any], project: str, where: str) -> tuple[list[_RawBuild], dict[str, str], list[str]]:
+def _raw_builds(config: dict[str, Any], project: str, where: str, env_file: Path | None = None) -> tuple[list[_RawBuild], dict[str, str], list[str]]:
     """From one mode's compose config: builds, image-only services (service -> ref), all service names."""
     services = config.get("services") or {}
     builds: list[_RawBuild] = []
@@ -227,11 +246,9 @@ def _raw_builds(config: dict[str, Any], project: str, where: str) -> tuple[list[
             if "://" in str(build.get("context") or "") or str(build.get("context", "")).startswith("git@"):
                 raise StackError(f"{where}: service '{service}' builds from a remote context ({build.get('context')}); polyarch builds local folders only.")
             dockerfile = build.get("dockerfile") or "Dockerfile"
-            if build.get("dockerfile_inline"):
-                raise StackError(f"{where}: service '{service}' uses dockerfile_inline, which polyarch cannot build yet.",
-                                 tip="Move the Dockerfile into a file and name it with build.dockerfile.")
+            spec_extra = read_spec(service, spec, build, config.get("secrets") or {}, where, env_file)
             dockerfile_path = Path(dockerfile) if Path(dockerfile).is_absolute() else context / dockerfile
-            args = tuple(sorted((str(k), "" if v is None else str(v)) for k, v in (build.get("args") or {}).items()))
+            args = tuple(sorted((str(k), compose_literal(v)) for k, v in (build.get("args") or {}).items()))
             contexts = tuple(sorted((str(k), str(v)) for k, v in (build.get("additional_contexts") or {}).items()))
             name = image or default_image_name(project, service)
             check_ref(name, f"{where}: service '{service}' image")
@@ -239,7 +256,7 @@ def _raw_builds(config: dict[str, Any], project: str, where: str) -> tuple[list[
                 raise StackError(f"{where}: service '{service}' builds its image and names it by digest ({name}); "
                                  "a build cannot produce a given digest, so buildx would refuse the name later.",
                                  tip=f"Drop the @sha256:... part from the image: of service '{service}', or remove its build: section to run that exact image.")
-            builds.append(_RawBuild(service, context, dockerfile_path, build.get("target") or None, args, contexts, name))
+            builds.append(_RawBuild(service, context, dockerfile_path, build.get("target") or None, args, contexts, name, spec_extra))
         elif image:
             image_only[service] = str(image)
         else:
@@ -247,26 +264,26 @@ def _raw_builds(config: dict[str, Any], project: str, where: str) -> tuple[list[
     return builds, image_only, list(services)
 
 
-def dockerfile_stages(dockerfile: Path) -> list[str]:
-    """The stage names a Dockerfile declares (`FROM ... AS name`), lowercased as BuildKit does."""
+def dockerfile_stages(dockerfile: Path, inline: str | None = None) -> list[str]:
+    """The stage names a Dockerfile (or inline text) declares (`FROM ... AS name`), lowercased as BuildKit does."""
     stages = []
-    for line in dockerfile.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in dockerfile_text(dockerfile, inline).splitlines():
         match = re.match(r"^\s*FROM\s+(?:--\S+\s+)*\S+\s+AS\s+(\S+)\s*$", line, re.IGNORECASE)
         if match:
             stages.append(match.group(1).lower())
     return stages
 
 
-def check_dockerfile(context: Path, dockerfile: Path, target: str | None, where: str) -> None:
-    """The context is a folder, the Dockerfile exists, and the target is one of its stages."""
+def check_dockerfile(context: Path, dockerfile: Path, target: str | None, where: str, inline: str | None = None) -> None:
+    """The context is a folder, the Dockerfile exists (or is inline), and the target is one of its stages."""
     if not context.is_dir():
         raise StackError(f"{where}: the build context {context} is not a folder.")
-    if not dockerfile.is_file():
+    if inline is None and not dockerfile.is_file():
         raise StackError(f"{where}: the Dockerfile {dockerfile} does not exist.")
     if target is not None:
-        stages = dockerfile_stages(dockerfile)
+        stages = dockerfile_stages(dockerfile, inline)
         if target.lower() not in stages:
-            raise StackError(f"{where}: target '{target}' is not a stage of {dockerfile}"
+            raise StackError(f"{where}: target '{target}' is not a stage of {'the inline Dockerfile' if inline is not None else dockerfile}"
                              f"{_did_you_mean(target, stages)} (stages: {', '.join(stages) or 'none, it is single-stage'}).")
 
 
@@ -353,9 +370,10 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
 
     raw: dict[str, tuple[list[_RawBuild], dict[str, str], list[str]]] = {}
     for mode_name, config in configs.items():
-        raw[mode_name] = _raw_builds(config, project_name, f"mode '{mode_name}' ({', '.join(_rel(f, root) for f in files[mode_name])})")
+        raw[mode_name] = _raw_builds(config, project_name, f"mode '{mode_name}' ({', '.join(_rel(f, root) for f in files[mode_name])})",
+                                     root / settings.project.env_file)
 
-    identities = list(dict.fromkeys((b.context, b.dockerfile) for builds, _, _ in raw.values() for b in builds))
+    identities = list(dict.fromkeys(b.identity() for builds, _, _ in raw.values() for b in builds))
     names = _image_names(identities, root)
 
     for key in settings.images:
@@ -384,19 +402,20 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
                 check_ref(ref, f"{mode_where}: service '{service}' image")
                 third_party.append(ref)
                 continue
-            builds.append(_RawBuild(service, source.context, source.dockerfile, source.target, source.args,
-                                    source.contexts, ref))
+            builds.append(replace(source, service=service, local_name=ref))
         groups: dict[tuple, list[_RawBuild]] = {}
         for b in builds:
             groups.setdefault(b.key(), []).append(b)
+        _refuse_shared_names(groups, mode_where)
         images = []
         used_names: set[str] = set()
         for key, members in groups.items():
             first = members[0]
             if key not in checked:
-                check_dockerfile(first.context, first.dockerfile, first.target, f"{mode_where}: service '{first.service}'")
+                check_dockerfile(first.context, first.dockerfile, first.target, f"{mode_where}: service '{first.service}'",
+                                 first.spec.dockerfile_inline)
                 checked.add(key)
-            name = names[(first.context, first.dockerfile)]
+            name = names[first.identity()]
             bake_name = name if name not in used_names else f"{name}-{_slug(first.target or 'default')}"
             n = 2
             while bake_name in used_names:
@@ -407,9 +426,11 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
                 name=bake_name, context=first.context, dockerfile=first.dockerfile, target=first.target,
                 args=first.args, contexts=first.contexts,
                 services=tuple(m.service for m in members),
-                local_names=tuple(dict.fromkeys(m.local_name for m in members)),
+                local_names=tuple(dict.fromkeys([m.local_name for m in members] + [t for m in members for t in m.spec.tags])),
                 repository=_repository(settings.images.get(name), name),
+                spec=first.spec,
             ))
+        images = _link_siblings(images, mode_where)
         local = {normalize_ref(n) for i in images for n in i.local_names}
         for ref in third_party:
             if normalize_ref(ref) in local:
@@ -424,6 +445,63 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
         check_dockerfile(context, dockerfile, spec.target, f"optional.{key}")
         optional.append(ImageBuild(key, context, dockerfile, spec.target, (), (), (), (), _repository(spec, key)))
     return Stack(project, project_name, settings, platforms, modes, roles, tuple(optional))
+
+
+def _refuse_shared_names(groups: dict[tuple, list[_RawBuild]], where: str) -> None:
+    """Two different builds under one image name would overwrite each other: refuse, naming both services."""
+    owner: dict[str, _RawBuild] = {}
+    for members in groups.values():
+        for b in members:
+            seen = owner.setdefault(normalize_ref(b.local_name), b)
+            if seen.key() != b.key():
+                raise StackError(f"{where}: services '{seen.service}' and '{b.service}' both name their image {b.local_name}, "
+                                 "but build it differently, so one build would overwrite the other.",
+                                 tip=f"Give service '{b.service}' its own image: name, or make both build sections alike.")
+
+
+def _link_siblings(images: list[ImageBuild], where: str) -> list[ImageBuild]:
+    """Build an image after the siblings it is built from, as compose does.
+
+    `additional_contexts: NAME: service:OTHER` and a `FROM` naming a sibling's
+    local image become bake `target:` contexts, so bake builds the sibling
+    first and hands its result over (the rest stays parallel).
+    """
+    by_service = {s: i for i in images for s in i.services}
+    by_local = {normalize_ref(n): i for i in images for n in i.local_names}
+    linked = []
+    for image in images:
+        contexts = dict(image.contexts)
+        for key, value in image.contexts:
+            if value.startswith("service:"):
+                other = by_service.get(value[len("service:"):])
+                if other is None:
+                    raise StackError(f"{where}: service '{image.services[0]}' takes additional context '{key}' from {value}, "
+                                     "which this mode does not build.",
+                                     tip="Point service: at a service with a build: section in the same compose files.")
+                contexts[key] = f"target:{other.name}"
+        stages = set(dockerfile_stages(image.dockerfile, image.spec.dockerfile_inline))
+        for ref in from_refs(dockerfile_text(image.dockerfile, image.spec.dockerfile_inline)):
+            if ref.lower() in stages or "$" in ref or ref in contexts:
+                continue
+            other = by_local.get(normalize_ref(ref))
+            if other is not None and other.name != image.name:
+                contexts[ref] = f"target:{other.name}"
+        _refuse_double_links(image, contexts, where)
+        linked.append(replace(image, contexts=tuple(sorted(contexts.items()))) if contexts != dict(image.contexts) else image)
+    return linked
+
+
+def _refuse_double_links(image: ImageBuild, contexts: dict[str, str], where: str) -> None:
+    """buildx bake 0.13 fails ("unsupported context source target") when one image names a sibling target twice."""
+    seen: dict[str, str] = {}
+    for key, value in sorted(contexts.items()):
+        if value.startswith("target:"):
+            if value in seen:
+                raise StackError(f"{where}: service '{image.services[0]}' is built from the image of another service twice "
+                                 f"(as '{seen[value]}' and as '{key}'), which buildx bake cannot link.",
+                                 tip=f"Use one name for it in the Dockerfile: e.g. `FROM {seen[value]}` with the additional context, "
+                                 "instead of also naming the sibling's image.")
+            seen[value] = key
 
 
 def _repository(spec: ImageSettings | OptionalImage | None, name: str) -> str:

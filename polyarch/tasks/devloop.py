@@ -66,12 +66,12 @@ def split_services(text: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for p in (text or "").replace(",", " ").split() if p))
 
 
-def image_fingerprints(images, platform: str) -> dict[str, str]:
-    """The input fingerprint of each image built for `platform`: the `dev.polyarch.inputs` label's value."""
-    from polyarch.fingerprint import fingerprint
+def host_fingerprints(images, platform: str) -> dict[str, str]:
+    """The input fingerprint of each image as a host task builds it: the `dev.polyarch.inputs` label's value."""
+    from polyarch.fingerprint import image_fingerprints
+    from polyarch.planner import task_platforms
 
-    return {image.name: fingerprint(image.context, image.dockerfile, image.target, (platform,), image.args, image.contexts)
-            for image in images}
+    return image_fingerprints(images, lambda image: task_platforms(image, (platform,), host=True))
 
 
 def start_mode(session: Session, mode, platform: str | None, build: bool, no_cache: bool = False, fresh: bool = False,
@@ -87,7 +87,7 @@ def start_mode(session: Session, mode, platform: str | None, build: bool, no_cac
     chosen = session.host_platform(platform)
     # The inputs of each image: an image whose local names carry the same is
     # not rebuilt, and a stack already running all of them is left alone.
-    fingerprints = None if (no_cache or fresh or not build) else image_fingerprints(mode.images, chosen)
+    fingerprints = None if (no_cache or fresh or not build) else host_fingerprints(mode.images, chosen)
     plan = up_plan(stack, mode, chosen, env_present=stack.env_file.is_file() or (session.dry_run and creates_env), build=build,
                    no_cache=no_cache, fresh=fresh, fingerprints=fingerprints)
     if session.carry_out(plan, chosen, mode) is not None:
@@ -156,8 +156,10 @@ def rebuild(c, services, platform=None, mode=None, dry_run=False, json=False, st
     if not names:
         raise UsageError("Name at least one service to rebuild, e.g. `rebuild api`.")
     chosen = session.host_platform(platform)
-    plan = rebuild_plan(session.stack, chosen_mode, chosen, session.stack.env_file.is_file(), names,
-                        image_fingerprints(chosen_mode.images_for(names), chosen))
+    # Fingerprinted over the whole mode, so an image built from a sibling counts that sibling as dev does.
+    wanted = {image.name for image in chosen_mode.images_for(names)}
+    fingerprints = {name: fp for name, fp in host_fingerprints(chosen_mode.images, chosen).items() if name in wanted}
+    plan = rebuild_plan(session.stack, chosen_mode, chosen, session.stack.env_file.is_file(), names, fingerprints)
     if session.carry_out(plan, chosen, chosen_mode) is not None:
         console.done(f"rebuilt and restarted {', '.join(names)}")
 

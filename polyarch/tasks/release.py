@@ -204,9 +204,9 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     """Build all images multi-arch, push, verify the manifest lists."""
     from platformdirs import user_cache_path
 
-    from polyarch.fingerprint import fingerprint
+    from polyarch.fingerprint import image_fingerprints
     from polyarch.gitinfo import git_state, source_info
-    from polyarch.planner import deploy_plan
+    from polyarch.planner import deploy_plan, task_platforms
     from polyarch.release import choose_platforms, choose_tag, release_images
     from polyarch.signing import check_ready, signer_for
 
@@ -226,10 +226,7 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     notes = [f"platforms from {source}: {', '.join(chosen)}", *image_notes]
     if builder:
         notes.append(f"builder: '{builder}' (--builder)")
-    fingerprints = None if rebuild else {
-        image.name: fingerprint(image.context, image.dockerfile, image.target, chosen, image.args, image.contexts)
-        for image in images
-    }
+    fingerprints = None if rebuild else image_fingerprints(images, lambda image: task_platforms(image, chosen, host=False))
     plan = deploy_plan(images, chosen, target_registry, release_tag, builder, cache, cache_root, verify, tuple(notes), fingerprints,
                        fallback_builder=None if builder else f"{s.name}-multiarch",
                        values_file=s.values_file, ref_keys=ref_keys, source=source_info(s.root), attest=attest, signer=signer)
