@@ -104,15 +104,33 @@ class ModeSettings(_Strict):
 
 
 class BuildArgSources(_Strict):
-    """Where deploy-build and publish-build take an image's extra build args from."""
+    """Where deploy-build and publish-build take an image's extra build args from.
+
+    Later sources win: compose's args, then values-file keys, then the
+    environment, then `literal` (fixed release values, said once here).
+    """
 
     values_prefix: str | None = None
     env: list[str] = Field(default_factory=list)
+    literal: dict[str, str | bool | int] = Field(default_factory=dict)
 
     @field_validator("env")
     @classmethod
     def _keys(cls, keys: list[str]) -> list[str]:
         return _env_keys(keys)
+
+    @field_validator("literal")
+    @classmethod
+    def _literal(cls, args: dict[str, str | bool | int]) -> dict[str, str | bool | int]:
+        _env_keys(list(args))
+        for key, value in args.items():
+            if isinstance(value, str) and any(ord(c) < 32 for c in value):
+                raise ValueError(f"the value of {key} holds a line break or another control character")
+        return args
+
+    def literal_args(self) -> dict[str, str]:
+        """`literal` as build-arg strings; TOML booleans as compose writes them (true/false)."""
+        return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in self.literal.items()}
 
 
 class ImageSettings(_Strict):

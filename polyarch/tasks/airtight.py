@@ -35,9 +35,10 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
     from polyarch.release import check_tag
     from polyarch.signing import Signer, check_ready, signer_for
 
-    session = Session.open(stack, dry_run, json, verbose)
+    session = Session.open(stack, dry_run, json, verbose, reading="publish")
     s = session.stack
     mode = s.role("airtight")
+    mode.require_resolved()
     signer = signer_for(s, sign)
     # A bundle is signed with the key only: keyless signing is for images published from CI.
     signer = Signer(key=signer.key) if signer is not None and signer.key is not None else None

@@ -36,7 +36,7 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
     from polyarch.release import release_images, release_tags
     from polyarch.tasks.release import check_cache, read_inputs, registry_for
 
-    session = Session.open(stack, dry_run, verbose=verbose)
+    session = Session.open(stack, dry_run, verbose=verbose, reading="publish")
     check_cache(cache)
     chosen = parse_platform(platform, "--platform")
     source = source_info(session.stack.root)
@@ -93,7 +93,7 @@ def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, p
     from polyarch.signing import check_ready, signer_for
     from polyarch.tasks.release import read_inputs, registry_for
 
-    session = Session.open(stack, dry_run)
+    session = Session.open(stack, dry_run, reading="publish")
     s = session.stack
     signer = signer_for(s, sign)
     check_ready(signer, dry_run)
