@@ -309,7 +309,7 @@ def test_a_named_values_file_that_is_not_here_skips_what_it_feeds(adopted):
     images, ref_keys, notes = release_images(adopted, None, {})
     assert [i.name for i in images] == ["server", "frontend"] and ref_keys == ()
     assert dict(images[1].args) == {"PUBLIC_APP_TITLE": "polyarch sample stack"}
-    assert notes == ("the values file deploy/values.yaml is not here: the build args and optional images it feeds are skipped",
+    assert notes == ("the values file deploy/values.yaml is not here (or, for workflows, not committed): the build args and optional images it feeds are skipped",
                      "optional image tools: skipped, values:config.TOOLS cannot be read without the values file")
 
 
