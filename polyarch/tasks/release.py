@@ -198,7 +198,8 @@ def registry_for(stack: Stack, flag: str | None) -> str:
     from polyarch.release import choose_registry
 
     values_registry = None
-    if flag is None and not stack.registry and stack.values_file is not None:
+    # A values file that is not here (a clean checkout) gives no registry; the error then asks for --registry.
+    if flag is None and not stack.registry and stack.values_file is not None and stack.values_file.is_file():
         from polyarch.values import read_registry
 
         values_registry = read_registry(stack.values_file)
@@ -247,6 +248,8 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     target_registry = registry_for(s, registry)
     # The values file is polyarch's own output: its change must not make the tree dirty.
     release_tag = choose_tag(tag, git_state(s.root, ignore=(s.values_file,) if s.values_file else ()), allow_dirty)
+    # Nothing to write the tag into when the values file is not here (release_images noted it).
+    values_file = s.values_file if s.values_file is not None and s.values_file.is_file() else None
     cache_root = user_cache_path("polyarch") / "buildx" / s.name
     notes = [f"platforms from {source}: {', '.join(chosen)}", *image_notes]
     if builder:
@@ -257,7 +260,8 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     }
     plan = deploy_plan(images, chosen, target_registry, release_tag, builder, cache, cache_root, verify, tuple(notes), fingerprints,
                        fallback_builder=None if builder else f"{s.name}-multiarch",
-                       values_file=s.values_file, ref_keys=ref_keys, source=source_info(s.root), attest=attest, signer=signer)
+                       values_file=values_file, ref_keys=ref_keys if values_file else (), source=source_info(s.root),
+                       attest=attest, signer=signer)
     if attest.sbom and not dry_run:
         check_sbom_scanner(session.engine(), chosen[0])
     started = time.monotonic()
