@@ -470,27 +470,14 @@ def test_the_guard_takes_the_origin_remote_on_github(compose_cli, fresh_console,
     assert "if: github.repository == 'Acme-Org/acme'" in text
 
 
-FRESH_COMPOSE = """\
-services:
-  app:
-    build:
-      context: ./app
-      args:
-        API_URL: ${API_URL:-https://api.example}
-    environment:
-      DB_PASSWORD: ${DB_PASSWORD:?set DB_PASSWORD in .env}
-    ports:
-      - "${FLASK_PORT}:8000"
-"""
-
-
 def test_check_gives_the_same_answer_in_a_fresh_clone(compose_cli, fresh_console, capsys, tmp_path, monkeypatch):
     """No .env, a required variable in environment:, an untracked values file: --check passes in a clean clone."""
+    from test_unit_interpolate import COMPOSE
     from unit_helpers import write_files
 
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     origin = write_files(tmp_path / "origin", {
-        "compose.yaml": FRESH_COMPOSE, "app/Dockerfile": "FROM scratch\n", ".gitignore": ".env\nvalues.yaml\n",
+        "compose.yaml": COMPOSE, "app/Dockerfile": "FROM scratch\n", ".gitignore": ".env\nvalues.yaml\n",
         "polyarch.toml": '[project]\nvalues_file = "values.yaml"\n[workflows]\ninstall = "pip install polyarch"\n'
                          '[optional.extra]\ncontext = "app"\nenabled_by = "values:config.EXTRA"\n',
     })
