@@ -1,6 +1,7 @@
 """The generated images workflow, run step by step the way GitHub would, in a fresh clone with no .env.
 
-Each `run:` step of the build (once per matrix entry), merge and summary jobs
+Each `run:` step of the build (once per matrix entry), merge, summary and
+airtight (bundles from the registry) jobs
 runs in order with its `env:`; `uses:` steps are skipped (the jobs share one
 checkout, so the digests the build writes are where the merge reads them,
 as the artifact steps would put them), and so is the install step (polyarch
@@ -106,11 +107,11 @@ def test_the_generated_build_and_merge_steps_publish_what_deploy_build_publishes
     (origin / "compose.yaml").write_text(COMPOSE)
     (origin / "app" / "Dockerfile").write_text(DOCKERFILE)
     (origin / "app" / "hello.txt").write_text("hello\n")
-    (origin / ".gitignore").write_text(".env\ndigests/\n")
+    (origin / ".gitignore").write_text(".env\ndigests/\ndist/\n")
     (origin / "polyarch.toml").write_text(
         '[project]\nplatforms = ["linux/amd64", "linux/arm64"]\n\n'
         '[images.app]\nrepository = "app"\nbuild_args = { env = ["API_URL"], literal = { ENABLE_OVH = true } }\n\n'
-        f'[workflows]\nregistry = "{namespace}"\ncache = "none"\nairtight = false\ninstall = "pip install polyarch"\n'
+        f'[workflows]\nregistry = "{namespace}"\ncache = "none"\nairtight_from = "registry"\ninstall = "pip install polyarch"\n'
         'repository = "example/wfrun"\nenv = { API_URL = "vars.API_URL" }\n')
     git(origin, "init", "-q")
     git(origin, "remote", "add", "origin", "git@github.com:example/wfrun.git")
@@ -140,6 +141,14 @@ def test_the_generated_build_and_merge_steps_publish_what_deploy_build_publishes
     run_job(doc["jobs"]["merge"], clone, base_env, values, files)
     values["needs.merge.outputs.published"] = values["steps.merge.outputs.published"]
     run_job(doc["jobs"]["summary"], clone, base_env, values, files)
+    # airtight_from = "registry": after the merge, each platform's bundle is read from what was just published.
+    for entry in doc["jobs"]["airtight"]["strategy"]["matrix"]["include"]:
+        run_job(doc["jobs"]["airtight"], clone, base_env, {**values, **{f"matrix.{k}": str(v) for k, v in entry.items()}}, files)
+    from polyarch.bundle import read_manifest
+
+    for arch in ("amd64", "arm64"):
+        manifest = read_manifest(clone / "dist" / f"wfrun-airtight-1.2.3-{arch}.tar.gz")
+        assert (manifest.version, manifest.platform, list(manifest.images)) == ("1.2.3", f"linux/{arch}", ["wfrun-app"])
 
     short = sha[:7]
     assert registry_tags(f"{space}/app") == sorted(["1.2.3", "1.2", "latest", f"sha-{short}"])
