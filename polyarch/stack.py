@@ -65,12 +65,19 @@ class Mode:
         if not self.unresolved:
             return
         names = list(dict.fromkeys(v for _, v, _ in self.unresolved))
-        lines = [f"{var} (service '{service}'{': ' + message if message else ''})" for service, var, message in self.unresolved]
+        lines = [f"{var} (service '{service}' in {self.file_using(var)}{': ' + message if message else ''})"
+                 for service, var, message in self.unresolved]
         raise StackError(
-            f"Mode '{self.name}' ({', '.join(f.name for f in self.files)}) builds with variable{'s' if len(names) > 1 else ''} "
+            f"Mode '{self.name}' builds with variable{'s' if len(names) > 1 else ''} "
             f"that {where} does not set: {'; '.join(lines)}.",
             tip=f"Set {', '.join(names)} in the environment (in GitHub Actions: map {'them' if len(names) > 1 else 'it'} from vars. "
                 "or secrets. with polyarch.toml's [workflows] env), or in .env on this machine, or give a default: ${VAR:-value}.")
+
+    def file_using(self, variable: str) -> str:
+        """The mode's compose files that write `${variable` (for messages; all of them when none does)."""
+        pattern = re.compile(r"\$\{" + re.escape(variable) + r"\b")
+        found = [f for f in self.files if f.is_file() and pattern.search(f.read_text(encoding="utf-8", errors="replace"))]
+        return ", ".join(f.name for f in (found or self.files))
 
     def local_names(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(n for image in self.images for n in image.local_names))

@@ -82,8 +82,8 @@ def test_a_variable_the_build_needs_is_named_before_anything_runs(compose_cli, p
     with pytest.raises(StackError) as caught:
         release_images(stack, None, {})
     assert caught.value.exit_code == 2
-    assert "BUILD_TOKEN (service 'app': the build needs BUILD_TOKEN)" in caught.value.message
-    assert "compose.yaml" in caught.value.message and "[workflows] env" in caught.value.tip
+    assert "BUILD_TOKEN (service 'app' in compose.yaml: the build needs BUILD_TOKEN)" in caught.value.message
+    assert "[workflows] env" in caught.value.tip
 
 
 def test_a_committed_read_ignores_env_file_and_environment(compose_cli, project, monkeypatch):

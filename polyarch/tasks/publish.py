@@ -235,10 +235,15 @@ def workflow_warnings(s, top: Path, notes: tuple[str, ...]) -> list[str]:
                         "install = 'pip install \"polyarch @ git+https://github.com/OWNER/polyarch@vX.Y.Z\"'.")
     if target.repository is None:
         warnings.append("no [workflows] repository and no GitHub origin remote: the jobs are not guarded, so forks run them too.")
-    for service, variable, _message in s.role("prod").unresolved:
+    mode = s.role("prod")
+    for service, variable, _message in mode.unresolved:
         if variable not in mapped:
-            warnings.append(f"the build of service '{service}' needs ${{{variable}}} and CI does not set it: "
-                            f"add {variable} = \"vars.{variable}\" (or secrets.) to [workflows] env.")
+            warnings.append(f"the build of service '{service}' needs ${{{variable}}} ({mode.file_using(variable)}) and CI does not "
+                            f"set it, so publish-build would stop: add {variable} = \"vars.{variable}\" (or secrets.) to [workflows] env.")
+    for service, variable in mode.unset:
+        if variable not in mapped:
+            warnings.append(f"the build of service '{service}' uses ${{{variable}}} ({mode.file_using(variable)}), which CI does not "
+                            f"set, so it is empty there: map it in [workflows] env, or give it a default (${{{variable}:-value}}).")
     for key, spec in (*s.settings.images.items(), *s.settings.optional.items()):
         for variable in spec.build_args.env:
             if variable not in mapped:
