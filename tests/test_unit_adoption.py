@@ -249,3 +249,15 @@ def test_deploy_build_in_a_clean_checkout_needs_no_env_and_no_generated_values_f
     # Without --registry the missing values file gives no registry: asked for, not a crash.
     result = polyarch(["deploy-build", "--dry-run", "--tag", "t1", "--builder", "b"], lumen_copy)
     assert result.returncode == 2 and "--registry" in result.stderr
+
+
+def test_airtight_bundles_build_with_the_release_build_args(compose_cli, lumen_copy):
+    """An airtight bundle is a release too: images.NAME.build_args apply to its builds, not only compose's args."""
+    values = lumen_copy / "deploy/helm/lumen/values.generated.yaml"
+    values.write_text(values.read_text().replace('  NEXT_PUBLIC_APP_NAME: "Lumen"', '  NEXT_PUBLIC_APP_NAME: "Lumen"\n  NEXT_PUBLIC_ONLY_IN_VALUES: "yes"'))
+    result = polyarch(["package-airtight", "--dry-run", "--json", "--platform", "linux/amd64", "--version", "9"], lumen_copy)
+    assert result.returncode == 0, result.stderr
+    (build,) = [s for s in json.loads(result.stdout)["plan"]["steps"] if s["kind"] == "Build"]
+    client = next(t for t in build["targets"] if t["name"] == "client")
+    assert ["NEXT_PUBLIC_ONLY_IN_VALUES", "yes"] in client["args"]
+    assert "build args of client: NEXT_PUBLIC_API_URL (values file config.NEXT_PUBLIC_API_URL)" in " ".join(result.stderr.split())
