@@ -252,10 +252,10 @@ def test_release_images_apply_polyarch_toml(adopted):
     assert (tools.context, tools.dockerfile, tools.target, tools.repository, tools.args, tools.services) == (
         adopted.root / "docker/tools", adopted.root / "docker/tools/Dockerfile", None, "acme/tools", (), ())
     assert ref_keys == (("config.TOOLS_IMAGE", "tools"),)
-    # Each added arg's source is named, never its value.
-    assert notes == ("build args of frontend: API_URL (environment); PUBLIC_API_URL (values file config.PUBLIC_API_URL); "
-                     "PUBLIC_DEBUG (values file config.PUBLIC_DEBUG); PUBLIC_APP_TITLE (compose file)",
-                     "optional image tools: built, values:config.TOOLS is 'yes'")
+    # Each added arg's source is kept for the plan, never its value.
+    assert frontend.arg_sources == (("PUBLIC_API_URL", "values config.PUBLIC_"), ("PUBLIC_DEBUG", "values config.PUBLIC_"),
+                                    ("API_URL", ".env"))
+    assert notes == ("optional image tools: built, values:config.TOOLS is 'yes'",)
     # The stack keeps what compose says: only the release differs.
     assert adopted.role("prod").image("server").target == "prod"
 
@@ -322,7 +322,12 @@ def test_literal_build_args_win_and_are_named_as_such(adopted):
     images, _, notes = release_images(fixed, values_of(adopted), {"API_URL": "https://from-env"})
     args = dict(images[1].args)
     assert (args["PUBLIC_DEBUG"], args["ENABLE_OVH"], args["API_URL"]) == ("false", "true", "https://fixed")
-    assert "ENABLE_OVH (polyarch.toml literal)" in notes[0] and "https://fixed" not in notes[0]
+    assert dict(images[1].arg_sources) == {"PUBLIC_API_URL": "values config.PUBLIC_", "PUBLIC_DEBUG": "polyarch.toml",
+                                           "ENABLE_OVH": "polyarch.toml", "API_URL": "polyarch.toml"}
+    from polyarch.release import Variables
+
+    images, _, _ = release_images(adopted, values_of(adopted), Variables({"API_URL": "https://x"}, frozenset({"API_URL"})))
+    assert dict(images[1].arg_sources)["API_URL"] == "environment"
 
 
 def test_a_publish_target_must_be_a_stage_of_the_dockerfile(adopted):
@@ -357,7 +362,7 @@ def test_deploy_plan_writes_the_tag_and_the_optional_refs_into_the_values_file(a
     assert "target" not in definition["tools"]  # no target: the Dockerfile's last stage
     assert definition["tools"]["annotations"] == ["index:dev.polyarch.inputs=f3"]
     assert plan.steps[-1] == UpdateValues(adopted.values_file, "abc1234", (("config.TOOLS_IMAGE", refs[2]),))
-    assert plan.notes[0].startswith("build args of frontend: ") and plan.notes[1] == "optional image tools: built, values:config.TOOLS is 'yes'"
+    assert plan.notes[0] == "optional image tools: built, values:config.TOOLS is 'yes'"
     assert plan.notes[-1].startswith("cache: server: the builder's own cache")
     assert plan.title == "build and push server, frontend, tools:abc1234 for linux/amd64, linux/arm64 to 127.0.0.1:5000/acme"
 

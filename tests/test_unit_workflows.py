@@ -333,13 +333,15 @@ def all_steps(doc: dict) -> list[dict]:
 
 
 def test_every_action_is_pinned_by_a_full_sha_with_its_version_beside_it(tmp_path):
+    from polyarch.settings import SigningSettings
     from polyarch.workflows import ACTIONS
 
     options = WorkflowSettings(airtight_from="registry")
-    files = {**render("acme", ("server",), THREE, options), **render("acme", ("server",), THREE, WorkflowSettings())}
+    texts = [*render("acme", ("server",), THREE, options, signing=SigningSettings(keyless=True)).values(),
+             *render("acme", ("server",), THREE, WorkflowSettings()).values()]
     pins = {f"{repo}@{sha}": version for repo, version, sha in ACTIONS.values()}
     seen = set()
-    for text in files.values():
+    for text in texts:
         for line in text.splitlines():
             if "uses:" in line:
                 ref = line.split("uses:", 1)[1].split("#")[0].strip()
