@@ -26,6 +26,8 @@ class Findings:
     unset: list[str] = field(default_factory=list)
     required: list[tuple[str, str]] = field(default_factory=list)  # (variable, its message)
     used: list[str] = field(default_factory=list)
+    # The image name used a variable that nothing set.
+    image_missing: bool = False
 
 
 def _closing(text: str, start: int) -> int:
@@ -143,7 +145,9 @@ def resolve_builds(config: dict[str, Any], variables: Mapping[str, str]) -> tupl
                 build["args"] = {k: (variables.get(k) if v is None else v) for k, v in args.items()}
             spec["build"] = build
         if isinstance(spec.get("image"), str):
+            before = (len(found.unset), len(found.required))
             spec["image"] = resolve(spec["image"], variables, found)
+            found.image_missing = (len(found.unset), len(found.required)) != before
         services[name] = spec
         findings[name] = found
     resolved = dict(config, services=services)

@@ -529,6 +529,12 @@ def _resolved_stack(project: Project, settings: Settings, configs: dict[str, dic
     findings = {}
     for mode_name, config in configs.items():
         configs[mode_name], findings[mode_name] = resolve_builds(config, variables)
+        for service, spec in configs[mode_name]["services"].items():
+            # A built image whose name lacks a variable (`${REGISTRY}/app`) is
+            # published under its repository anyway: it keeps compose's default
+            # local name rather than stopping on an invalid one.
+            if spec.get("build") and findings[mode_name][service].image_missing and not _REF.fullmatch(str(spec.get("image"))):
+                spec.pop("image")
     stack = build_stack(project, settings, configs, files, name)
     for mode_name, mode in stack.modes.items():
         per_service = findings[mode_name]

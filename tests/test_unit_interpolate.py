@@ -95,3 +95,14 @@ def test_a_committed_read_ignores_env_file_and_environment(compose_cli, project,
     image = stack.role("prod").image("app")
     assert image.local_names == ("demo/app",) and dict(image.args)["API_URL"] == "https://api.example"
     assert [v for _, v, _ in stack.role("prod").unresolved] == ["BUILD_TOKEN"]
+
+
+def test_a_built_image_named_with_an_unset_variable_keeps_compose_s_default_name(compose_cli, tmp_path, monkeypatch):
+    from polyarch.stack import load_stack
+
+    monkeypatch.delenv("REGISTRY", raising=False)
+    root = write_files(tmp_path / "demo", {"compose.yaml": "services:\n  app:\n    build: ./app\n    image: ${REGISTRY}/app:${TAG:-dev}\n",
+                                           "app/Dockerfile": "FROM scratch\n"})
+    stack = load_stack(str(root), reading="committed")
+    assert stack.role("prod").image("app").local_names == ("demo-app",)
+    assert stack.role("prod").unset == (("app", "REGISTRY"),)
