@@ -249,13 +249,15 @@ class Session:
     _host: "HostPlatform | None" = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, stack_path: str | None = None, dry_run: bool = False, as_json: bool = False, verbose: bool = False) -> "Session":
+    def open(cls, stack_path: str | None = None, dry_run: bool = False, as_json: bool = False, verbose: bool = False,
+             reading: str = "run") -> "Session":
+        """`reading`: what the compose files may use (polyarch.stack.load_stack); publishing tasks pass "publish"."""
         from polyarch.errors import UsageError
         from polyarch.stack import load_stack
 
         if as_json and not dry_run:
             raise UsageError("--json prints a plan, so it needs --dry-run.", tip="Add --dry-run.")
-        return cls(load_stack(stack_path, on_env=_hide_secrets), dry_run, as_json, verbose)
+        return cls(load_stack(stack_path, on_env=_hide_secrets, reading=reading), dry_run, as_json, verbose)
 
     def engine(self) -> "Engine":
         if self._engine is None:

@@ -111,8 +111,8 @@ def reading_key(files: tuple[Path, ...], project: str | None, env_file: Path) ->
     return digest.hexdigest()
 
 
-def cached_reader(root: Path, env_file: Path, env_example: Path | None = None, real: Callable[[], Reader] | None = None,
-                  folder: Path | None = None) -> Reader:
+def cached_reader(root: Path, env_file: Path | None, env_example: Path | None = None, real: Callable[[], Reader] | None = None,
+                  folder: Path | None = None, interpolate: bool = True) -> Reader:
     """A config reader that answers from the cache when the key matches, else asks compose and stores the answer.
 
     `real` makes the uncached reader (by default the engine module's, created
@@ -122,7 +122,9 @@ def cached_reader(root: Path, env_file: Path, env_example: Path | None = None, r
 
     def read(files: tuple[Path, ...], project: str | None) -> dict[str, Any]:
         where = folder or cache_folder()
-        entry = where / f"{reading_key(files, project, env_file)}.json"
+        # A reading without interpolation (publishing) is another reading of the same files.
+        key = reading_key(files, project, env_file or root / ".env") + ("" if interpolate else "-raw")
+        entry = where / f"{key}.json"
         try:
             return json.loads(entry.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -131,7 +133,7 @@ def cached_reader(root: Path, env_file: Path, env_example: Path | None = None, r
             if real is None:
                 from polyarch.engine import compose_config_reader
 
-                made.append(compose_config_reader(root, env_file, env_example))
+                made.append(compose_config_reader(root, env_file, env_example, interpolate=interpolate))
             else:
                 made.append(real())
         config = made[0](files, project)

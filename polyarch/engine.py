@@ -773,15 +773,18 @@ def attestation_kinds(provenance: dict, sbom: dict) -> dict[str, tuple[str, ...]
     return {p: tuple(k) for p, k in kinds.items()}
 
 
-def compose_config_reader(root: Path, env_file: Path, env_example: Path | None = None,
-                          all_profiles: bool = False) -> Callable[[tuple[Path, ...], str | None], dict]:
+def compose_config_reader(root: Path, env_file: Path | None, env_example: Path | None = None,
+                          all_profiles: bool = False, interpolate: bool = True) -> Callable[[tuple[Path, ...], str | None], dict]:
     """A function that returns compose's resolved config (as JSON data) for some files.
 
     Compose does the reading: merging, `.env` interpolation, relative paths
     made absolute. Only the docker CLI and its compose plugin are needed, not
     a running engine. What compose refuses in the files is a StackError
     (exit 2) naming the file and the fix. With `all_profiles`, services
-    under every profile are read too (`--profile '*'`).
+    under every profile are read too (`--profile '*'`). Without
+    `interpolate` (`config --no-interpolate`) every `${VAR}` stays as
+    written, so no variable can be missing; the caller resolves only what it
+    uses. `env_file` None: compose is given no env file.
     """
     from polyarch.compose_errors import ComposeProject, compose_config_error
 
@@ -798,16 +801,23 @@ def compose_config_reader(root: Path, env_file: Path, env_example: Path | None =
         client = DockerClient(
             compose_files=[str(f) for f in files],
             compose_project_name=project,
-            compose_env_files=[str(env_file)] if env_file.is_file() else [],
+            compose_env_files=[str(env_file)] if env_file is not None and env_file.is_file() else [],
             compose_profiles=["*"] if all_profiles else [],
         )
         try:
-            return client.compose.config(return_json=True)
+            if interpolate:
+                return client.compose.config(return_json=True)
+            import json
+
+            from python_on_whales.utils import run
+
+            return json.loads(run(client.compose.docker_compose_cmd + ["config", "--no-interpolate", "--format", "json"],
+                                  capture_stdout=True))
         except DockerException as exc:
             text = _output(exc)
             if "is not a docker command" in text.lower():  # no compose plugin: not the files' fault
                 raise _explain(exc, f"read the compose files {', '.join(str(f) for f in files)}") from None
-            raise compose_config_error(text, ComposeProject(root, files, env_file, env_example), prog()) from None
+            raise compose_config_error(text, ComposeProject(root, files, env_file or root / ".env", env_example), prog()) from None
 
     return read
 

@@ -55,3 +55,8 @@ def source_info(root: Path) -> SourceInfo:
     when = _git(root, "show", "-s", "--format=%ct", "HEAD") if revision else None
     remote = _git(root, "remote", "get-url", "origin")
     return SourceInfo(revision, int(when) if when and when.isdigit() else None, remote)
+
+
+def is_tracked(path: Path) -> bool:
+    """Whether git tracks `path`, i.e. a fresh clone has it."""
+    return _git(path.parent if path.parent.is_dir() else Path.cwd(), "ls-files", "--error-unmatch", "--", str(path)) is not None

@@ -143,70 +143,119 @@ def is_true(value: object) -> bool:
     return value is True or str(value).strip().lower() in ("true", "yes", "1", "on")
 
 
-def extra_build_args(sources, values: dict | None, env: dict[str, str], where: str) -> tuple[tuple[str, str], ...]:
-    """Build args from polyarch.toml sources: every non-empty values key under a prefix, and named .env keys."""
-    args: dict[str, str] = {}
+def extra_build_args(sources, values: dict | None, env: dict[str, str], where: str,
+                     values_named: bool = False) -> tuple[tuple[str, str], ...]:
+    """Build args from polyarch.toml sources (see build_arg_sources), as sorted pairs."""
+    return tuple(sorted((k, v) for k, v, _ in build_arg_sources(sources, values, env, where, values_named)))
+
+
+class Variables(dict):
+    """Variables for build args: the environment over `.env`; `from_environment` names those the environment set."""
+
+    def __init__(self, values: dict[str, str], from_environment: frozenset[str] = frozenset()):
+        super().__init__(values)
+        self.from_environment = from_environment
+
+
+def build_arg_sources(sources, values: dict | None, env: dict[str, str], where: str,
+                      values_named: bool = False) -> tuple[tuple[str, str, str], ...]:
+    """(arg, value, source) from polyarch.toml: non-empty values keys under a prefix, named variables, literals.
+
+    Later sources win. `values` None with `values_named` means the project
+    names a values file that is not here (a clean checkout): the prefix then
+    adds nothing.
+    """
+    args: dict[str, tuple[str, str]] = {}
     if sources.values_prefix:
-        if values is None:
+        if values is None and not values_named:
             raise UsageError(f"{where}.build_args.values_prefix needs a values file, and polyarch.toml names none (project.values_file).")
         parent, _, prefix = sources.values_prefix.rpartition(".")
-        table = lookup(values, parent) if parent else values
+        table = lookup(values or {}, parent) if parent else values
         if isinstance(table, dict):
             for key, value in table.items():
                 if str(key).startswith(prefix) and value not in (None, ""):
-                    args[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
+                    text = str(value).lower() if isinstance(value, bool) else str(value)
+                    args[str(key)] = (text, f"values {sources.values_prefix}")
+    from_environment = getattr(env, "from_environment", frozenset())
     for key in sources.env:
         if env.get(key):
-            args[key] = env[key]
-    return tuple(sorted(args.items()))
+            args[key] = (env[key], "environment" if key in from_environment else ".env")
+    for key, text in sources.literal_args().items():
+        args[key] = (text, "polyarch.toml")
+    return tuple((k, v, source) for k, (v, source) in args.items())
 
 
-def arg_sources(sources, args: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    """Where each of extra_build_args' args came from: a .env key or the values file's prefix."""
-    return tuple((key, ".env" if key in sources.env else f"values {sources.values_prefix}") for key, _ in args)
+def _with_sources(stack, image, values: dict | None, env: dict[str, str]):
+    """An image with its images.NAME.build_args added to compose's args, each added arg's source noted for the plan."""
+    from dataclasses import replace
+
+    spec = stack.settings.images.get(image.name)
+    if spec is None:
+        return image
+    sources = build_arg_sources(spec.build_args, values, env, f"images.{image.name}", stack.values_file is not None)
+    args = dict(image.args)
+    args.update((k, v) for k, v, _ in sources)
+    return replace(image, args=tuple(sorted(args.items())), arg_sources=tuple((k, source) for k, _, source in sources))
 
 
-def release_images(stack, values: dict | None, env: dict[str, str]):
+def with_release_args(stack, role: str, values: dict | None, env: dict[str, str]):
+    """The stack with the `role` mode's images built with their images.NAME.build_args too (an airtight
+    bundle is a release as much as a published image)."""
+    from dataclasses import replace
+
+    mode = stack.role(role)
+    images = tuple(_with_sources(stack, image, values, env) for image in mode.images)
+    return replace(stack, modes={**stack.modes, mode.name: replace(mode, images=images)})
+
+
+def release_images(stack, values: dict | None, env: dict[str, str], building: bool = True):
     """What deploy-build and publish-build publish: the prod mode's images, plus enabled optional ones.
 
     Returns (images, ref_keys, notes): ref_keys are (values key, image name)
-    pairs that receive the pushed ref. Pure: values and env are read by the caller.
+    pairs that receive the pushed ref. Pure: values and env are read by the
+    caller; `values` None for a values file polyarch.toml names means it is
+    not here, and what it would feed is skipped (and noted). Only when
+    `building` must every variable the builds need be set.
     """
     from dataclasses import replace
 
     from polyarch.stack import check_dockerfile
 
     mode = stack.role("prod")
+    if building:
+        mode.require_resolved()
+    named = stack.values_file is not None
     images = []
-    notes = []
+    notes = [f"{service}: ${{{var}}} is not set, so compose's rule makes it empty" for service, var in mode.unset]
+    if named and values is None:
+        notes.append(f"the values file {stack.settings.project.values_file} is not here (or, for workflows, not committed): "
+                     "the build args and optional images it feeds are skipped")
     for image in mode.images:
         spec = stack.settings.images.get(image.name)
-        args = dict(image.args)
-        target = image.target
-        sources: tuple[tuple[str, str], ...] = ()
-        if spec is not None:
-            extra = extra_build_args(spec.build_args, values, env, f"images.{image.name}")
-            args.update(extra)
-            sources = arg_sources(spec.build_args, extra)
-            if spec.publish_target:
-                check_dockerfile(image.context, image.dockerfile, spec.publish_target, f"images.{image.name}.publish_target",
-                                 image.spec.dockerfile_inline)
-                target = spec.publish_target
-        images.append(replace(image, target=target, args=tuple(sorted(args.items())), arg_sources=sources))
+        image = _with_sources(stack, image, values, env)
+        if spec is not None and spec.publish_target:
+            check_dockerfile(image.context, image.dockerfile, spec.publish_target, f"images.{image.name}.publish_target",
+                             image.spec.dockerfile_inline)
+            image = replace(image, target=spec.publish_target)
+        images.append(image)
     ref_keys = []
     for image in stack.optional:
         spec = stack.settings.optional[image.name]
         if spec.enabled_by:
             kind, _, key = spec.enabled_by.partition(":")
             if kind == "values" and values is None:
-                raise UsageError(f"optional.{image.name}.enabled_by reads the values file, and polyarch.toml names none (project.values_file).")
+                if not named:
+                    raise UsageError(f"optional.{image.name}.enabled_by reads the values file, and polyarch.toml names none (project.values_file).")
+                notes.append(f"optional image {image.name}: skipped, {spec.enabled_by} cannot be read without the values file")
+                continue
             flag = lookup(values or {}, key) if kind == "values" else env.get(key)
             if not is_true(flag):
                 notes.append(f"optional image {image.name}: skipped, {spec.enabled_by} is {flag!r}")
                 continue
             notes.append(f"optional image {image.name}: built, {spec.enabled_by} is {flag!r}")
-        extra = extra_build_args(spec.build_args, values, env, f"optional.{image.name}")
-        images.append(replace(image, args=extra, arg_sources=arg_sources(spec.build_args, extra)))
+        sources = build_arg_sources(spec.build_args, values, env, f"optional.{image.name}", named)
+        images.append(replace(image, args=tuple(sorted((k, v) for k, v, _ in sources)),
+                              arg_sources=tuple((k, source) for k, _, source in sources)))
         if spec.ref_key:
             ref_keys.append((spec.ref_key, image.name))
     return tuple(images), tuple(ref_keys), tuple(notes)

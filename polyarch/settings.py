@@ -32,6 +32,11 @@ _HOST = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-
 # What a runner label may hold in a generated workflow (no spaces, quotes or line breaks).
 RUNNER_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 CACHE_BACKENDS = ("gha", "registry", "local", "none")
+AIRTIGHT_SOURCES = ("build", "registry")
+GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
+# A GitHub Actions variable or secret a build step may read.
+GITHUB_SOURCE = re.compile(r"^(?:vars|secrets)\.[A-Za-z_][A-Za-z0-9_]*$")
+WORKFLOW_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$")
 
 
 def port_problem(port: int | str | None) -> str | None:
@@ -104,15 +109,33 @@ class ModeSettings(_Strict):
 
 
 class BuildArgSources(_Strict):
-    """Where deploy-build and publish-build take an image's extra build args from."""
+    """Where deploy-build and publish-build take an image's extra build args from.
+
+    Later sources win: compose's args, then values-file keys, then the
+    environment, then `literal` (fixed release values, said once here).
+    """
 
     values_prefix: str | None = None
     env: list[str] = Field(default_factory=list)
+    literal: dict[str, str | bool | int] = Field(default_factory=dict)
 
     @field_validator("env")
     @classmethod
     def _keys(cls, keys: list[str]) -> list[str]:
         return _env_keys(keys)
+
+    @field_validator("literal")
+    @classmethod
+    def _literal(cls, args: dict[str, str | bool | int]) -> dict[str, str | bool | int]:
+        _env_keys(list(args))
+        for key, value in args.items():
+            if isinstance(value, str) and any(ord(c) < 32 for c in value):
+                raise ValueError(f"the value of {key} holds a line break or another control character")
+        return args
+
+    def literal_args(self) -> dict[str, str]:
+        """`literal` as build-arg strings; TOML booleans as compose writes them (true/false)."""
+        return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in self.literal.items()}
 
 
 class ImageSettings(_Strict):
@@ -224,9 +247,21 @@ class WorkflowSettings(_Strict):
     runners: dict[str, str] = Field(default_factory=dict)
     emulation_runner: str = "ubuntu-24.04"
     python: str = "3.12"
-    install: str = "pip install polyarch"
+    # None: polyarch's default (workflows.default_install).
+    install: str | None = None
     cache: str = "gha"
     airtight: bool = True
+    # "build": the airtight workflow builds every image on each runner;
+    # "registry": a job of the images workflow bundles what the merge published.
+    airtight_from: str = "build"
+    # OWNER/NAME the jobs run in (forks skip them); default: the origin remote on GitHub.
+    repository: str | None = None
+    # Variables the build steps get from GitHub: NAME = "vars.X" or "secrets.X".
+    env: dict[str, str] = Field(default_factory=dict)
+    images_file: str = "publish-images.yml"
+    airtight_file: str = "publish-airtight.yml"
+    # Remove preinstalled toolchains on GitHub's hosted runners before building.
+    free_disk: bool = False
 
     @field_validator("registry")
     @classmethod
@@ -276,8 +311,42 @@ class WorkflowSettings(_Strict):
 
     @field_validator("install")
     @classmethod
-    def _install(cls, command: str) -> str:
+    def _install(cls, command: str | None) -> str | None:
+        if command is None:
+            return None
         return _workflow_text(command, "the install command", "; give one shell command line, such as 'pip install polyarch'")
+
+    @field_validator("airtight_from")
+    @classmethod
+    def _airtight_from(cls, value: str) -> str:
+        if value not in AIRTIGHT_SOURCES:
+            raise ValueError(f"'{value}' must be one of: {', '.join(AIRTIGHT_SOURCES)}")
+        return value
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str | None) -> str | None:
+        if value is not None and not GITHUB_REPOSITORY.fullmatch(value):
+            raise ValueError(f"'{value}' is not a GitHub repository OWNER/NAME (letters, digits, '.', '_', '-')")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, env: dict[str, str]) -> dict[str, str]:
+        _env_keys(list(env))
+        for key, source in env.items():
+            if key == "REGISTRY" or key.startswith(("GITHUB_", "RUNNER_", "ACTIONS_", "POLYARCH_")):
+                raise ValueError(f"{key} is a name GitHub Actions or the generated steps set themselves; use another name")
+            if not GITHUB_SOURCE.fullmatch(source):
+                raise ValueError(f"{key} = {source!r} must name a GitHub variable or secret: 'vars.NAME' or 'secrets.NAME'")
+        return env
+
+    @field_validator("images_file", "airtight_file")
+    @classmethod
+    def _file_name(cls, name: str) -> str:
+        if not WORKFLOW_FILE.fullmatch(name):
+            raise ValueError(f"'{name}' must be a file name ending in .yml or .yaml (letters, digits, '.', '_', '-'; no folder)")
+        return name
 
     @field_validator("cache")
     @classmethod

@@ -61,6 +61,30 @@ class Mode:
     images: tuple[ImageBuild, ...]
     third_party: tuple[str, ...]
     services: tuple[str, ...]
+    # Read without interpolation (publishing): (service, variable, message) of
+    # each `${VAR:?message}` a build section or image name needs and nothing
+    # sets, and (service, variable) of each plain `${VAR}` that was unset.
+    unresolved: tuple[tuple[str, str, str], ...] = ()
+    unset: tuple[tuple[str, str], ...] = ()
+
+    def require_resolved(self, where: str = "this environment") -> None:
+        """Refuse, before anything runs, a build that needs a variable nothing sets."""
+        if not self.unresolved:
+            return
+        names = list(dict.fromkeys(v for _, v, _ in self.unresolved))
+        lines = [f"{var} (service '{service}' in {self.file_using(var)}{': ' + message if message else ''})"
+                 for service, var, message in self.unresolved]
+        raise StackError(
+            f"Mode '{self.name}' builds with variable{'s' if len(names) > 1 else ''} "
+            f"that {where} does not set: {'; '.join(lines)}.",
+            tip=f"Set {', '.join(names)} in the environment (in GitHub Actions: map {'them' if len(names) > 1 else 'it'} from vars. "
+                "or secrets. with polyarch.toml's [workflows] env), or in .env on this machine, or give a default: ${VAR:-value}.")
+
+    def file_using(self, variable: str) -> str:
+        """The mode's compose files that write `${variable` (for messages; all of them when none does)."""
+        pattern = re.compile(r"\$\{" + re.escape(variable) + r"\b")
+        found = [f for f in self.files if f.is_file() and pattern.search(f.read_text(encoding="utf-8", errors="replace"))]
+        return ", ".join(f.name for f in (found or self.files))
 
     def local_names(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(n for image in self.images for n in image.local_names))
@@ -519,12 +543,22 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
+READINGS = ("run", "publish", "committed")
+
+
 def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config: ConfigReader | None = None,
-               on_env: Callable[[dict[str, str], tuple[str, ...]], None] | None = None) -> Stack:
+               on_env: Callable[[dict[str, str], tuple[str, ...]], None] | None = None,
+               reading: str = "run") -> Stack:
     """Find the project, read polyarch.toml and every mode's compose config, and validate them.
 
     `on_env` receives the .env values and the declared secret keys as soon as they are
     read, before compose sees them, so that any later message can hide them.
+    `reading` says what the compose files may use: "run" lets compose
+    interpolate everything (what `up` needs); "publish" reads them without
+    interpolation and resolves only build sections and image names, from the
+    environment over `.env` when there is one; "committed" does the same
+    from nothing but the files (no .env, no environment), so that the
+    answer is the same on every machine.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -536,15 +570,16 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
     settings = load_settings(project.settings_file) if project.settings_file else Settings()
     check_paths(project, settings)
     env_file = project.root / settings.project.env_file
-    env = read_env(env_file)
+    env = read_env(env_file) if reading != "committed" else {}
     if on_env is not None:
         on_env(env, (*settings.project.secrets, *settings.project.required))
     files = mode_files(project, settings, env)
     if read_config is None:
         from polyarch.composecache import cached_reader
 
-        read_config = cached_reader(project.root, env_file, project.root / settings.project.env_example)
-    name = os.environ.get("COMPOSE_PROJECT_NAME") or settings.project.name
+        read_config = cached_reader(project.root, env_file if reading != "committed" else None,
+                                    project.root / settings.project.env_example, interpolate=reading == "run")
+    name = (os.environ.get("COMPOSE_PROJECT_NAME") if reading != "committed" else None) or settings.project.name
     order = list(files)
     configs: dict[str, dict[str, Any]] = {}
     if name is None:
@@ -557,4 +592,32 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
         for mode_name, config in zip(rest, pool.map(lambda m: read_config(files[m], name), rest)):
             configs[mode_name] = config
     configs = {m: configs[m] for m in order}
-    return build_stack(project, settings, configs, files, name)
+    if reading == "run":
+        return build_stack(project, settings, configs, files, name)
+    return _resolved_stack(project, settings, configs, files, name, {} if reading == "committed" else {**env, **os.environ})
+
+
+def _resolved_stack(project: Project, settings: Settings, configs: dict[str, dict[str, Any]],
+                    files: dict[str, tuple[Path, ...]], name: str, variables: dict[str, str]) -> Stack:
+    """build_stack on configs read without interpolation, each mode noting the variables its builds lack."""
+    from dataclasses import replace
+
+    from polyarch.interpolate import resolve_builds
+
+    findings = {}
+    for mode_name, config in configs.items():
+        configs[mode_name], findings[mode_name] = resolve_builds(config, variables)
+        for service, spec in configs[mode_name]["services"].items():
+            # A built image whose name lacks a variable (`${REGISTRY}/app`) is
+            # published under its repository anyway: it keeps compose's default
+            # local name rather than stopping on an invalid one.
+            if spec.get("build") and findings[mode_name][service].image_missing and not _REF.fullmatch(str(spec.get("image"))):
+                spec.pop("image")
+    stack = build_stack(project, settings, configs, files, name)
+    for mode_name, mode in stack.modes.items():
+        per_service = findings[mode_name]
+        stack.modes[mode_name] = replace(
+            mode,
+            unresolved=tuple((s, v, m) for s, f in per_service.items() for v, m in dict.fromkeys(f.required)),
+            unset=tuple((s, v) for s, f in per_service.items() for v in dict.fromkeys(f.unset)))
+    return stack

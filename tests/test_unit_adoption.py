@@ -233,3 +233,31 @@ def test_gha_cache_is_refused_outside_a_workflow_even_in_a_dry_run(compose_cli, 
     env = {k: "" for k in ("ACTIONS_RUNTIME_TOKEN", "ACTIONS_CACHE_URL", "ACTIONS_RESULTS_URL")}
     result = polyarch(["deploy-build", "--cache", "gha", "--dry-run", "--registry", "127.0.0.1:5000/x"], lumen_copy, **env)
     assert result.returncode == 2 and "--cache gha needs the GitHub Actions cache service" in result.stderr
+
+
+def test_deploy_build_in_a_clean_checkout_needs_no_env_and_no_generated_values_file(compose_cli, lumen_copy):
+    """A clone has neither .env nor the generated values file; a required variable outside build sections does not matter."""
+    compose = lumen_copy / "docker-compose.prod-local.yml"
+    compose.write_text(compose.read_text().replace("${POSTGRES_PASSWORD:-}", "${POSTGRES_PASSWORD:?set it in .env}"))
+    (lumen_copy / "deploy/helm/lumen/values.generated.yaml").unlink()
+    result = polyarch(["deploy-build", "--dry-run", "--registry", "127.0.0.1:5000/lumen", "--tag", "t1", "--builder", "b"],
+                      lumen_copy, POSTGRES_PASSWORD="")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stderr.split())
+    assert "values.generated.yaml is not here" in text and "optional image terminal: skipped" in text
+    assert "write image.tag" not in text
+    # Without --registry the missing values file gives no registry: asked for, not a crash.
+    result = polyarch(["deploy-build", "--dry-run", "--tag", "t1", "--builder", "b"], lumen_copy)
+    assert result.returncode == 2 and "--registry" in result.stderr
+
+
+def test_airtight_bundles_build_with_the_release_build_args(compose_cli, lumen_copy):
+    """An airtight bundle is a release too: images.NAME.build_args apply to its builds, not only compose's args."""
+    values = lumen_copy / "deploy/helm/lumen/values.generated.yaml"
+    values.write_text(values.read_text().replace('  NEXT_PUBLIC_APP_NAME: "Lumen"', '  NEXT_PUBLIC_APP_NAME: "Lumen"\n  NEXT_PUBLIC_ONLY_IN_VALUES: "yes"'))
+    result = polyarch(["package-airtight", "--dry-run", "--json", "--platform", "linux/amd64", "--version", "9"], lumen_copy)
+    assert result.returncode == 0, result.stderr
+    (build,) = [s for s in json.loads(result.stdout)["plan"]["steps"] if s["kind"] == "Build"]
+    client = next(t for t in build["targets"] if t["name"] == "client")
+    assert ["NEXT_PUBLIC_ONLY_IN_VALUES", "yes"] in client["args"]
+    assert {"name": "NEXT_PUBLIC_ONLY_IN_VALUES", "source": "values config.NEXT_PUBLIC_"} in client["arg_sources"]

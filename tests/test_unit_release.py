@@ -252,6 +252,9 @@ def test_release_images_apply_polyarch_toml(adopted):
     assert (tools.context, tools.dockerfile, tools.target, tools.repository, tools.args, tools.services) == (
         adopted.root / "docker/tools", adopted.root / "docker/tools/Dockerfile", None, "acme/tools", (), ())
     assert ref_keys == (("config.TOOLS_IMAGE", "tools"),)
+    # Each added arg's source is kept for the plan, never its value.
+    assert frontend.arg_sources == (("PUBLIC_API_URL", "values config.PUBLIC_"), ("PUBLIC_DEBUG", "values config.PUBLIC_"),
+                                    ("API_URL", ".env"))
     assert notes == ("optional image tools: built, values:config.TOOLS is 'yes'",)
     # The stack keeps what compose says: only the release differs.
     assert adopted.role("prod").image("server").target == "prod"
@@ -277,7 +280,7 @@ def test_an_optional_image_follows_its_values_flag(adopted, flag, built):
     images, ref_keys, notes = release_images(adopted, values, {})
     assert [i.name for i in images] == ["server", "frontend"] + (["tools"] if built else [])
     assert ref_keys == ((("config.TOOLS_IMAGE", "tools"),) if built else ())
-    assert notes == (f"optional image tools: {'built' if built else 'skipped'}, values:config.TOOLS is {flag!r}",)
+    assert notes[-1] == f"optional image tools: {'built' if built else 'skipped'}, values:config.TOOLS is {flag!r}"
 
 
 def test_an_optional_image_can_follow_an_env_flag_or_none(adopted):
@@ -286,18 +289,45 @@ def test_an_optional_image_can_follow_an_env_flag_or_none(adopted):
     assert [i.name for i in release_images(by_env, values_of(adopted), {"BUILD_TOOLS": "true"})[0]][-1] == "tools"
     images, _, notes = release_images(by_env, values_of(adopted), {})
     assert "tools" not in [i.name for i in images]
-    assert notes == ("optional image tools: skipped, env:BUILD_TOOLS is None",)
+    assert notes[-1] == "optional image tools: skipped, env:BUILD_TOOLS is None"
     always = with_settings(adopted, optional={"tools": tools.model_copy(update={"enabled_by": None})})
     images, ref_keys, notes = release_images(always, values_of(adopted), {})
-    assert [i.name for i in images][-1] == "tools" and notes == () and ref_keys == (("config.TOOLS_IMAGE", "tools"),)
+    assert [i.name for i in images][-1] == "tools" and "tools" not in " ".join(notes) and ref_keys == (("config.TOOLS_IMAGE", "tools"),)
 
 
-def test_settings_that_read_the_values_file_need_one(adopted):
+def test_settings_that_read_the_values_file_need_one_named(adopted):
+    no_file = with_settings(adopted, project=adopted.settings.project.model_copy(update={"values_file": None}))
     with pytest.raises(UsageError, match=r"images\.frontend\.build_args\.values_prefix needs a values file"):
-        release_images(adopted, None, {})
-    no_prefix = with_settings(adopted, images={"server": adopted.settings.images["server"]})
+        release_images(no_file, None, {})
+    no_prefix = with_settings(no_file, images={"server": adopted.settings.images["server"]})
     with pytest.raises(UsageError, match=r"optional\.tools\.enabled_by reads the values file"):
         release_images(no_prefix, None, {})
+
+
+def test_a_named_values_file_that_is_not_here_skips_what_it_feeds(adopted):
+    """A clean checkout lacks a generated values file: publishing goes on without what it feeds, and says so."""
+    images, ref_keys, notes = release_images(adopted, None, {})
+    assert [i.name for i in images] == ["server", "frontend"] and ref_keys == ()
+    assert dict(images[1].args) == {"PUBLIC_APP_TITLE": "polyarch sample stack"}
+    assert notes == ("the values file deploy/values.yaml is not here (or, for workflows, not committed): the build args and optional images it feeds are skipped",
+                     "optional image tools: skipped, values:config.TOOLS cannot be read without the values file")
+
+
+def test_literal_build_args_win_and_are_named_as_such(adopted):
+    from polyarch.settings import BuildArgSources
+
+    frontend = adopted.settings.images["frontend"].model_copy(update={"build_args": BuildArgSources(
+        values_prefix="config.PUBLIC_", env=["API_URL"], literal={"PUBLIC_DEBUG": False, "ENABLE_OVH": True, "API_URL": "https://fixed"})})
+    fixed = with_settings(adopted, images={**adopted.settings.images, "frontend": frontend})
+    images, _, notes = release_images(fixed, values_of(adopted), {"API_URL": "https://from-env"})
+    args = dict(images[1].args)
+    assert (args["PUBLIC_DEBUG"], args["ENABLE_OVH"], args["API_URL"]) == ("false", "true", "https://fixed")
+    assert dict(images[1].arg_sources) == {"PUBLIC_API_URL": "values config.PUBLIC_", "PUBLIC_DEBUG": "polyarch.toml",
+                                           "ENABLE_OVH": "polyarch.toml", "API_URL": "polyarch.toml"}
+    from polyarch.release import Variables
+
+    images, _, _ = release_images(adopted, values_of(adopted), Variables({"API_URL": "https://x"}, frozenset({"API_URL"})))
+    assert dict(images[1].arg_sources)["API_URL"] == "environment"
 
 
 def test_a_publish_target_must_be_a_stage_of_the_dockerfile(adopted):

@@ -270,11 +270,13 @@ def test_keyless_workflows_pass_actionlint_and_only_the_merge_job_may_ask_for_an
         assert_real_tasks_and_flags(text)
     doc = YAML(typ="safe").load(files["publish-images.yml"])
     assert doc["jobs"]["merge"]["permissions"]["id-token"] == "write"
-    assert "id-token" not in doc["permissions"] and "permissions" not in doc["jobs"]["build"]
+    # Every job has its own least-privilege permissions; only the merge job gets id-token.
+    assert "id-token" not in doc["permissions"]
+    assert [name for name, job in doc["jobs"].items() if "id-token" in job["permissions"]] == ["merge"]
     uses = [step.get("uses", "") for step in doc["jobs"]["merge"]["steps"]]
     assert any(u.startswith("sigstore/cosign-installer@") for u in uses)
     plain = YAML(typ="safe").load(render("acme", ("server",), ("linux/amd64",), WorkflowSettings())["publish-images.yml"])
-    assert "permissions" not in plain["jobs"]["merge"]
+    assert "id-token" not in plain["jobs"]["merge"]["permissions"]
 
 
 def test_ci_bundles_are_not_signed_with_a_key_the_repository_does_not_hold(tmp_path):

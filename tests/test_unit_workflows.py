@@ -18,7 +18,7 @@ from unit_helpers import REPO, compose_cli, copy_repo_stack, edit_settings, fres
 
 from polyarch.settings import WorkflowSettings
 from polyarch.tasks import namespace
-from polyarch.workflows import render, runner_for
+from polyarch.workflows import Target, render, runner_for
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 LUMEN = REPO / "tests" / "fixtures" / "lumen"
@@ -151,7 +151,7 @@ def test_a_three_platform_stack(tmp_path):
     assert {(d["name"], d["path"]) for d in downloads} == {
         (f"digest-{image}-{arch}", f"digests/{image}") for image in ("server", "frontend") for arch in ("amd64", "arm64", "armv7")}
     (merge_step,) = [s for s in merge["steps"] if "publish-merge" in s.get("run", "")]
-    assert merge_step["run"].endswith('--platforms "$POLYARCH_PLATFORMS"')
+    assert '--platforms "$POLYARCH_PLATFORMS" > "$RUNNER_TEMP/published.txt"' in merge_step["run"]
     assert merge_step["env"]["POLYARCH_PLATFORMS"] == ",".join(THREE)
     (build_command,) = [c for c in commands(files["publish-images.yml"]) if c[1] == "publish-build"]
     assert build_command[-2:] == ["--cache", "$POLYARCH_CACHE"]
@@ -167,7 +167,7 @@ def test_no_emulation_step_when_every_platform_has_a_native_runner():
 
 def test_a_project_in_a_subfolder_runs_there_and_uploads_from_there(tmp_path):
     options = WorkflowSettings(registry="registry.example.com/team", cache="none", airtight=False, branches=[])
-    files = render("acme", ("server",), ("linux/amd64",), options, folder="deploy/stack")
+    files = render("acme", ("server",), ("linux/amd64",), options, Target(folder="deploy/stack", install="pip install ."))
     assert list(files) == ["publish-images.yml"]
     lint(write(files, tmp_path))
     doc = YAML(typ="safe").load(files["publish-images.yml"])
@@ -180,22 +180,28 @@ def test_a_project_in_a_subfolder_runs_there_and_uploads_from_there(tmp_path):
 
 
 def test_the_adoption_fixture_gets_workflows_for_its_release_images(compose_cli, fresh_console, capsys, tmp_path, monkeypatch):
+    """A generated values file that git does not track is not read: a clean checkout in CI does not have it."""
     project = tmp_path / "lumen"
     shutil.copytree(LUMEN, project)
     monkeypatch.chdir(project)
     code = run_invoke("workflows", "--output", str(tmp_path / "out"))
-    assert code == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 0, err
     lint(tmp_path / "out")
     text = (tmp_path / "out" / "publish-images.yml").read_text()
     assert_real_tasks_and_flags(text)
-    # server, client and the optional terminal image the values file turns on.
     uploads = re.findall(r"name: (digest-[a-z-]+)-\$\{\{ matrix.arch \}\}", text)
-    stack = load_clean(project)
-    from polyarch.release import release_images
-    from polyarch.values import read_values
-
-    expected, _, _ = release_images(stack, read_values(stack.values_file), {})
-    assert uploads == [f"digest-{image.name}" for image in expected] and len(uploads) >= 3
+    assert uploads == ["digest-server", "digest-client"]
+    assert "values.generated.yaml is not here (or, for workflows, not committed)" in " ".join(err.split())
+    # Committed, the values file turns the optional terminal image on.
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], cwd=project, check=True)
+    assert run_invoke("workflows", "--output", str(tmp_path / "out2")) == 0
+    text = (tmp_path / "out2" / "publish-images.yml").read_text()
+    uploads = re.findall(r"name: (digest-[a-z-]+)-\$\{\{ matrix.arch \}\}", text)
+    assert uploads == ["digest-server", "digest-client", "digest-terminal"]
 
 
 def test_check_fails_on_a_hand_edited_file_and_names_it(compose_cli, fresh_console, capsys, tmp_path, monkeypatch):
@@ -274,7 +280,7 @@ def test_settings_reach_run_steps_only_through_quoted_env_values(tmp_path):
     files = render("acme", ("server",), ("linux/amd64", "linux/arm64"), options)
     lint(write(files, tmp_path))
     doc = YAML(typ="safe").load(files["publish-images.yml"])
-    assert list(doc) == ["name", "on", "permissions", "concurrency", "jobs"] and list(doc["jobs"]) == ["build", "merge"]
+    assert list(doc) == ["name", "on", "permissions", "concurrency", "jobs"] and list(doc["jobs"]) == ["build", "merge", "summary"]
     steps = doc["jobs"]["build"]["steps"]
     runs = [s["run"] for job in doc["jobs"].values() for s in job["steps"] if "run" in s]
     assert "pip install 'polyarch[test]' # pinned: no" in runs
@@ -298,7 +304,7 @@ def test_a_project_name_or_folder_with_a_line_break_is_refused():
     with pytest.raises(StackError, match="line break"):
         render("acme\non: push", ("server",), ("linux/amd64",), WorkflowSettings())
     with pytest.raises(StackError, match="expression"):
-        render("acme", ("server",), ("linux/amd64",), WorkflowSettings(), folder="deploy/${{ github.actor }}")
+        render("acme", ("server",), ("linux/amd64",), WorkflowSettings(), Target(folder="deploy/${{ github.actor }}"))
 
 
 def test_dry_run_prints_the_files_it_would_write_and_writes_nothing(compose_cli, fresh_console, capsys, tmp_path, monkeypatch):
@@ -320,3 +326,182 @@ def test_dry_run_prints_the_files_it_would_write_and_writes_nothing(compose_cli,
     capsys.readouterr()
     assert run_invoke("workflows", "--output", str(out), "--dry-run", "--json") == 0
     assert json.loads(capsys.readouterr().out)["plan"]["steps"] == []
+
+
+def all_steps(doc: dict) -> list[dict]:
+    return [step for job in doc["jobs"].values() for step in job["steps"]]
+
+
+def test_every_action_is_pinned_by_a_full_sha_with_its_version_beside_it(tmp_path):
+    from polyarch.settings import SigningSettings
+    from polyarch.workflows import ACTIONS
+
+    options = WorkflowSettings(airtight_from="registry")
+    texts = [*render("acme", ("server",), THREE, options, signing=SigningSettings(keyless=True)).values(),
+             *render("acme", ("server",), THREE, WorkflowSettings()).values()]
+    pins = {f"{repo}@{sha}": version for repo, version, sha in ACTIONS.values()}
+    seen = set()
+    for text in texts:
+        for line in text.splitlines():
+            if "uses:" in line:
+                ref = line.split("uses:", 1)[1].split("#")[0].strip()
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), line
+                assert line.rstrip().endswith(f"# {pins[ref]}"), line
+                seen.add(ref)
+    assert seen == set(pins), "every pinned action is used, and nothing else"
+
+
+def test_jobs_are_guarded_to_the_repository_do_not_fail_fast_and_get_least_privilege(tmp_path):
+    options = WorkflowSettings(repository="acme-org/acme", free_disk=True)
+    files = render("acme", ("server",), THREE, options, Target(repository="acme-org/acme", install="pip install ."))
+    lint(write(files, tmp_path))
+    images = YAML(typ="safe").load(files["publish-images.yml"])
+    assert images["permissions"] == {}
+    jobs = images["jobs"]
+    assert jobs["build"]["if"] == "github.repository == 'acme-org/acme'"
+    assert jobs["merge"]["if"] == "github.repository == 'acme-org/acme' && github.event_name != 'pull_request'"
+    assert jobs["build"]["strategy"]["fail-fast"] is False
+    assert jobs["build"]["permissions"] == jobs["merge"]["permissions"] == {"contents": "read", "packages": "write"}
+    assert jobs["summary"]["permissions"] == {} and jobs["summary"]["needs"] == "merge"
+    assert "$GITHUB_STEP_SUMMARY" in jobs["summary"]["steps"][0]["run"]
+    assert jobs["summary"]["steps"][0]["env"] == {"PUBLISHED": "${{ needs.merge.outputs.published }}"}
+    assert jobs["merge"]["outputs"] == {"published": "${{ steps.merge.outputs.published }}"}
+    assert jobs["build"]["steps"][0]["name"].startswith("free disk space")
+    airtight = YAML(typ="safe").load(files["publish-airtight.yml"])
+    assert airtight["jobs"]["bundle"]["permissions"] == {"contents": "read"}
+    assert airtight["jobs"]["bundle"]["strategy"]["fail-fast"] is False
+    other = YAML(typ="safe").load(render("acme", ("server",), THREE, WorkflowSettings(registry="reg.example.com/t"))["publish-images.yml"])
+    assert other["jobs"]["build"]["permissions"] == {"contents": "read"} and "if" not in other["jobs"]["build"]
+
+
+def test_the_airtight_bundle_can_come_from_the_published_images(tmp_path):
+    files = render("acme", ("server",), ("linux/amd64", "linux/arm64"), WorkflowSettings(airtight_from="registry"))
+    assert list(files) == ["publish-images.yml"]
+    lint(write(files, tmp_path))
+    assert_real_tasks_and_flags(files["publish-images.yml"])
+    job = YAML(typ="safe").load(files["publish-images.yml"])["jobs"]["airtight"]
+    assert job["needs"] == "merge" and job["if"] == "startsWith(github.ref, 'refs/tags/')"
+    assert job["permissions"] == {"contents": "read", "packages": "read"}
+    (package,) = [s for s in job["steps"] if s.get("name") == "package"]
+    assert '--registry "$REGISTRY"' in package["run"]
+    assert any("login-action" in s.get("uses", "") for s in job["steps"])
+
+
+def test_github_variables_and_secrets_reach_only_the_building_steps(tmp_path):
+    options = WorkflowSettings(env={"NEXT_PUBLIC_API_URL": "vars.API_URL", "SENTRY_TOKEN": "secrets.SENTRY_TOKEN"})
+    files = render("acme", ("server",), ("linux/amd64",), options)
+    lint(write(files, tmp_path))
+    images = YAML(typ="safe").load(files["publish-images.yml"])
+    (build,) = [s for s in images["jobs"]["build"]["steps"] if s.get("name") == "build and push by digest"]
+    assert build["env"]["NEXT_PUBLIC_API_URL"] == "${{ vars.API_URL }}"
+    assert build["env"]["SENTRY_TOKEN"] == "${{ secrets.SENTRY_TOKEN }}"
+    assert "SENTRY_TOKEN" not in str(images["jobs"]["merge"]) and "SENTRY_TOKEN" not in str(images["jobs"]["summary"])
+    bundle = YAML(typ="safe").load(files["publish-airtight.yml"])["jobs"]["bundle"]
+    (package,) = [s for s in bundle["steps"] if s.get("name") == "package"]
+    assert package["env"]["SENTRY_TOKEN"] == "${{ secrets.SENTRY_TOKEN }}"
+
+
+@pytest.mark.parametrize(("key", "value", "words"), [
+    ("env", {"API": "env.API"}, "vars.NAME"),
+    ("env", {"API": "secrets.A B"}, "vars.NAME"),
+    ("env", {"GITHUB_TOKEN": "secrets.X"}, "set themselves"),
+    ("repository", "acme/../x'", "OWNER/NAME"),
+    ("images_file", "../ci.yml", ".yml"),
+    ("airtight_from", "cache", "build, registry"),
+])
+def test_new_workflows_keys_are_checked(key, value, words):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=re.escape(words)):
+        WorkflowSettings(**{key: value})
+
+
+HAND_WRITTEN = "name: publish-images\non: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: make publish\n"
+
+
+def test_a_hand_written_workflow_is_never_overwritten(compose_cli, fresh_console, capsys, tmp_path, monkeypatch):
+    settings = copy_repo_stack(tmp_path / "acme")
+    monkeypatch.chdir(settings.parent)
+    out = tmp_path / "wf"
+    out.mkdir()
+    (out / "publish-images.yml").write_text(HAND_WRITTEN)
+    assert run_invoke("workflows", "--output", str(out)) == 2
+    captured = capsys.readouterr()
+    assert "publish-images.yml" in captured.err and "not written by polyarch" in captured.err
+    assert "images_file" in captured.err and "--force" in captured.err
+    assert "-      - run: make publish" in captured.out, "the diff shows what would change"
+    assert (out / "publish-images.yml").read_text() == HAND_WRITTEN
+    assert not (out / "publish-airtight.yml").exists(), "nothing is written when one file is refused"
+    # Another name for the generated file leaves the hand-written one alone.
+    edit_settings(settings, lambda data: data.update(workflows={"install": "pip install .", "images_file": "polyarch-images.yml"}))
+    assert run_invoke("workflows", "--output", str(out)) == 0, capsys.readouterr().err
+    assert (out / "publish-images.yml").read_text() == HAND_WRITTEN
+    assert (out / "polyarch-images.yml").read_text().startswith("# Generated by `polyarch workflows`")
+    # --force takes the file over; from then on it is polyarch's.
+    edit_settings(settings, lambda data: data.update(workflows={"install": "pip install ."}))
+    assert run_invoke("workflows", "--output", str(out), "--force") == 0
+    assert (out / "publish-images.yml").read_text().startswith("# Generated by `polyarch workflows`")
+    assert run_invoke("workflows", "--output", str(out)) == 0
+
+
+def test_an_install_step_no_index_serves_is_warned_about(compose_cli, fresh_console, capsys, tmp_path, monkeypatch):
+    from polyarch.workflows import install_warning
+
+    assert "no index is known to serve it" in install_warning("pip install polyarch==0.1.0", vendored=False)
+    assert "no index is known to serve it" in install_warning("pip install 'polyarch[test]'", vendored=False)
+    assert install_warning('pip install "polyarch @ git+https://github.com/acme/polyarch@v0.1.0"', vendored=False) is None
+    assert install_warning("pip install .", vendored=True) is None
+    assert "is not polyarch" in install_warning("pip install .", vendored=False)
+    settings = copy_repo_stack(tmp_path / "acme")
+    edit_settings(settings, lambda data: data.pop("workflows", None))
+    monkeypatch.chdir(settings.parent)
+    assert run_invoke("workflows", "--output", str(tmp_path / "wf")) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "pip install polyarch==" in err and "no index is known to serve it" in err and "git+https://" in err
+    assert "run: pip install polyarch==" in (tmp_path / "wf" / "publish-images.yml").read_text()
+
+
+def test_the_guard_takes_the_origin_remote_on_github(compose_cli, fresh_console, capsys, tmp_path, monkeypatch):
+    settings = copy_repo_stack(tmp_path / "acme")
+    root = settings.parent
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "remote", "add", "origin", "git@github.com:Acme-Org/acme.git"], cwd=root, check=True)
+    monkeypatch.chdir(root)
+    assert run_invoke("workflows", "--output", str(tmp_path / "wf")) == 0, capsys.readouterr().err
+    text = (tmp_path / "wf" / "publish-images.yml").read_text()
+    assert "if: github.repository == 'Acme-Org/acme'" in text
+
+
+def test_check_gives_the_same_answer_in_a_fresh_clone(compose_cli, fresh_console, capsys, tmp_path, monkeypatch):
+    """No .env, a required variable in environment:, an untracked values file: --check passes in a clean clone."""
+    from test_unit_interpolate import COMPOSE
+    from unit_helpers import write_files
+
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    origin = write_files(tmp_path / "origin", {
+        "compose.yaml": COMPOSE, "app/Dockerfile": "FROM scratch\n", ".gitignore": ".env\nvalues.yaml\n",
+        "polyarch.toml": '[project]\nvalues_file = "values.yaml"\n[workflows]\ninstall = "pip install polyarch"\n'
+                         '[optional.extra]\ncontext = "app"\nenabled_by = "values:config.EXTRA"\n',
+    })
+    subprocess.run(["git", "init", "-q"], cwd=origin, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=origin, check=True)
+    subprocess.run([*git, "commit", "-qm", "project"], cwd=origin, check=True)
+    clone = tmp_path / "ci" / "origin"  # actions/checkout clones into a folder of the repository's name
+    subprocess.run(["git", "clone", "-q", str(origin), str(clone)], check=True)
+    # The developer's machine has local files a clone lacks; the answer must not depend on them.
+    (origin / ".env").write_text("DB_PASSWORD=local\nAPI_URL=https://mine\n")
+    (origin / "values.yaml").write_text("config:\n  EXTRA: true\n")
+    monkeypatch.setenv("API_URL", "https://from-my-shell")
+    monkeypatch.chdir(origin)
+    assert run_invoke("workflows") == 0
+    err = " ".join(capsys.readouterr().err.split())
+    # What would stop the build in CI is said now, not on the runner.
+    assert "needs ${BUILD_TOKEN} (compose.yaml) and CI does not set it" in err and "[workflows] env" in err
+    subprocess.run(["git", "add", "-A"], cwd=origin, check=True)
+    subprocess.run([*git, "commit", "-qm", "workflows"], cwd=origin, check=True)
+    subprocess.run(["git", "pull", "-q"], cwd=clone, check=True)
+    assert not (clone / ".env").exists() and not (clone / "values.yaml").exists()
+    monkeypatch.delenv("API_URL")
+    monkeypatch.chdir(clone)
+    assert run_invoke("workflows", "--check") == 0, capsys.readouterr().err
+    assert "digest-extra" not in (clone / ".github/workflows/publish-images.yml").read_text()

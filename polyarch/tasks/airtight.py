@@ -35,8 +35,15 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
     from polyarch.release import check_tag
     from polyarch.signing import Signer, check_ready, signer_for
 
-    session = Session.open(stack, dry_run, json, verbose)
+    session = Session.open(stack, dry_run, json, verbose, reading="publish")
     s = session.stack
+    if registry is None:
+        # Built here: the variables the builds need must be set, and polyarch.toml's release build args apply.
+        from polyarch.release import with_release_args
+        from polyarch.tasks.release import read_inputs
+
+        s.role("airtight").require_resolved()
+        s = with_release_args(s, "airtight", *read_inputs(s))
     mode = s.role("airtight")
     signer = signer_for(s, sign)
     # A bundle is signed with the key only: keyless signing is for images published from CI.

@@ -10,7 +10,7 @@ from invoke import Collection
 from polyarch import console
 from polyarch.cli import HELP, Session, polyarch_task, prog
 from polyarch.digests import DEFAULT_FOLDER as DIGEST_DIR
-from polyarch.errors import PolyarchError
+from polyarch.errors import PolyarchError, UsageError
 
 
 @polyarch_task(help={
@@ -36,7 +36,7 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
     from polyarch.release import release_images, release_tags
     from polyarch.tasks.release import check_cache, read_inputs, registry_for
 
-    session = Session.open(stack, dry_run, verbose=verbose)
+    session = Session.open(stack, dry_run, verbose=verbose, reading="publish")
     check_cache(cache)
     chosen = parse_platform(platform, "--platform")
     source = source_info(session.stack.root)
@@ -93,11 +93,12 @@ def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, p
     from polyarch.signing import check_ready, signer_for
     from polyarch.tasks.release import read_inputs, registry_for
 
-    session = Session.open(stack, dry_run)
+    session = Session.open(stack, dry_run, reading="publish")
     s = session.stack
     signer = signer_for(s, sign)
     check_ready(signer, dry_run)
-    images, _refs, _notes = release_images(s, *read_inputs(s))
+    # Names only: the merge builds nothing, so a build variable it lacks does not matter here.
+    images, _refs, _notes = release_images(s, *read_inputs(s), building=False)
     wanted = parse_platforms(platforms, "--platforms") if platforms else s.platforms
     target = registry_for(s, registry)
     git_ref = ref or os.environ.get("GITHUB_REF") or current_ref(s.root)
@@ -153,46 +154,131 @@ def builder(c, node=None, name=None, dry_run=False, stack=None):
 @polyarch_task(help={
     "check": "Compare the files with what the project describes and exit 1 on any difference; write nothing.",
     "output": "Folder to write to (default: .github/workflows at the top of the git repository, else of the project).",
+    "force": "Take over files of the same names that polyarch did not write (their content is replaced).",
     "dry_run": HELP["dry_run"],
     "json": HELP["json"],
     "stack": HELP["stack"],
 })
-def workflows(c, check=False, output=None, dry_run=False, json=False, stack=None):
+def workflows(c, check=False, output=None, force=False, dry_run=False, json=False, stack=None):
     """Write the project's GitHub Actions release workflows (or --check them)."""
-    from polyarch.errors import UsageError, VerificationError
     from polyarch.gitinfo import repo_root
     from polyarch.planner import workflows_plan
     from polyarch.release import release_images
     from polyarch.tasks.release import read_inputs
     from polyarch.workflows import render
 
-    session = Session.open(stack, dry_run, json)
+    # Only what a fresh clone has: no .env, no untracked values file, nothing
+    # from this shell; so every machine computes the same files.
+    session = Session.open(stack, dry_run, json, reading="committed")
     s = session.stack
-    values, _env = read_inputs(s)
-    # What CI builds: it has the values file but not the developer's .env.
-    images, _refs, _notes = release_images(s, values, {})
+    images, _refs, notes = release_images(s, *read_inputs(s, committed=True), building=False)
     if not images:
         raise UsageError(f"The {s.name} project builds no image of its own, so there is nothing to publish.",
                          tip="Give a compose service a build: section, or add an [optional.*] image to polyarch.toml.")
     top = repo_root(s.root) or s.root
     folder = s.root.resolve().relative_to(top.resolve()).as_posix() if s.root.resolve() != top.resolve() else ""
     target = Path(output).resolve() if output else top / ".github" / "workflows"
-    files = render(s.name, tuple(i.name for i in images), s.platforms, s.settings.workflows, folder, s.settings.signing)
+    files = render(s.name, tuple(i.name for i in images), s.platforms, s.settings.workflows,
+                   workflow_target(s, top, folder), s.settings.signing)
+    for warning in workflow_warnings(s, top, notes):
+        console.warn(warning)
     if check:
-        drift = [name for name, text in files.items() if not (target / name).is_file() or (target / name).read_text() != text]
-        for name in drift:
-            show_difference(target / name, files[name])
-        if drift:
-            raise VerificationError(f"{', '.join(drift)} in {target} differ from what the {s.name} project describes.",
-                                    tip=f"Run `{prog()} workflows` and commit the result (hand edits belong in polyarch.toml's [workflows]).")
-        console.done(f"{', '.join(files)} in {target} match the project")
+        check_workflows(s.name, target, files)
         return
+    # Also in a dry run: a dry run that passes means the real run will not be refused.
+    refuse_foreign(target, files, force)
     current = {name: (target / name).read_text() if (target / name).is_file() else None for name in files}
     if session.carry_out(workflows_plan(target, files, current)) is None:
         return
     rows = [(str(target / name), "unchanged" if current[name] == text else "written") for name, text in files.items()]
     console.table("GitHub Actions workflows", ("file", "result"), rows)
     console.done(f"release workflows for {', '.join(s.platforms)}; commit them with the change that made them")
+
+
+def workflow_target(s, top: Path, folder: str):
+    """Where the workflows run: the guard's repository and the install command, found once for render."""
+    from polyarch.gitinfo import source_info
+    from polyarch.release import https_source
+    from polyarch.workflows import Target, default_install
+
+    options = s.settings.workflows
+    repository = options.repository
+    if repository is None:
+        url = https_source(source_info(top).remote) or ""
+        if url.startswith("https://github.com/") and url.count("/") == 4:
+            repository = url[len("https://github.com/"):]
+    return Target(folder=folder, repository=repository, install=options.install or default_install(vendors_polyarch(top)))
+
+
+def vendors_polyarch(top: Path) -> bool:
+    """Whether the repository is polyarch itself (its pyproject.toml names the polyarch package)."""
+    import tomllib
+
+    try:
+        data = tomllib.loads((top / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (data.get("project") or {}).get("name") == "polyarch"
+
+
+def workflow_warnings(s, top: Path, notes: tuple[str, ...]) -> list[str]:
+    """What would stop or change the generated jobs on a runner: the install step, variables CI lacks."""
+    from polyarch.workflows import install_warning
+
+    options = s.settings.workflows
+    mapped = set(options.env)
+    warnings = []
+    target = workflow_target(s, top, "")
+    problem = install_warning(target.install, vendors_polyarch(top))
+    if problem:
+        warnings.append(f"{problem}. Set [workflows] install, e.g. "
+                        "install = 'pip install \"polyarch @ git+https://github.com/OWNER/polyarch@vX.Y.Z\"'.")
+    if target.repository is None:
+        warnings.append("no [workflows] repository and no GitHub origin remote: the jobs are not guarded, so forks run them too.")
+    mode = s.role("prod")
+    for service, variable, _message in mode.unresolved:
+        if variable not in mapped:
+            warnings.append(f"the build of service '{service}' needs ${{{variable}}} ({mode.file_using(variable)}) and CI does not "
+                            f"set it, so publish-build would stop: add {variable} = \"vars.{variable}\" (or secrets.) to [workflows] env.")
+    for service, variable in mode.unset:
+        if variable not in mapped:
+            warnings.append(f"the build of service '{service}' uses ${{{variable}}} ({mode.file_using(variable)}), which CI does not "
+                            f"set, so it is empty there: map it in [workflows] env, or give it a default (${{{variable}:-value}}).")
+    for key, spec in (*s.settings.images.items(), *s.settings.optional.items()):
+        for variable in spec.build_args.env:
+            if variable not in mapped:
+                warnings.append(f"build arg {variable} of {key} comes from the environment, and the workflows do not set it: "
+                                f"map it in [workflows] env, or it is left out in CI.")
+    warnings += [note for note in notes if "is not here" in note]
+    return warnings
+
+
+def check_workflows(name: str, target: Path, files: dict[str, str]) -> None:
+    from polyarch.errors import VerificationError
+
+    drift = [n for n, text in files.items() if not (target / n).is_file() or (target / n).read_text() != text]
+    for n in drift:
+        show_difference(target / n, files[n])
+    if drift:
+        raise VerificationError(f"{', '.join(drift)} in {target} differ from what the {name} project describes.",
+                                tip=f"Run `{prog()} workflows` and commit the result (hand edits belong in polyarch.toml's [workflows]).")
+    console.done(f"{', '.join(files)} in {target} match the project")
+
+
+def refuse_foreign(target: Path, files: dict[str, str], force: bool) -> None:
+    """Never overwrite a workflow polyarch did not write, unless --force takes it over."""
+    from polyarch.workflows import owned
+
+    foreign = [n for n in files if (target / n).is_file() and not owned((target / n).read_text())]
+    if not foreign or force:
+        return
+    for n in foreign:
+        show_difference(target / n, files[n])
+    raise UsageError(
+        f"{', '.join(foreign)} in {target} {'were' if len(foreign) > 1 else 'was'} not written by polyarch "
+        "(no generated-by line at the top), so nothing was written.",
+        tip="Name other files with [workflows] images_file / airtight_file in polyarch.toml (or --output DIR), "
+            "or pass --force to replace them with the generated ones (the diff above shows what changes).")
 
 
 def show_difference(path: Path, wanted: str) -> None:

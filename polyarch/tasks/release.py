@@ -26,16 +26,41 @@ def pull_registry_for(stack: Stack, flag: str | None) -> str:
     return registry_for(stack, flag)
 
 
-def read_inputs(stack: Stack) -> tuple[dict | None, dict[str, str]]:
-    """The values file (None when the project names none) and .env, as data."""
+def read_inputs(stack: Stack, committed: bool = False) -> tuple[dict | None, dict[str, str]]:
+    """What release build args and optional images are read from: the values file, and the variables.
+
+    The values file is None when polyarch.toml names none or it is not here
+    (a clean checkout lacks a generated one; release_images says what that
+    skips). The variables are the environment over `.env` (when there is
+    one). With `committed`, only what a fresh clone has: the values file
+    only if git tracks it, and no variables, so the answer is the same on
+    every machine.
+    """
     from polyarch.envfile import read_env
 
     values = None
-    if stack.values_file is not None:
-        from polyarch.values import read_values
+    path = stack.values_file
+    if path is not None and path.is_file():
+        from polyarch.gitinfo import is_tracked
 
-        values = read_values(stack.values_file)
-    return values, (read_env(stack.env_file) if stack.env_file.is_file() else {})
+        if not committed or is_tracked(path):
+            from polyarch.values import read_values
+
+            values = read_values(path)
+    if committed:
+        return values, {}
+    from polyarch.release import Variables
+
+    env = Variables({**(read_env(stack.env_file) if stack.env_file.is_file() else {}), **os.environ},
+                    frozenset(os.environ))
+    # Values taken from the environment for build args are hidden like .env secrets.
+    console.hide_secrets({k: env[k] for k in _env_sourced(stack) if k in env})
+    return values, env
+
+
+def _env_sourced(stack: Stack) -> tuple[str, ...]:
+    specs = [*stack.settings.images.values(), *stack.settings.optional.values()]
+    return tuple(dict.fromkeys(k for spec in specs for k in spec.build_args.env))
 
 
 def check_gha_runtime(env) -> None:
@@ -173,7 +198,8 @@ def registry_for(stack: Stack, flag: str | None) -> str:
     from polyarch.release import choose_registry
 
     values_registry = None
-    if flag is None and not stack.registry and stack.values_file is not None:
+    # A values file that is not here (a clean checkout) gives no registry; the error then asks for --registry.
+    if flag is None and not stack.registry and stack.values_file is not None and stack.values_file.is_file():
         from polyarch.values import read_registry
 
         values_registry = read_registry(stack.values_file)
@@ -210,7 +236,7 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     from polyarch.release import choose_platforms, choose_tag, release_images
     from polyarch.signing import check_ready, signer_for
 
-    session = Session.open(stack, dry_run, json, verbose)
+    session = Session.open(stack, dry_run, json, verbose, reading="publish")
     s = session.stack
     check_cache(cache)
     signer = signer_for(s, sign)
@@ -222,6 +248,8 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     target_registry = registry_for(s, registry)
     # The values file is polyarch's own output: its change must not make the tree dirty.
     release_tag = choose_tag(tag, git_state(s.root, ignore=(s.values_file,) if s.values_file else ()), allow_dirty)
+    # Nothing to write the tag into when the values file is not here (release_images noted it).
+    values_file = s.values_file if s.values_file is not None and s.values_file.is_file() else None
     cache_root = user_cache_path("polyarch") / "buildx" / s.name
     notes = [f"platforms from {source}: {', '.join(chosen)}", *image_notes]
     if builder:
@@ -229,7 +257,8 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     fingerprints = None if rebuild else image_fingerprints(images, lambda image: task_platforms(image, chosen, host=False))
     plan = deploy_plan(images, chosen, target_registry, release_tag, builder, cache, cache_root, verify, tuple(notes), fingerprints,
                        fallback_builder=None if builder else f"{s.name}-multiarch",
-                       values_file=s.values_file, ref_keys=ref_keys, source=source_info(s.root), attest=attest, signer=signer)
+                       values_file=values_file, ref_keys=ref_keys if values_file else (), source=source_info(s.root),
+                       attest=attest, signer=signer)
     if attest.sbom and not dry_run:
         check_sbom_scanner(session.engine(), chosen[0])
     started = time.monotonic()
