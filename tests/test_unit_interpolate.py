@@ -122,3 +122,13 @@ def test_literal_dollars_in_build_args_read_alike_for_running_and_publishing(com
     for reading in ("run", "publish"):
         args = dict(load_stack(str(root), reading=reading).role("prod").image("app").args)
         assert {k: args[k] for k in wanted} == wanted, reading
+
+
+def test_verify_and_doctor_read_the_project_without_its_runtime_variables(compose_cli, project, monkeypatch):
+    """They only need its platforms and signing key: a runtime ${VAR:?} (no .env, as in CI) must not stop them."""
+    from polyarch.tasks.release import stack_if_any
+
+    for name in ("BUILD_TOKEN", "DB_PASSWORD", "FLASK_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    found = stack_if_any(str(project))
+    assert found is not None and found.platforms == ("linux/amd64", "linux/arm64")

@@ -104,7 +104,9 @@ def stack_if_any(stack_path: str | None) -> Stack | None:
     """The project found here, or None when there is none.
 
     A --stack or $POLYARCH_STACK that names nothing, or a broken project, is
-    still an error: only "there is no project" gives None.
+    still an error: only "there is no project" gives None. Read as publishing
+    reads it: its users (verify, doctor) run nothing, so a runtime variable
+    missing here (no .env in CI) must not stop them.
     """
     from polyarch.project import ENV_VAR, find_project
 
@@ -113,7 +115,7 @@ def stack_if_any(stack_path: str | None) -> Stack | None:
             find_project()
         except PolyarchError:
             return None
-    return Session.open(stack_path).stack
+    return Session.open(stack_path, reading="publish").stack
 
 
 # The image BuildKit runs to make an SBOM (its default generator).
