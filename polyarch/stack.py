@@ -20,7 +20,7 @@ from polyarch.buildspec import BuildSpec, compose_literal, dockerfile_text, from
 from polyarch.errors import PlatformError, StackError
 from polyarch.platforms import parse_platforms
 from polyarch.project import COMPOSE_NAMES, Project
-from polyarch.settings import REPOSITORY, ImageSettings, OptionalImage, Settings, port_problem
+from polyarch.settings import REPOSITORY, ImageSettings, OptionalImage, Settings, hide_credentials, port_problem
 
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
 ROLES = ("dev", "prod", "airtight")
@@ -198,7 +198,7 @@ def check_ref(ref: str, where: str) -> str:
     """Refuse an image name Docker would refuse, naming where it came from."""
     match = _REF.fullmatch(ref)
     if not match:
-        raise StackError(f"{where}: '{ref}' is not a valid image name (Docker's rule: lowercase repository path, optional :tag).")
+        raise StackError(f"{where}: '{hide_credentials(ref)}' is not a valid image name (Docker's rule: lowercase repository path, optional :tag).")
     problem = port_problem(match["port"])
     if problem:
         raise StackError(f"{where}: '{ref}' names a registry {problem}.", tip="Correct the registry port in the image name.")

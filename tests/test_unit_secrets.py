@@ -280,6 +280,25 @@ def test_credentials_in_polyarch_toml_registries_are_refused_before_anything(lum
     assert "docker login reg.example.com" in captured.err and "pw-s3cret" not in captured.err + captured.out
 
 
+@pytest.mark.parametrize("task", [("verify", "user:pw-s3cret@127.0.0.1:5000/ns/app:1"),
+                                  ("deploy-build", "--cache", "user:pw-s3cret@127.0.0.1:5000/ns", "--dry-run")])
+def test_credentials_in_verify_s_ref_or_in_cache_are_refused_without_echoing_them(lumen, capsys, task):
+    code = run_invoke(*task)
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "***@127.0.0.1:5000/ns" in captured.err
+    assert "pw-s3cret" not in captured.out + captured.err and "user:" not in captured.err
+
+
+def test_credentials_in_workflows_cache_are_refused_without_echoing_them(lumen, capsys):
+    edit_settings(lumen / "polyarch.toml", lambda data: data.setdefault("workflows", {}).update({"cache": "bob:pw-s3cret@reg.example.com/c"}))
+    code = run_invoke("down", "--dry-run")
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "workflows.cache" in captured.err and "***@reg.example.com/c" in captured.err
+    assert "pw-s3cret" not in captured.err + captured.out
+
+
 def test_credentials_in_the_values_file_registry_are_refused(lumen, capsys):
     values = lumen / "deploy/helm/lumen/values.generated.yaml"
     values.write_text(values.read_text().replace("registry: your-registry", "registry: bob:pw-s3cret@reg.example.com/team"))
