@@ -138,8 +138,11 @@ def _bake_error(exc: Exception, build: Build, streamed: bool) -> EngineError:
         what = f"The {target.name} image{services}"
     dockerfile = _shown_path(target.dockerfile) if target is not None else "the Dockerfile"
     platform = f" for {step.platform}" if step.platform else ""
-    return EngineError(f"{what} failed to build{platform} at {dockerfile}:{step.line}: `{step.instruction}` {step.outcome()}.",
-                       f"Fix that line of {dockerfile} (buildx' output above shows what the step printed), then run the task again.")
+    tip = f"Fix that line of {dockerfile} (buildx' output above shows what the step printed), then run the task again."
+    if step.unreachable:
+        tip = ("The registry that line fetches from could not be reached: check this machine's network and DNS "
+               "(or give the engine a registry mirror), then run the task again.")
+    return EngineError(f"{what} failed to build{platform} at {dockerfile}:{step.line}: `{step.instruction}` {step.outcome()}.", tip)
 
 
 def _shown_path(path: Path) -> str:

@@ -217,6 +217,38 @@ def test_a_failed_bake_names_image_services_and_line_without_repeating_the_outpu
     assert "1.097 failing" not in error.message and "doctor" not in error.tip
 
 
+UNREACHABLE_BASE = """\
+#3 resolve image config for docker-image://docker.io/docker/dockerfile:1.4
+#3 ERROR: failed to do request: Head "https://registry-1.docker.io/v2/docker/dockerfile/manifests/1.4": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host
+------
+ > resolve image config for docker-image://docker.io/docker/dockerfile:1.4:
+------
+Dockerfile:1
+--------------------
+   1 | >>> # syntax=docker/dockerfile:1.4
+--------------------
+ERROR: failed to solve: failed to resolve source metadata for docker.io/docker/dockerfile:1.4: dial tcp: lookup registry-1.docker.io: no such host
+"""
+
+
+def test_a_base_image_the_build_cannot_reach_gets_a_network_tip_not_fix_that_line(tmp_path):
+    from polyarch.engine import _bake_error
+    from polyarch.plans import BakeTarget, Build
+
+    class FailedBake(Exception):
+        """Test double for python-on-whales' DockerException: buildx' words when the registry's host does not resolve."""
+
+        docker_command = ["docker", "buildx", "bake"]
+        return_code = 1
+        stderr = UNREACHABLE_BASE
+        stdout = ""
+
+    target = BakeTarget("web", tmp_path, tmp_path / "Dockerfile", None, ("linux/amd64",), ("web:dev",), services=("web",))
+    error = _bake_error(FailedBake(), Build((target,), load=True), streamed=True)
+    assert "docker.io/docker/dockerfile:1.4" in error.message and "no such host" in error.message
+    assert "Fix that line" not in error.tip and "network" in error.tip
+
+
 # --- tips: doctor only for the engine ------------------------------------------------
 
 
