@@ -51,6 +51,12 @@ def test_every_flag_of_every_task_has_a_help_text_also_when_read_twice():
                 assert argument.help, f"{name} --{argument.name} has no help text"
 
 
+def test_help_for_an_unknown_task_is_bad_input_with_a_hint(capsys):
+    assert run_polyarch("--help", "nosuchtask") == 2
+    err = capsys.readouterr().err
+    assert "No idea what 'nosuchtask' is" in err and "polyarch --list" in err
+
+
 @pytest.mark.parametrize("task", task_names())
 def test_polyarch_help_task_shows_a_help_line_for_every_flag(task, capsys):
     from polyarch.tasks import namespace
