@@ -47,6 +47,8 @@ def leaks(text: str, values=(ODD, HEX)) -> list[str]:
     ("API_TOKEN", True), ("apikey", True), ("GCP_CREDENTIALS", True), ("SSH_PRIVATE_FILE", True),
     ("KEYCLOAK_URL", False), ("AUTHOR", False), ("PWD", False), ("API_PORT", False), ("FRONTEND_URL", False),
     ("auth-api:1", False), ("org.example.token", False), ("config.SECRET_KEY", False),
+    # Short forms real projects use (awesome-compose's postgresql-pgadmin: POSTGRES_PW), not inside other words.
+    ("POSTGRES_PW", True), ("DB_PASS", True), ("BYPASS_CACHE", False), ("COMPASS_URL", False), ("PWA_NAME", False),
 ])
 def test_which_keys_look_secret(key, secret):
     assert looks_secret_key(key) is secret
