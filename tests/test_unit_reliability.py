@@ -545,6 +545,10 @@ def test_an_image_name_with_an_impossible_registry_port_is_refused():
     with pytest.raises(StackError, match="not a valid image name"):
         check_ref("app\n", "mode 'dev': service 'app' image")
     assert check_ref("127.0.0.1:5000/app:1", "here") == "127.0.0.1:5000/app:1"
+    # The registry host follows the same rule as --registry's (settings.host_problem).
+    with pytest.raises(StackError, match="'reg..example.com' is not a host name"):
+        check_ref("reg..example.com/app:1", "here")
+    assert check_ref("my-registry.example.com/team/app:1", "here") and check_ref("library/busybox:1", "here")
 
 
 def test_a_built_service_named_by_digest_is_refused_naming_the_service(tmp_path):
