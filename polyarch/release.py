@@ -199,6 +199,9 @@ def release_images(stack, values: dict | None, env: dict[str, str]):
         images.append(replace(image, args=extra, arg_sources=arg_sources(spec.build_args, extra)))
         if spec.ref_key:
             ref_keys.append((spec.ref_key, image.name))
+    if not images:
+        raise UsageError(f"The {stack.name} project builds no image of its own, so there is nothing to publish.",
+                         tip="Give a compose service a build: section, or add an [optional.*] image to polyarch.toml.")
     return tuple(images), tuple(ref_keys), tuple(notes)
 
 

@@ -159,7 +159,7 @@ def builder(c, node=None, name=None, dry_run=False, stack=None):
 })
 def workflows(c, check=False, output=None, dry_run=False, json=False, stack=None):
     """Write the project's GitHub Actions release workflows (or --check them)."""
-    from polyarch.errors import UsageError, VerificationError
+    from polyarch.errors import VerificationError
     from polyarch.gitinfo import repo_root
     from polyarch.planner import workflows_plan
     from polyarch.release import release_images
@@ -171,9 +171,6 @@ def workflows(c, check=False, output=None, dry_run=False, json=False, stack=None
     values, _env = read_inputs(s)
     # What CI builds: it has the values file but not the developer's .env.
     images, _refs, _notes = release_images(s, values, {})
-    if not images:
-        raise UsageError(f"The {s.name} project builds no image of its own, so there is nothing to publish.",
-                         tip="Give a compose service a build: section, or add an [optional.*] image to polyarch.toml.")
     top = repo_root(s.root) or s.root
     folder = s.root.resolve().relative_to(top.resolve()).as_posix() if s.root.resolve() != top.resolve() else ""
     target = Path(output).resolve() if output else top / ".github" / "workflows"
