@@ -99,7 +99,7 @@ def _explain(exc: Exception, doing: str) -> EngineError:
         which = f"Port {port.group(1)}" if port else "A port the stack publishes"
         return EngineError(
             f"{which} is already taken on this machine, so the stack cannot publish it.",
-            "Stop whatever holds the port (`down` if it is an older run of this stack), "
+            f"Stop whatever holds the port (`{prog()} down` if it is an older run of this stack), "
             "or change the port the compose files publish (usually a variable in .env).",
         )
     if "is not a docker command" in lowered and "compose" in lowered:

@@ -154,7 +154,7 @@ def rebuild(c, services, platform=None, mode=None, dry_run=False, json=False, st
     chosen_mode = pick_mode(session, mode, "dev")
     names = split_services(services)
     if not names:
-        raise UsageError("Name at least one service to rebuild, e.g. `rebuild api`.")
+        raise UsageError(f"Name at least one service to rebuild, e.g. `{prog()} rebuild api`.")
     chosen = session.host_platform(platform)
     # Fingerprinted over the whole mode, so an image built from a sibling counts that sibling as dev does.
     wanted = {image.name for image in chosen_mode.images_for(names)}
