@@ -591,3 +591,15 @@ def test_nuke_removes_the_images_of_services_under_an_inactive_profile(stack_cop
     assert "busybox:1.36.1" not in remove["refs"]
     assert run_invoke("dev", "--dry-run", "--json", "--stack", str(stack_copy)) == 0
     assert "polyarch-debugger" not in capsys.readouterr().out  # dev still leaves the profile off
+
+
+def test_a_dev_dry_run_without_env_says_init_creates_it_first(stack_copy, capsys):
+    """The real run creates .env with `init` before it plans; the dry run says so in the plan's notes."""
+    env = stack_copy.parent / ".env"
+    assert not env.exists()
+    assert run_invoke("dev", "--platform", "linux/amd64", "--dry-run", "--stack", str(stack_copy)) == 0
+    assert "`invoke init` creates it from .env.example" in capsys.readouterr().err
+    assert run_invoke("dev", "--platform", "linux/amd64", "--dry-run", "--json", "--stack", str(stack_copy)) == 0
+    notes = json.loads(capsys.readouterr().out)["plan"]["notes"]
+    assert [n for n in notes if "init" in n and ".env.example" in n]
+    assert not env.exists()

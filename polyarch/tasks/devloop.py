@@ -90,6 +90,11 @@ def start_mode(session: Session, mode, platform: str | None, build: bool, no_cac
     fingerprints = None if (no_cache or fresh or not build) else host_fingerprints(mode.images, chosen)
     plan = up_plan(stack, mode, chosen, env_present=stack.env_file.is_file() or (session.dry_run and creates_env), build=build,
                    no_cache=no_cache, fresh=fresh, fingerprints=fingerprints)
+    if session.dry_run and creates_env:
+        from dataclasses import replace
+
+        plan = replace(plan, notes=(f"first: {stack.env_file.name} does not exist yet, so `{prog()} init` creates it "
+                                    f"from {stack.env_example.name} with fresh secrets", *plan.notes))
     if session.carry_out(plan, chosen, mode) is not None:
         print_urls(stack)
 
