@@ -260,10 +260,13 @@ def test_json_needs_dry_run(stack_copy, capsys, task):
 
 
 class FakeEngine:
-    """Records what `logs` asks the engine for; holds no containers."""
+    """Test double for the engine: records what `logs` asks for; the stack has two containers (a real one is in the engine tests)."""
 
     def __init__(self):
         self.calls = []
+
+    def project_resources(self, project):
+        return {"containers": [f"{project}-api-1", f"{project}-worker-1"], "networks": [], "volumes": []}
 
     def compose_logs(self, compose, services, follow, tail):
         self.calls.append((compose, services, follow, tail))

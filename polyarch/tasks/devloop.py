@@ -253,6 +253,11 @@ def logs(c, services=None, follow=True, tail="50", stack=None):
     unknown = [n for n in names if n not in known]
     if unknown:
         raise UsageError(f"The stack has no service {', '.join(unknown)} (services: {', '.join(sorted(known))}).")
+    if not session.engine().project_resources(session.stack.name)["containers"]:
+        # compose would print nothing and exit 0: say why there is nothing to show.
+        console.info(f"The {session.stack.name} stack has no containers, so there are no logs; "
+                     f"`{suggest(session.stack, 'dev')}` starts it.")
+        return
     compose = compose_for(session.stack, None, None, session.stack.env_file.is_file())
     for line in session.engine().compose_logs(compose, list(names), follow, tail):
         console.emit(line.rstrip("\n"))
