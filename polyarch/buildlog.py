@@ -14,6 +14,8 @@ from dataclasses import dataclass
 _ERROR = re.compile(r"^#(?P<vertex>\d+) ERROR: (?P<reason>.+)$", re.MULTILINE)
 _LOCATION = re.compile(r"^(?P<file>[^\s:]*Dockerfile[^\s:]*):(?P<line>\d+)$", re.MULTILINE | re.IGNORECASE)
 _EXIT = re.compile(r"did not complete successfully: exit code: (\d+)")
+# A step that failed because a registry could not be reached: not the Dockerfile line's fault.
+_UNREACHABLE = re.compile(r"no such host|dial tcp|i/o timeout|connection refused|TLS handshake timeout|network is unreachable")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,11 @@ class FailedStep:
     def outcome(self) -> str:
         code = _EXIT.search(self.reason)
         return f"exited with code {code.group(1)}" if code else f"failed: {self.reason}"
+
+    @property
+    def unreachable(self) -> bool:
+        """Did the step fail to reach a registry (DNS, refused or timed-out connection)?"""
+        return bool(_UNREACHABLE.search(self.reason))
 
 
 def failed_step(text: str, targets: tuple[str, ...]) -> FailedStep | None:

@@ -301,7 +301,7 @@ def check_contents(path: Path, contents: BundleContents, allowed: tuple[str, ...
     missing = [ref for key, ref in wanted.items() if key not in held]
     if missing:
         raise BundleError(f"{path.name} lacks {len(missing)} image(s) the airtight mode runs: {', '.join(missing)}; nothing was loaded.",
-                          tip="Package the bundle again with `package-airtight` from the same version of the project.")
+                          tip=f"Package the bundle again with `{_prog()} package-airtight` from the same version of the project.")
     for key, ref in wanted.items():
         known = [image.platforms for image in contents.images if image.platforms and key in map(normalize_ref, image.names)]
         if not known:

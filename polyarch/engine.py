@@ -99,7 +99,7 @@ def _explain(exc: Exception, doing: str) -> EngineError:
         which = f"Port {port.group(1)}" if port else "A port the stack publishes"
         return EngineError(
             f"{which} is already taken on this machine, so the stack cannot publish it.",
-            "Stop whatever holds the port (`down` if it is an older run of this stack), "
+            f"Stop whatever holds the port (`{prog()} down` if it is an older run of this stack), "
             "or change the port the compose files publish (usually a variable in .env).",
         )
     if "is not a docker command" in lowered and "compose" in lowered:
@@ -138,8 +138,11 @@ def _bake_error(exc: Exception, build: Build, streamed: bool) -> EngineError:
         what = f"The {target.name} image{services}"
     dockerfile = _shown_path(target.dockerfile) if target is not None else "the Dockerfile"
     platform = f" for {step.platform}" if step.platform else ""
-    return EngineError(f"{what} failed to build{platform} at {dockerfile}:{step.line}: `{step.instruction}` {step.outcome()}.",
-                       f"Fix that line of {dockerfile} (buildx' output above shows what the step printed), then run the task again.")
+    tip = f"Fix that line of {dockerfile} (buildx' output above shows what the step printed), then run the task again."
+    if step.unreachable:
+        tip = ("The registry that line fetches from could not be reached: check this machine's network and DNS "
+               "(or give the engine a registry mirror), then run the task again.")
+    return EngineError(f"{what} failed to build{platform} at {dockerfile}:{step.line}: `{step.instruction}` {step.outcome()}.", tip)
 
 
 def _shown_path(path: Path) -> str:

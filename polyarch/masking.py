@@ -21,7 +21,7 @@ from typing import Iterable, Mapping
 PLACEHOLDER = "***"
 
 # A word of a variable name (split on `_`) that names a secret.
-_SECRET_WORD = re.compile(r"PASSW|PASSPHRASE|SECRET|TOKEN|CREDENTIAL|PRIVATE|KEY$|AUTH$", re.IGNORECASE)
+_SECRET_WORD = re.compile(r"PASSW|PASSPHRASE|SECRET|TOKEN|CREDENTIAL|PRIVATE|KEY$|AUTH$|^PASS$|^PW$", re.IGNORECASE)
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BOOLEANS = {"true", "false", "yes", "no", "on", "off", "none", "null", "enabled", "disabled"}
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")

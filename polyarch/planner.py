@@ -118,13 +118,14 @@ def host_build(mode: Mode, platform: str, no_cache: bool = False, images: tuple[
 
 def build_plan(stack: Stack, mode: Mode, platform: str, no_cache: bool = False, services: tuple[str, ...] = ()) -> Plan:
     """`build`: images only (every one, or those the named services run)."""
+    from polyarch.cli import prog
     from polyarch.errors import UsageError
 
     images = mode.images_for(services) if services else None
     if images == () or not mode.images:
         raise UsageError(f"{'The services ' + ', '.join(services) + ' run' if services else 'Mode ' + repr(mode.name) + ' has'} "
                          "no image the compose files build; they only use published images.",
-                         tip="Name services with a build: section, or run `prod`/`dev` to pull and start published images.")
+                         tip=f"Name services with a build: section, or run `{prog()} dev` (or `{prog()} prod`) to pull and start published images.")
     return Plan(f"build the {mode.name} images for {platform}", (host_build(mode, platform, no_cache, images),))
 
 

@@ -67,18 +67,28 @@ def _program_class():
     from invoke import Exit, Program
     from invoke.parser import ParseError
 
+    def mistyped(exc: ParseError) -> Exit:
+        return Exit(f"polyarch: {exc}\nSee `polyarch --list` and `polyarch --help TASK`.", code=2)
+
     class PolyarchProgram(Program):
         def parse_core(self, argv):
             try:
                 super().parse_core(argv)
             except ParseError as exc:
-                raise Exit(f"polyarch: {exc}\nSee `polyarch --list` and `polyarch --help TASK`.", code=2) from None
+                raise mistyped(exc) from None
 
         def parse_tasks(self):
             try:
                 super().parse_tasks()
             except ParseError as exc:
-                raise Exit(f"polyarch: {exc}\nSee `polyarch --list` and `polyarch --help TASK`.", code=2) from None
+                raise mistyped(exc) from None
+
+        def parse_cleanup(self):
+            # `--help NOSUCHTASK` is found here, after parsing.
+            try:
+                super().parse_cleanup()
+            except ParseError as exc:
+                raise mistyped(exc) from None
 
     return PolyarchProgram
 

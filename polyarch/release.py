@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from polyarch.errors import UsageError
 from polyarch.platforms import parse_platforms
-from polyarch.settings import host_problem
+from polyarch.settings import credentials_in, registry_problem
 
 # Registry values that mean "not configured yet".
 PLACEHOLDER_REGISTRIES = {"", "null", "none", "~", "your-registry", "registry.example.com", "example.com", "changeme"}
@@ -26,14 +26,6 @@ def choose_platforms(flag: str | None, env_value: str | None, stack_default: tup
     if env_value is not None:
         return parse_platforms(env_value, "$PLATFORMS"), "$PLATFORMS"
     return stack_default, "the stack description"
-
-
-def credentials_in(value: str) -> tuple[str, str] | None:
-    """For `user:pw@host/ns`: ('***@host/ns', 'host'), to name it without the password; None without credentials."""
-    if "@" not in value:
-        return None
-    rest = value.rpartition("@")[2]
-    return "***@" + rest, rest.split("/")[0]
 
 
 def check_registry(value: str | None, source: str) -> str:
@@ -52,17 +44,15 @@ def check_registry(value: str | None, source: str) -> str:
             f"The registry from {source} is {shown}, which is not a registry images can be pushed to.",
             tip="Pass --registry HOST[:PORT]/NAMESPACE (e.g. 127.0.0.1:5000/polyarch), or set it in the stack description.",
         )
+    tip = "Pass --registry HOST[:PORT]/NAMESPACE (e.g. 127.0.0.1:5000/polyarch), or correct it in the stack description."
     if any(c.isspace() for c in text) or "://" in text:
-        raise UsageError(f"The registry from {source} ('{value}') must look like HOST[:PORT][/NAMESPACE], without a scheme or spaces.")
-    host, _, namespace = text.rstrip("/").partition("/")
-    problem = host_problem(host)
+        raise UsageError(f"The registry from {source} ('{value}') must look like HOST[:PORT][/NAMESPACE], without a scheme or spaces.", tip=tip)
+    problem = registry_problem(text.rstrip("/"))
     if problem:
+        host, _, namespace = text.rstrip("/").partition("/")
+        lowered = f"{host}/{namespace.lower()}"
         raise UsageError(f"The registry from {source} must look like HOST[:PORT][/NAMESPACE]: {problem}.",
-                         tip="Pass --registry HOST[:PORT]/NAMESPACE (e.g. 127.0.0.1:5000/polyarch), or correct it in the stack description.")
-    if namespace and not re.fullmatch(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*", namespace):
-        raise UsageError(f"The registry from {source} ('{value}') has the namespace '{namespace}', which Docker refuses: "
-                         "use lowercase letters, digits and '.', '_', '-' separators.",
-                         tip=f"Try '{host}/{namespace.lower()}'." if namespace.lower() != namespace else None)
+                         tip=f"Try '{lowered}'." if namespace and registry_problem(lowered) is None else tip)
     return text.rstrip("/")
 
 
@@ -258,6 +248,9 @@ def release_images(stack, values: dict | None, env: dict[str, str], building: bo
                               arg_sources=tuple((k, source) for k, _, source in sources)))
         if spec.ref_key:
             ref_keys.append((spec.ref_key, image.name))
+    if not images:
+        raise UsageError(f"The {stack.name} project builds no image of its own, so there is nothing to publish.",
+                         tip="Give a compose service a build: section, or add an [optional.*] image to polyarch.toml.")
     return tuple(images), tuple(ref_keys), tuple(notes)
 
 

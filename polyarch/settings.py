@@ -37,6 +37,21 @@ GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
 # A GitHub Actions variable or secret a build step may read.
 GITHUB_SOURCE = re.compile(r"^(?:vars|secrets)\.[A-Za-z_][A-Za-z0-9_]*$")
 WORKFLOW_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$")
+# A user:password@ part: everything up to the last '@' that does not start a digest.
+_CREDENTIALS = re.compile(r"^.*@(?!sha256:)", re.DOTALL)
+
+
+def hide_credentials(value: str) -> str:
+    """`value` with its user:password@ part (if any) shown as ***@, so that a message can quote it."""
+    return _CREDENTIALS.sub("***@", value, count=1)
+
+
+def credentials_in(value: str) -> tuple[str, str] | None:
+    """For `user:pw@host/ns`: ('***@host/ns', 'host'), to name it without the password; None without credentials."""
+    if not _CREDENTIALS.match(value):
+        return None
+    shown = hide_credentials(value)
+    return shown, shown.removeprefix("***@").split("/")[0]
 
 
 def port_problem(port: int | str | None) -> str | None:
@@ -351,6 +366,7 @@ class WorkflowSettings(_Strict):
     @field_validator("cache")
     @classmethod
     def _cache(cls, cache: str) -> str:
+        _no_credentials(cache)
         if cache not in CACHE_BACKENDS and registry_problem(cache):
             raise ValueError(f"'{cache}' is neither a cache backend ({', '.join(CACHE_BACKENDS)}) "
                              "nor a registry ref prefix (HOST[:PORT]/NAME)")
@@ -372,8 +388,6 @@ def _runner_label(label: str, what: str) -> str:
 
 def _no_credentials(value: str | None) -> str | None:
     """A registry reference in polyarch.toml carries no user name or password (never echoed)."""
-    from polyarch.release import credentials_in
-
     found = credentials_in(value or "")
     if found is not None:
         raise ValueError(f"'{found[0]}' carries a user name or password; remove the part before '@' and log in once with "

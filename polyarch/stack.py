@@ -20,7 +20,7 @@ from polyarch.buildspec import BuildSpec, compose_literal, dockerfile_text, from
 from polyarch.errors import PlatformError, StackError
 from polyarch.platforms import parse_platforms
 from polyarch.project import COMPOSE_NAMES, Project
-from polyarch.settings import REPOSITORY, ImageSettings, OptionalImage, Settings, port_problem
+from polyarch.settings import REPOSITORY, ImageSettings, OptionalImage, Settings, hide_credentials, host_problem
 
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
 ROLES = ("dev", "prod", "airtight")
@@ -222,10 +222,11 @@ def check_ref(ref: str, where: str) -> str:
     """Refuse an image name Docker would refuse, naming where it came from."""
     match = _REF.fullmatch(ref)
     if not match:
-        raise StackError(f"{where}: '{ref}' is not a valid image name (Docker's rule: lowercase repository path, optional :tag).")
-    problem = port_problem(match["port"])
+        raise StackError(f"{where}: '{hide_credentials(ref)}' is not a valid image name (Docker's rule: lowercase repository path, optional :tag).")
+    problem = host_problem(match["host"]) if match["host"] else None
     if problem:
-        raise StackError(f"{where}: '{ref}' names a registry {problem}.", tip="Correct the registry port in the image name.")
+        raise StackError(f"{where}: the registry part of '{ref}' is unusable: {problem}.",
+                         tip="Correct the registry host or port in the image name.")
     return ref
 
 

@@ -63,3 +63,11 @@ def test_prod_after_deploy_build_names_the_pushed_tag_and_how_to_pick_it(engine,
     assert checked.returncode == 1, checked.stderr
     assert f"Its tags: {commit} (this commit), older1." in checked.stderr
     assert f"TIP Check one it has: `invoke verify {namespace}/{repository}:{commit}`." in checked.stderr
+
+
+def test_logs_of_a_stack_that_has_no_containers_says_so(engine, tmp_path):
+    root = write_project(tmp_path / f"wording-{uuid.uuid4().hex[:6]}", f"FROM {BASE}\n")
+    result = run_invoke(["logs", "--no-follow", "--stack", str(root)], check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert f"The {root.name} stack has no containers, so there are no logs" in result.stderr
+    assert "dev --stack" in result.stderr

@@ -716,3 +716,15 @@ def test_package_plan_from_a_registry_builds_and_saves_nothing(stack):
     assert fetch.images[0] == (stack.role("airtight").image("server").local_names, "r:5000/ns/server:1.0")
     assert fetch.images[-1] == (("busybox:1.36.1",), "busybox:1.36.1")
     assert fetch.refs == stack.role("airtight").local_names() + ("busybox:1.36.1",)
+
+
+@pytest.mark.parametrize("task", [("deploy-build", "--registry", "127.0.0.1:5000/x", "--tag", "t1"),
+                                  ("publish-build", "--registry", "127.0.0.1:5000/x", "--platform", "linux/amd64")])
+def test_publishing_a_project_that_builds_no_image_is_refused_not_an_empty_bake(task, tmp_path, compose_cli, fresh_console, capsys):
+    """awesome-compose's plex: every service runs a published image; there is nothing to build or push."""
+    (tmp_path / "compose.yaml").write_text("services:\n  plex:\n    image: busybox:1.36.1\n")
+    code = run_invoke(*task, "--dry-run", "--stack", str(tmp_path))
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "builds no image of its own, so there is nothing to publish" in captured.err
+    assert "bake" not in captured.out + captured.err

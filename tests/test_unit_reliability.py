@@ -523,6 +523,19 @@ def test_a_registry_with_a_bad_host_or_port_is_refused(registry):
     assert check_registry("127.0.0.1:5000/team", "--registry") == "127.0.0.1:5000/team"
 
 
+@pytest.mark.parametrize(("registry", "tip"), [("127.0.0.1:5000/Team", "Try '127.0.0.1:5000/team'."),
+                                             ("127.0.0.1:5000/te..am", "Pass --registry HOST[:PORT]/NAMESPACE"),
+                                             ("bad registry", "Pass --registry HOST[:PORT]/NAMESPACE"),
+                                             ("https://127.0.0.1:5000/team", "Pass --registry HOST[:PORT]/NAMESPACE")])
+def test_a_refused_registry_gets_a_tip_saying_what_to_pass(registry, tip):
+    from polyarch.errors import UsageError
+    from polyarch.release import check_registry
+
+    with pytest.raises(UsageError, match="must look like HOST") as caught:
+        check_registry(registry, "--registry")
+    assert caught.value.tip.startswith(tip)
+
+
 def test_an_image_name_with_an_impossible_registry_port_is_refused():
     from polyarch.errors import StackError
     from polyarch.stack import check_ref
@@ -532,6 +545,10 @@ def test_an_image_name_with_an_impossible_registry_port_is_refused():
     with pytest.raises(StackError, match="not a valid image name"):
         check_ref("app\n", "mode 'dev': service 'app' image")
     assert check_ref("127.0.0.1:5000/app:1", "here") == "127.0.0.1:5000/app:1"
+    # The registry host follows the same rule as --registry's (settings.host_problem).
+    with pytest.raises(StackError, match="'reg..example.com' is not a host name"):
+        check_ref("reg..example.com/app:1", "here")
+    assert check_ref("my-registry.example.com/team/app:1", "here") and check_ref("library/busybox:1", "here")
 
 
 def test_a_built_service_named_by_digest_is_refused_naming_the_service(tmp_path):

@@ -47,6 +47,8 @@ def leaks(text: str, values=(ODD, HEX)) -> list[str]:
     ("API_TOKEN", True), ("apikey", True), ("GCP_CREDENTIALS", True), ("SSH_PRIVATE_FILE", True),
     ("KEYCLOAK_URL", False), ("AUTHOR", False), ("PWD", False), ("API_PORT", False), ("FRONTEND_URL", False),
     ("auth-api:1", False), ("org.example.token", False), ("config.SECRET_KEY", False),
+    # Short forms real projects use (awesome-compose's postgresql-pgadmin: POSTGRES_PW), not inside other words.
+    ("POSTGRES_PW", True), ("DB_PASS", True), ("BYPASS_CACHE", False), ("COMPASS_URL", False), ("PWA_NAME", False),
 ])
 def test_which_keys_look_secret(key, secret):
     assert looks_secret_key(key) is secret
@@ -278,6 +280,25 @@ def test_credentials_in_polyarch_toml_registries_are_refused_before_anything(lum
     assert code == 2
     assert f"{where}: '***@reg.example.com/team' carries a user name or password" in captured.err
     assert "docker login reg.example.com" in captured.err and "pw-s3cret" not in captured.err + captured.out
+
+
+@pytest.mark.parametrize("task", [("verify", "user:pw-s3cret@127.0.0.1:5000/ns/app:1"),
+                                  ("deploy-build", "--cache", "user:pw-s3cret@127.0.0.1:5000/ns", "--dry-run")])
+def test_credentials_in_verify_s_ref_or_in_cache_are_refused_without_echoing_them(lumen, capsys, task):
+    code = run_invoke(*task)
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "***@127.0.0.1:5000/ns" in captured.err
+    assert "pw-s3cret" not in captured.out + captured.err and "user:" not in captured.err
+
+
+def test_credentials_in_workflows_cache_are_refused_without_echoing_them(lumen, capsys):
+    edit_settings(lumen / "polyarch.toml", lambda data: data.setdefault("workflows", {}).update({"cache": "bob:pw-s3cret@reg.example.com/c"}))
+    code = run_invoke("down", "--dry-run")
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "workflows.cache" in captured.err and "***@reg.example.com/c" in captured.err
+    assert "pw-s3cret" not in captured.err + captured.out
 
 
 def test_credentials_in_the_values_file_registry_are_refused(lumen, capsys):

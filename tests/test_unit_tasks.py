@@ -260,10 +260,13 @@ def test_json_needs_dry_run(stack_copy, capsys, task):
 
 
 class FakeEngine:
-    """Records what `logs` asks the engine for; holds no containers."""
+    """Test double for the engine: records what `logs` asks for; the stack has two containers (a real one is in the engine tests)."""
 
     def __init__(self):
         self.calls = []
+
+    def project_resources(self, project):
+        return {"containers": [f"{project}-api-1", f"{project}-worker-1"], "networks": [], "volumes": []}
 
     def compose_logs(self, compose, services, follow, tail):
         self.calls.append((compose, services, follow, tail))
@@ -591,3 +594,15 @@ def test_nuke_removes_the_images_of_services_under_an_inactive_profile(stack_cop
     assert "busybox:1.36.1" not in remove["refs"]
     assert run_invoke("dev", "--dry-run", "--json", "--stack", str(stack_copy)) == 0
     assert "polyarch-debugger" not in capsys.readouterr().out  # dev still leaves the profile off
+
+
+def test_a_dev_dry_run_without_env_says_init_creates_it_first(stack_copy, capsys):
+    """The real run creates .env with `init` before it plans; the dry run says so in the plan's notes."""
+    env = stack_copy.parent / ".env"
+    assert not env.exists()
+    assert run_invoke("dev", "--platform", "linux/amd64", "--dry-run", "--stack", str(stack_copy)) == 0
+    assert "`invoke init` creates it from .env.example" in capsys.readouterr().err
+    assert run_invoke("dev", "--platform", "linux/amd64", "--dry-run", "--json", "--stack", str(stack_copy)) == 0
+    notes = json.loads(capsys.readouterr().out)["plan"]["notes"]
+    assert [n for n in notes if "init" in n and ".env.example" in n]
+    assert not env.exists()

@@ -51,6 +51,12 @@ def test_every_flag_of_every_task_has_a_help_text_also_when_read_twice():
                 assert argument.help, f"{name} --{argument.name} has no help text"
 
 
+def test_help_for_an_unknown_task_is_bad_input_with_a_hint(capsys):
+    assert run_polyarch("--help", "nosuchtask") == 2
+    err = capsys.readouterr().err
+    assert "No idea what 'nosuchtask' is" in err and "polyarch --list" in err
+
+
 @pytest.mark.parametrize("task", task_names())
 def test_polyarch_help_task_shows_a_help_line_for_every_flag(task, capsys):
     from polyarch.tasks import namespace
@@ -123,12 +129,14 @@ def test_no_message_hard_codes_a_program_name():
     # program.py is the polyarch command itself; workflows.py writes CI files that install polyarch.
     allowed = {"program.py", "workflows.py"}
     command = re.compile(r"\b(invoke|polyarch) (--|(" + "|".join(map(re.escape, task_names())) + r")\b)")
+    # A bare task name to type (`down`, `rebuild api`) names no program at all.
+    bare = re.compile(r"`(" + "|".join(map(re.escape, task_names())) + r")\b")
     found = []
     for path in sorted((REPO / "polyarch").rglob("*.py")):
         if path.name in allowed:
             continue
         for line, text in _message_strings(path):
-            if command.search(text):
+            if command.search(text) or bare.search(text):
                 found.append(f"{path.relative_to(REPO)}:{line}: {text!r}")
     assert found == []
 
@@ -197,24 +205,52 @@ def test_the_failed_step_is_found_in_buildx_output():
     assert failed_step("#3 DONE 0.1s\n", ("web",)) is None
 
 
+class FailedBake(Exception):
+    """Test double for python-on-whales' DockerException of a bake, with buildx' text; a real failing build is in the engine tests."""
+
+    docker_command = ["docker", "buildx", "bake"]
+    return_code = 1
+    stdout = ""
+
+    def __init__(self, stderr: str) -> None:
+        super().__init__(stderr)
+        self.stderr = stderr
+
+
 def test_a_failed_bake_names_image_services_and_line_without_repeating_the_output(tmp_path):
     from polyarch.engine import _bake_error
     from polyarch.plans import BakeTarget, Build
 
-    class FailedBake(Exception):
-        """Test double for python-on-whales' DockerException: a real failing build is in the engine tests."""
-
-        docker_command = ["docker", "buildx", "bake"]
-        return_code = 1
-        stderr = BAKE_FAILURE
-        stdout = ""
-
     targets = tuple(BakeTarget(name, tmp_path / name, tmp_path / name / "Dockerfile", None, ("linux/amd64",), (f"{name}:dev",),
                                services=services) for name, services in (("web", ("web",)), ("api", ("api", "worker"))))
-    error = _bake_error(FailedBake(), Build(targets, load=True), streamed=True)
+    error = _bake_error(FailedBake(BAKE_FAILURE), Build(targets, load=True), streamed=True)
     assert error.message.startswith("The api image (services api, worker) failed to build for linux/amd64 at ")
     assert error.message.endswith("api/Dockerfile:3: `RUN echo failing && exit 4` exited with code 4.")
     assert "1.097 failing" not in error.message and "doctor" not in error.tip
+
+
+UNREACHABLE_BASE = """\
+#3 resolve image config for docker-image://docker.io/docker/dockerfile:1.4
+#3 ERROR: failed to do request: Head "https://registry-1.docker.io/v2/docker/dockerfile/manifests/1.4": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host
+------
+ > resolve image config for docker-image://docker.io/docker/dockerfile:1.4:
+------
+Dockerfile:1
+--------------------
+   1 | >>> # syntax=docker/dockerfile:1.4
+--------------------
+ERROR: failed to solve: failed to resolve source metadata for docker.io/docker/dockerfile:1.4: dial tcp: lookup registry-1.docker.io: no such host
+"""
+
+
+def test_a_base_image_the_build_cannot_reach_gets_a_network_tip_not_fix_that_line(tmp_path):
+    from polyarch.engine import _bake_error
+    from polyarch.plans import BakeTarget, Build
+
+    target = BakeTarget("web", tmp_path, tmp_path / "Dockerfile", None, ("linux/amd64",), ("web:dev",), services=("web",))
+    error = _bake_error(FailedBake(UNREACHABLE_BASE), Build((target,), load=True), streamed=True)
+    assert "docker.io/docker/dockerfile:1.4" in error.message and "no such host" in error.message
+    assert "Fix that line" not in error.tip and "network" in error.tip
 
 
 # --- tips: doctor only for the engine ------------------------------------------------

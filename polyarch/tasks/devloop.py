@@ -90,6 +90,11 @@ def start_mode(session: Session, mode, platform: str | None, build: bool, no_cac
     fingerprints = None if (no_cache or fresh or not build) else host_fingerprints(mode.images, chosen)
     plan = up_plan(stack, mode, chosen, env_present=stack.env_file.is_file() or (session.dry_run and creates_env), build=build,
                    no_cache=no_cache, fresh=fresh, fingerprints=fingerprints)
+    if session.dry_run and creates_env:
+        from dataclasses import replace
+
+        plan = replace(plan, notes=(f"first: {stack.env_file.name} does not exist yet, so `{prog()} init` creates it "
+                                    f"from {stack.env_example.name} with fresh secrets", *plan.notes))
     if session.carry_out(plan, chosen, mode) is not None:
         print_urls(stack)
 
@@ -154,7 +159,7 @@ def rebuild(c, services, platform=None, mode=None, dry_run=False, json=False, st
     chosen_mode = pick_mode(session, mode, "dev")
     names = split_services(services)
     if not names:
-        raise UsageError("Name at least one service to rebuild, e.g. `rebuild api`.")
+        raise UsageError(f"Name at least one service to rebuild, e.g. `{prog()} rebuild api`.")
     chosen = session.host_platform(platform)
     # Fingerprinted over the whole mode, so an image built from a sibling counts that sibling as dev does.
     wanted = {image.name for image in chosen_mode.images_for(names)}
@@ -248,6 +253,11 @@ def logs(c, services=None, follow=True, tail="50", stack=None):
     unknown = [n for n in names if n not in known]
     if unknown:
         raise UsageError(f"The stack has no service {', '.join(unknown)} (services: {', '.join(sorted(known))}).")
+    if not session.engine().project_resources(session.stack.name)["containers"]:
+        # compose would print nothing and exit 0: say why there is nothing to show.
+        console.info(f"The {session.stack.name} stack has no containers, so there are no logs; "
+                     f"`{suggest(session.stack, 'dev')}` starts it.")
+        return
     compose = compose_for(session.stack, None, None, session.stack.env_file.is_file())
     for line in session.engine().compose_logs(compose, list(names), follow, tail):
         console.emit(line.rstrip("\n"))

@@ -172,9 +172,6 @@ def workflows(c, check=False, output=None, force=False, dry_run=False, json=Fals
     session = Session.open(stack, dry_run, json, reading="committed")
     s = session.stack
     images, _refs, notes = release_images(s, *read_inputs(s, committed=True), building=False)
-    if not images:
-        raise UsageError(f"The {s.name} project builds no image of its own, so there is nothing to publish.",
-                         tip="Give a compose service a build: section, or add an [optional.*] image to polyarch.toml.")
     top = repo_root(s.root) or s.root
     folder = s.root.resolve().relative_to(top.resolve()).as_posix() if s.root.resolve() != top.resolve() else ""
     target = Path(output).resolve() if output else top / ".github" / "workflows"

@@ -83,13 +83,13 @@ def check_cache(kind: str | None, driver: str | None = None, containerd_store: b
     `driver` is the builder that will run the build, when it is known.
     """
     from polyarch.errors import UsageError
-    from polyarch.settings import CACHE_BACKENDS, registry_problem
+    from polyarch.settings import CACHE_BACKENDS, hide_credentials, registry_problem
 
     if kind not in (None, "", *CACHE_BACKENDS):
         # A registry ref prefix: it goes into buildx' cache-from/cache-to specs.
         problem = registry_problem(kind)
         if problem:
-            raise UsageError(f"--cache '{kind}' is neither a cache backend ({', '.join(CACHE_BACKENDS)}) nor a registry ref prefix HOST[:PORT]/NAME: {problem}.")
+            raise UsageError(f"--cache '{hide_credentials(kind)}' is neither a cache backend ({', '.join(CACHE_BACKENDS)}) nor a registry ref prefix HOST[:PORT]/NAME: {problem}.")
     if kind == "gha":
         check_gha_runtime(os.environ)
     if kind not in (None, "", "none") and driver == "docker" and not containerd_store:
