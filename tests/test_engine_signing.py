@@ -6,6 +6,7 @@ One small image (busybox plus a file), a key pair made here with
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import subprocess
@@ -163,12 +164,12 @@ def test_a_bundle_changed_after_signing_is_refused_before_anything_is_loaded(eng
     run_invoke(["prod-airtight", "--bundle", str(bundle), "--no-start", "--stack", str(project)])
     assert engine.image.exists(LOCAL_NAME)
 
-    # The same bundle with one byte changed and a fresh .sha256 does not.
+    # The same images recompressed (a valid bundle whose every check but the signature passes),
+    # with a fresh .sha256, are refused by the signature check, the plan's first step.
     changed = tmp_path / "changed" / bundle.name
     changed.parent.mkdir()
-    data = bytearray(bundle.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    changed.write_bytes(bytes(data))
+    changed.write_bytes(gzip.compress(gzip.decompress(bundle.read_bytes()), compresslevel=1, mtime=0))
+    assert changed.read_bytes() != bundle.read_bytes()
     shutil.copy(signature, changed.with_name(signature.name))
     changed.with_name(changed.name + ".sha256").write_text(checksum_line(sha256_of(changed), changed))
     engine.image.remove(LOCAL_NAME, force=True)
@@ -176,4 +177,16 @@ def test_a_bundle_changed_after_signing_is_refused_before_anything_is_loaded(eng
     assert result.returncode == 1
     assert "changed after signing" in result.stderr and "nothing was loaded" in result.stderr
     assert "[2/" not in result.stderr  # the signature check is the first step, and nothing after it ran
+    assert not engine.image.exists(LOCAL_NAME)
+
+    # One byte flipped (and a fresh .sha256) is refused before loading too: the archive no longer reads.
+    flipped = tmp_path / "flipped" / bundle.name
+    flipped.parent.mkdir()
+    data = bytearray(bundle.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    flipped.write_bytes(bytes(data))
+    shutil.copy(signature, flipped.with_name(signature.name))
+    flipped.with_name(flipped.name + ".sha256").write_text(checksum_line(sha256_of(flipped), flipped))
+    result = run_invoke(["prod-airtight", "--bundle", str(flipped), "--no-start", "--stack", str(project)], check=False)
+    assert result.returncode == 1 and "nothing was loaded" in result.stderr
     assert not engine.image.exists(LOCAL_NAME)
