@@ -104,6 +104,16 @@ def test_compose_profiles_from_the_environment(tmp_path, compose_cli, monkeypatc
     assert set(reading[1]) == {"app", "tool"}
 
 
+def test_the_compose_config_cache_sees_a_profile_switched_on_in_env_file(tmp_path, compose_cli, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    compose = BASE + "  tool:\n    build: {context: ./app, target: dev}\n    profiles: [tools]\n"
+    root = project(tmp_path / "shop", {"compose.yaml": compose, ".env": ""})
+    assert set(polyarch_reading(root)[1]) == {"app"}
+    (root / ".env").write_text("COMPOSE_PROFILES=tools\n")
+    assert set(polyarch_reading(root)[1]) == {"app", "tool"}
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 2
+
+
 def test_top_level_name_names_the_project_and_its_images(tmp_path, compose_cli):
     root = project(tmp_path / "checkout", {"compose.yaml": "name: aurora\n" + BASE})
     reading = polyarch_reading(root)
