@@ -361,6 +361,12 @@ def mode_files(project: Project, settings: Settings, env: dict[str, str]) -> dic
         if not project.compose_files:
             raise StackError(f"{project.describe()}: there is no compose file ({', '.join(COMPOSE_NAMES)}) in {project.root} and no [modes] table.",
                              tip="Add a compose file, or name each mode's files in polyarch.toml's [modes] tables.")
+        missing = [f for f in project.compose_files if not f.is_file()]
+        if missing:  # only COMPOSE_FILE can name a file that is not there
+            origin = "$COMPOSE_FILE" if os.environ.get("COMPOSE_FILE") else f"COMPOSE_FILE in {settings.project.env_file}"
+            raise StackError(f"{project.describe()}: {origin} names {missing[0]}, which does not exist.",
+                             tip="Correct COMPOSE_FILE (paths relative to the project folder, separated by COMPOSE_PATH_SEPARATOR, "
+                                 "default ':'), or unset it to use the default compose files.")
         if project.prod_files is not None:
             # Compose's convention: base + override for development, base (+ prod file) for production.
             return {"dev": project.compose_files, "prod": project.prod_files}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from polyarch.bundle import BundleManifest
-from polyarch.errors import BundleStackError
+from polyarch.errors import BundleStackError, StackError
 from polyarch.stack import load_stack
 from unit_helpers import compose_cli, fresh_console, run_invoke, write_files  # noqa: F401  (fixtures)
 
@@ -75,6 +75,14 @@ def test_compose_file_from_the_environment_wins_over_the_env_file(tmp_path, comp
     reading = polyarch_reading(root)
     assert reading == docker_reading(root)
     assert set(reading[1]) == {"app"}
+
+
+def test_compose_file_naming_a_missing_file_is_refused_naming_where_it_was_set(tmp_path, compose_cli):
+    root = project(tmp_path / "shop", {"compose.yaml": BASE, ".env": "COMPOSE_FILE=compose.yaml:nope.yaml\n"})
+    with pytest.raises(StackError) as caught:
+        load_stack(str(root))
+    assert f"COMPOSE_FILE in .env names {root / 'nope.yaml'}, which does not exist" in caught.value.message
+    assert caught.value.exit_code == 2
 
 
 def test_compose_file_does_not_change_declared_modes(tmp_path, compose_cli):
