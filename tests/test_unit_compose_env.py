@@ -52,17 +52,11 @@ SECOND = "services:\n  second:\n    build: {context: ./app, target: dev}\n"
 # --- environment rules ------------------------------------------------------------------
 
 
-def test_compose_file_in_env_file_adds_the_second_file_and_its_build(tmp_path, compose_cli):
-    root = project(tmp_path / "shop", {"compose.yaml": BASE, "second.yaml": SECOND,
-                                       ".env": "COMPOSE_FILE=compose.yaml:second.yaml\n"})
-    reading = polyarch_reading(root)
-    assert reading == docker_reading(root)
-    assert set(reading[1]) == {"app", "second"}
-
-
-def test_compose_path_separator_in_env_file_splits_compose_file(tmp_path, compose_cli):
-    root = project(tmp_path / "shop", {"compose.yaml": BASE, "second.yaml": SECOND,
-                                       ".env": "COMPOSE_PATH_SEPARATOR=;\nCOMPOSE_FILE=compose.yaml;second.yaml\n"})
+@pytest.mark.parametrize("env", ["COMPOSE_FILE=compose.yaml:second.yaml\n",
+                                 "COMPOSE_PATH_SEPARATOR=;\nCOMPOSE_FILE=compose.yaml;second.yaml\n"])
+def test_compose_file_in_env_file_adds_the_second_file_and_its_build(tmp_path, compose_cli, env):
+    """COMPOSE_FILE in .env (split on COMPOSE_PATH_SEPARATOR, also from .env) replaces the default files."""
+    root = project(tmp_path / "shop", {"compose.yaml": BASE, "second.yaml": SECOND, ".env": env})
     reading = polyarch_reading(root)
     assert reading == docker_reading(root)
     assert set(reading[1]) == {"app", "second"}
