@@ -24,9 +24,9 @@ from polyarch.settings import REPOSITORY, ImageSettings, OptionalImage, Settings
 
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
 ROLES = ("dev", "prod", "airtight")
-# What each task group uses a mode for, for messages.
 # Zero-config modes of a project in compose's override shape (else one "default" mode).
 ZERO_CONFIG_ROLES = {"dev": "dev", "prod": "prod", "airtight": "prod"}
+# What each task group uses a mode for, for messages.
 ROLE_TASKS = {"dev": "dev, build, rebuild, restart", "prod": "prod, prod-build, deploy-build, publish-*",
               "airtight": "package-airtight, prod-airtight"}
 
