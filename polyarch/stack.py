@@ -612,7 +612,23 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
     configs = {m: configs[m] for m in order}
     if reading == "run":
         return build_stack(project, settings, configs, files, name, name_from)
+    profiles = os.environ.get("COMPOSE_PROFILES") or env.get("COMPOSE_PROFILES", "")
+    active = {p.strip() for p in (profiles if reading != "committed" else "").split(",") if p.strip()}
+    configs = {m: active_profiles_only(config, active) for m, config in configs.items()}
     return _resolved_stack(project, settings, configs, files, name, {} if reading == "committed" else {**env, **os.environ}, name_from)
+
+
+def active_profiles_only(config: dict[str, Any], active: set[str]) -> dict[str, Any]:
+    """The services compose would run with these profiles active.
+
+    compose 2.26's `config --no-interpolate` lists the services of every
+    profile, so a reading without interpolation is narrowed here.
+    """
+    if "*" in active:
+        return config
+    services = {s: spec for s, spec in (config.get("services") or {}).items()
+                if not (spec or {}).get("profiles") or set(spec["profiles"]) & active}
+    return {**config, "services": services}
 
 
 def _name_source(name: str, root: Path, env: dict[str, str], env_file: Path) -> str:

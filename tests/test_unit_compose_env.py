@@ -34,9 +34,9 @@ def docker_reading(folder: Path, *args: str) -> tuple[str, dict[str, tuple[str |
     return data["name"], builds
 
 
-def polyarch_reading(folder: Path, role: str = "dev") -> tuple[str, dict[str, tuple[str | None, str]]]:
-    """The same, as polyarch reads the mode a task group uses."""
-    stack = load_stack(str(folder))
+def polyarch_reading(folder: Path, role: str = "dev", reading: str = "run") -> tuple[str, dict[str, tuple[str | None, str]]]:
+    """The same, as polyarch reads the mode a task group uses (`reading`: as running or as publishing tasks do)."""
+    stack = load_stack(str(folder), reading=reading)
     mode = stack.role(role)
     return stack.name, {s: (image.target, name) for image in mode.images for s, name in zip(image.services, image.local_names)}
 
@@ -93,6 +93,16 @@ def test_a_service_under_a_profile_is_built_only_when_the_profile_is_active(tmp_
     compose = BASE + "  tool:\n    build: {context: ./app, target: dev}\n    profiles: [tools]\n"
     root = project(tmp_path / "shop", {"compose.yaml": compose, ".env": profiles})
     reading = polyarch_reading(root)
+    assert reading == docker_reading(root)
+    assert set(reading[1]) == built
+
+
+@pytest.mark.parametrize("profiles, built", [("", {"app"}), ("COMPOSE_PROFILES=tools\n", {"app", "tool"})])
+def test_publishing_reads_profiles_as_compose_runs_them(tmp_path, compose_cli, profiles, built):
+    """The publishing reading (compose's --no-interpolate lists every profile's services) builds what compose would."""
+    compose = BASE + "  tool:\n    build: {context: ./app, target: dev}\n    profiles: [tools]\n"
+    root = project(tmp_path / "shop", {"compose.yaml": compose, ".env": profiles})
+    reading = polyarch_reading(root, "prod", "publish")
     assert reading == docker_reading(root)
     assert set(reading[1]) == built
 
