@@ -86,6 +86,12 @@ class BundleError(PolyarchError):
     default_tip = "Copy the bundle again together with its .sha256, or make a new one with `{prog} package-airtight --platform P`."
 
 
+class BundleStackError(BundleError):
+    """A bundle made for a stack of another name (bad input: the names must agree)."""
+
+    exit_code = 2
+
+
 class Interrupted(PolyarchError):
     """The user pressed Ctrl-C."""
 

@@ -2,7 +2,9 @@
 
 From the current folder upward, the first folder holding a `polyarch.toml` or
 a compose file (`compose.yaml`, `compose.yml`, `docker-compose.yaml`,
-`docker-compose.yml`, plus the matching override file) is the project.
+`docker-compose.yml`, plus the matching override file) is the project;
+`COMPOSE_FILE` (from the environment, else the env file: `with_env_file`)
+replaces those files, as it does for compose.
 `--stack` / `$POLYARCH_STACK` name a polyarch.toml, a compose file or a folder
 explicitly. Reads only the file system.
 """
@@ -10,7 +12,7 @@ explicitly. Reads only the file system.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from polyarch.errors import StackError
@@ -24,6 +26,13 @@ OVERRIDE_NAMES = {
     "docker-compose.yaml": ("docker-compose.override.yaml", "docker-compose.override.yml"),
     "docker-compose.yml": ("docker-compose.override.yml", "docker-compose.override.yaml"),
 }
+# The production file compose's documentation pairs with each main file (instead of the override).
+PROD_NAMES = {
+    "compose.yaml": ("compose.prod.yaml", "compose.prod.yml"),
+    "compose.yml": ("compose.prod.yml", "compose.prod.yaml"),
+    "docker-compose.yaml": ("docker-compose.prod.yaml", "docker-compose.prod.yml"),
+    "docker-compose.yml": ("docker-compose.prod.yml", "docker-compose.prod.yaml"),
+}
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,11 @@ class Project:
     root: Path
     settings_file: Path | None
     compose_files: tuple[Path, ...]
+    # Compose's convention (zero-config modes): the base file plus its prod file, when the
+    # folder has an override or a prod file; None when there is one set of files.
+    prod_files: tuple[Path, ...] | None = None
+    # The compose files came from compose's defaults (not --stack FILE), so COMPOSE_FILE may replace them.
+    default_files: bool = True
 
     def describe(self) -> str:
         return str(self.settings_file or self.root)
@@ -55,18 +69,38 @@ class Project:
         return path
 
 
-def default_compose_files(folder: Path) -> tuple[Path, ...]:
-    """Compose's default files in a folder: the first main file found, then its override."""
-    from_env = os.environ.get("COMPOSE_FILE")
-    if from_env:
-        separator = os.environ.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
-        return tuple((folder / f) for f in from_env.split(separator) if f)
+def compose_file_variable(dotenv: dict[str, str] | None = None) -> tuple[str, str] | None:
+    """COMPOSE_FILE and its separator, from the environment first, then the env file (as compose reads them)."""
+    dotenv = dotenv or {}
+    value = os.environ.get("COMPOSE_FILE") or dotenv.get("COMPOSE_FILE")
+    if not value:
+        return None
+    separator = os.environ.get("COMPOSE_PATH_SEPARATOR") or dotenv.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
+    return value, separator
+
+
+def _defaults(folder: Path, dotenv: dict[str, str] | None) -> tuple[tuple[Path, ...], tuple[Path, ...] | None]:
+    """The default files, and the production files when the folder follows compose's override convention."""
+    variable = compose_file_variable(dotenv)
+    if variable:
+        value, separator = variable
+        return tuple((folder / f) for f in value.split(separator) if f), None
     for name in COMPOSE_NAMES:
         main = folder / name
         if main.is_file():
             overrides = [folder / o for o in OVERRIDE_NAMES[name] if (folder / o).is_file()]
-            return (main, *overrides[:1])
-    return ()
+            prods = [folder / o for o in PROD_NAMES[name] if (folder / o).is_file()]
+            prod_files = (main, *prods[:1]) if overrides or prods else None
+            return (main, *overrides[:1]), prod_files
+    return (), None
+
+
+def with_env_file(project: Project, dotenv: dict[str, str]) -> Project:
+    """The project with its default files chosen again now that the env file is read (it may set COMPOSE_FILE)."""
+    if not project.default_files:
+        return project
+    files, prod_files = _defaults(project.root, dotenv)
+    return replace(project, compose_files=files, prod_files=prod_files)
 
 
 def _project_in(folder: Path) -> Project | None:
@@ -77,7 +111,8 @@ def _project_in(folder: Path) -> Project | None:
                          tip=f"Remove or rename it, or make it a {SETTINGS_FILE} file (see README.md's 'polyarch.toml reference').")
     compose = tuple(f for f in (folder / n for n in COMPOSE_NAMES) if f.is_file())
     if settings.is_file() or compose:
-        return Project(folder, settings if settings.is_file() else None, default_compose_files(folder))
+        files, prod_files = _defaults(folder, None)
+        return Project(folder, settings if settings.is_file() else None, files, prod_files)
     return None
 
 
@@ -107,9 +142,10 @@ def find_project(explicit: str | os.PathLike[str] | None = None, cwd: Path | Non
                 raise StackError(f"{origin} points at {path}, which holds neither {SETTINGS_FILE} nor a compose file ({', '.join(COMPOSE_NAMES)}).")
             return found
         if path.suffix == ".toml":
-            return Project(path.parent, path, default_compose_files(path.parent))
+            files, prod_files = _defaults(path.parent, None)
+            return Project(path.parent, path, files, prod_files)
         if path.suffix in (".yaml", ".yml"):
-            return Project(path.parent, None, (path,))
+            return Project(path.parent, None, (path,), default_files=False)
         raise StackError(f"{origin} points at {path}, which is neither a polyarch.toml nor a compose file.")
     start = (cwd or Path.cwd()).resolve()
     for folder in (start, *start.parents):

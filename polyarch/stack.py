@@ -24,6 +24,8 @@ from polyarch.settings import REPOSITORY, ImageSettings, OptionalImage, Settings
 
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
 ROLES = ("dev", "prod", "airtight")
+# Zero-config modes of a project in compose's override shape (else one "default" mode).
+ZERO_CONFIG_ROLES = {"dev": "dev", "prod": "prod", "airtight": "prod"}
 # What each task group uses a mode for, for messages.
 ROLE_TASKS = {"dev": "dev, build, rebuild, restart", "prod": "prod, prod-build, deploy-build, publish-*",
               "airtight": "package-airtight, prod-airtight"}
@@ -119,6 +121,8 @@ class Stack:
     modes: dict[str, Mode]
     roles: dict[str, str | None]
     optional: tuple[ImageBuild, ...] = field(default=())
+    # Where the name came from (polyarch.toml, COMPOSE_PROJECT_NAME, `name:`, the folder), for messages.
+    name_from: str = ""
 
     @property
     def root(self) -> Path:
@@ -357,6 +361,15 @@ def mode_files(project: Project, settings: Settings, env: dict[str, str]) -> dic
         if not project.compose_files:
             raise StackError(f"{project.describe()}: there is no compose file ({', '.join(COMPOSE_NAMES)}) in {project.root} and no [modes] table.",
                              tip="Add a compose file, or name each mode's files in polyarch.toml's [modes] tables.")
+        missing = [f for f in project.compose_files if not f.is_file()]
+        if missing:  # only COMPOSE_FILE can name a file that is not there
+            origin = "$COMPOSE_FILE" if os.environ.get("COMPOSE_FILE") else f"COMPOSE_FILE in {settings.project.env_file}"
+            raise StackError(f"{project.describe()}: {origin} names {missing[0]}, which does not exist.",
+                             tip="Correct COMPOSE_FILE (paths relative to the project folder, separated by COMPOSE_PATH_SEPARATOR, "
+                                 "default ':'), or unset it to use the default compose files.")
+        if project.prod_files is not None:
+            # Compose's convention: base + override for development, base (+ prod file) for production.
+            return {"dev": project.compose_files, "prod": project.prod_files}
         return {"default": project.compose_files}
     result = {}
     for name, spec in settings.modes.items():
@@ -371,7 +384,7 @@ def mode_files(project: Project, settings: Settings, env: dict[str, str]) -> dic
 
 
 def build_stack(project: Project, settings: Settings, configs: dict[str, dict[str, Any]],
-                files: dict[str, tuple[Path, ...]], project_name: str) -> Stack:
+                files: dict[str, tuple[Path, ...]], project_name: str, name_from: str = "") -> Stack:
     """Turn each mode's resolved compose config into a validated Stack."""
     root = project.root
     where = project.describe()
@@ -383,7 +396,7 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
     for role in ROLES:
         wanted = getattr(settings.tasks, role)
         if not settings.modes:
-            roles[role] = "default"
+            roles[role] = ZERO_CONFIG_ROLES[role] if ZERO_CONFIG_ROLES[role] in files else "default"
         elif wanted in files:
             roles[role] = wanted
         elif role in settings.tasks.model_fields_set:
@@ -469,7 +482,7 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
         dockerfile = context / spec.dockerfile
         check_dockerfile(context, dockerfile, spec.target, f"optional.{key}")
         optional.append(ImageBuild(key, context, dockerfile, spec.target, (), (), (), (), _repository(spec, key)))
-    return Stack(project, project_name, settings, platforms, modes, roles, tuple(optional))
+    return Stack(project, project_name, settings, platforms, modes, roles, tuple(optional), name_from)
 
 
 def _refuse_shared_names(groups: dict[tuple, list[_RawBuild]], where: str) -> None:
@@ -564,8 +577,8 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
     from concurrent.futures import ThreadPoolExecutor
 
     from polyarch.envfile import read_env
-    from polyarch.project import find_project
-    from polyarch.settings import load_settings
+    from polyarch.project import find_project, with_env_file
+    from polyarch.settings import SETTINGS_FILE, load_settings
 
     project = find_project(explicit, cwd)
     settings = load_settings(project.settings_file) if project.settings_file else Settings()
@@ -574,32 +587,63 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
     env = read_env(env_file) if reading != "committed" else {}
     if on_env is not None:
         on_env(env, (*settings.project.secrets, *settings.project.required))
+    project = with_env_file(project, env)
     files = mode_files(project, settings, env)
     if read_config is None:
         from polyarch.composecache import cached_reader
 
         read_config = cached_reader(project.root, env_file if reading != "committed" else None,
                                     project.root / settings.project.env_example, interpolate=reading == "run")
-    name = (os.environ.get("COMPOSE_PROJECT_NAME") if reading != "committed" else None) or settings.project.name
     order = list(files)
     configs: dict[str, dict[str, Any]] = {}
+    # polyarch.toml's name is passed to compose as `-p`, which compose ranks first; without
+    # it compose's own rule (COMPOSE_PROJECT_NAME, top-level `name:`, the folder) decides,
+    # read from the first mode's config; the others then use that name.
+    name = settings.project.name
+    name_from = f"project.name in {SETTINGS_FILE}"
     if name is None:
-        # Compose's own rule (top-level `name:`, else the folder) decides the
-        # name, read from the first mode's config; the others then use it.
         configs[order[0]] = read_config(files[order[0]], None)
         name = str(configs[order[0]].get("name") or project.root.name)
+        name_from = _name_source(name, project.root, env, env_file)
     rest = [m for m in order if m not in configs]
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(rest)))) as pool:
         for mode_name, config in zip(rest, pool.map(lambda m: read_config(files[m], name), rest)):
             configs[mode_name] = config
     configs = {m: configs[m] for m in order}
     if reading == "run":
-        return build_stack(project, settings, configs, files, name)
-    return _resolved_stack(project, settings, configs, files, name, {} if reading == "committed" else {**env, **os.environ})
+        return build_stack(project, settings, configs, files, name, name_from)
+    profiles = os.environ.get("COMPOSE_PROFILES") or env.get("COMPOSE_PROFILES", "")
+    active = {p.strip() for p in (profiles if reading != "committed" else "").split(",") if p.strip()}
+    configs = {m: active_profiles_only(config, active) for m, config in configs.items()}
+    return _resolved_stack(project, settings, configs, files, name, {} if reading == "committed" else {**env, **os.environ}, name_from)
+
+
+def active_profiles_only(config: dict[str, Any], active: set[str]) -> dict[str, Any]:
+    """The services compose would run with these profiles active.
+
+    compose 2.26's `config --no-interpolate` lists the services of every
+    profile, so a reading without interpolation is narrowed here.
+    """
+    if "*" in active:
+        return config
+    services = {s: spec for s, spec in (config.get("services") or {}).items()
+                if not (spec or {}).get("profiles") or set(spec["profiles"]) & active}
+    return {**config, "services": services}
+
+
+def _name_source(name: str, root: Path, env: dict[str, str], env_file: Path) -> str:
+    """Where compose took the project name from, for messages that ask to change it."""
+    if os.environ.get("COMPOSE_PROJECT_NAME"):
+        return "$COMPOSE_PROJECT_NAME"
+    if env.get("COMPOSE_PROJECT_NAME"):
+        return f"COMPOSE_PROJECT_NAME in {env_file.name}"
+    if name == re.sub(r"[^a-z0-9_-]", "", root.name.lower()):
+        return f"the folder's name ({root.name})"
+    return "the top-level name: of the compose file"
 
 
 def _resolved_stack(project: Project, settings: Settings, configs: dict[str, dict[str, Any]],
-                    files: dict[str, tuple[Path, ...]], name: str, variables: dict[str, str]) -> Stack:
+                    files: dict[str, tuple[Path, ...]], name: str, variables: dict[str, str], name_from: str = "") -> Stack:
     """build_stack on configs read without interpolation, each mode noting the variables its builds lack."""
     from dataclasses import replace
 
@@ -614,7 +658,7 @@ def _resolved_stack(project: Project, settings: Settings, configs: dict[str, dic
             # local name rather than stopping on an invalid one.
             if spec.get("build") and findings[mode_name][service].image_missing and not _REF.fullmatch(str(spec.get("image"))):
                 spec.pop("image")
-    stack = build_stack(project, settings, configs, files, name)
+    stack = build_stack(project, settings, configs, files, name, name_from)
     for mode_name, mode in stack.modes.items():
         per_service = findings[mode_name]
         stack.modes[mode_name] = replace(

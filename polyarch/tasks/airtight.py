@@ -9,7 +9,7 @@ from invoke import Collection
 
 from polyarch import console
 from polyarch.cli import HELP, Session, polyarch_task, prog
-from polyarch.errors import BundleError
+from polyarch.errors import BundleError, BundleStackError
 
 
 @polyarch_task(help={
@@ -160,8 +160,12 @@ def check_bundle_fits(manifest, stack, mode, path) -> None:
     from polyarch.stack import normalize_ref
 
     if manifest.stack != stack.name:
-        raise BundleError(f"{path.name} is a bundle of the '{manifest.stack}' stack, not of '{stack.name}'; nothing was loaded.",
-                          tip="Use the bundle that package-airtight wrote for this project.")
+        raise BundleStackError(
+            f"{path.name} is a bundle of the '{manifest.stack}' stack, but this project's stack is named '{stack.name}' "
+            f"(from {stack.name_from or 'compose'}); nothing was loaded.",
+            tip=f"Use the bundle package-airtight wrote for this project, or name the stack '{manifest.stack}' on both sides "
+                f"with a top-level `name: {manifest.stack}` in the compose file (or project.name in polyarch.toml, "
+                f"or COMPOSE_PROJECT_NAME={manifest.stack} in .env), so that the folder's name does not matter.")
     held = {normalize_ref(ref) for ref in manifest.images}
     missing = [ref for ref in airtight_refs(mode) if normalize_ref(ref) not in held]
     if missing:
