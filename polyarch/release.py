@@ -251,7 +251,23 @@ def release_images(stack, values: dict | None, env: dict[str, str], building: bo
     if not images:
         raise UsageError(f"The {stack.name} project builds no image of its own, so there is nothing to publish.",
                          tip="Give a compose service a build: section, or add an [optional.*] image to polyarch.toml.")
+    check_repositories(images)
     return tuple(images), tuple(ref_keys), tuple(notes)
+
+
+def check_repositories(images) -> None:
+    """Refuse two published images sharing one repository: each would push over the other's tags."""
+    by_repository: dict[str, list[str]] = {}
+    for image in images:
+        by_repository.setdefault(image.repository, []).append(image.name)
+    for repository, names in by_repository.items():
+        if len(names) > 1:
+            from polyarch.errors import StackError
+
+            raise StackError(f"The images {' and '.join(names)} would both be published to repository {repository}, "
+                             "so each would push over the other's tags.",
+                             tip=f"Unless polyarch.toml's images.NAME.repository names one for both, each is published under "
+                                 f"its own name ({', '.join(names)}): remove that setting.")
 
 
 @dataclass(frozen=True)

@@ -465,7 +465,7 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
                 args=first.args, contexts=first.contexts,
                 services=tuple(m.service for m in members),
                 local_names=tuple(dict.fromkeys([m.local_name for m in members] + [t for m in members for t in m.spec.tags])),
-                repository=_repository(settings.images.get(name), name),
+                repository=_repository(settings.images.get(name), bake_name),
                 spec=first.spec,
             ))
         images = _link_siblings(images, mode_where)
