@@ -280,8 +280,7 @@ def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead:
             raise known
         index = verify_index(engine, item.ref, item.platforms, known)
         if item.single and not (index.one_image and index.platforms == item.platforms):
-            found = ', '.join(index.platforms)
-            what = f"a {found} manifest" if index.single else f"a {found} image with its attestations" if index.attested else "a manifest list"
+            what = "a manifest list" if not index.one_image else f"a {', '.join(index.platforms)} image"
             raise VerificationError(
                 f"{item.ref} is {what}, not a single {', '.join(item.platforms)} manifest "
                 "(bare, or in an index with its attestations); nothing was merged.",
