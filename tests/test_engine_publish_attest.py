@@ -7,6 +7,7 @@ published for linux/amd64 and linux/arm64 (QEMU) to the registry on
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import uuid
@@ -172,3 +173,23 @@ def test_merge_refuses_indexes_built_from_another_commit(project, namespace, att
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "later"],
                    cwd=later, check=True)
     assert "org.opencontainers.image.revision is " in refused(later, namespace, attested, "refs/tags/v9.3.0")
+
+
+def test_the_plan_shows_the_attestations_and_polyarch_toml_turns_provenance_off(project, namespace, tmp_path):
+    args = ["publish-build", "--platform", "linux/arm64", "--registry", namespace, "--digest-dir", str(tmp_path / "d"), "--dry-run"]
+    text = run_invoke([*args, "--stack", str(project)]).stderr
+    assert "attestations: provenance (mode=max)" in text
+    off = tmp_path / "off"
+    shutil.copytree(project, off)
+    (off / "polyarch.toml").write_text(SETTINGS + "\n[attestations]\nprovenance = false\n")
+    plan = json.loads(run_invoke([*args, "--json", "--stack", str(off)]).stdout)["plan"]
+    assert "attestations: none" in plan["notes"]
+    (build,) = [s for s in plan["steps"] if s["kind"] == "Build"]
+    assert {t["name"]: t["provenance"] for t in build["targets"]} == dict.fromkeys(IMAGES, False)
+
+
+def test_an_sbom_is_refused_before_anything_is_built_when_the_scanner_image_cannot_be_had(project, namespace, tmp_path):
+    result = run_invoke(["publish-build", "--platform", "linux/amd64", "--registry", namespace, "--digest-dir", str(tmp_path / "d"),
+                         "--sbom", "--stack", str(project)], check=False)
+    assert result.returncode == 2 and "docker/buildkit-syft-scanner" in result.stderr and "nothing was built" in result.stderr
+    assert not (tmp_path / "d").exists(), "not even the digest folder is made"

@@ -1,4 +1,5 @@
-"""publish-merge takes a one-platform index (the image plus its attestation manifest) as a platform's source.
+"""publish-build attaches provenance; publish-merge takes the one-platform index it pushes (the image plus its
+attestation manifest) as a platform's source.
 
 INDEX is what the registry on 127.0.0.1:5000 served for a linux/amd64 image
 pushed by digest with `--provenance mode=max` (buildx 0.13, docker driver),
@@ -9,13 +10,17 @@ CONFIG is part of `--format '{{json .Image}}'` for the same digest.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from unit_helpers import load_repo_stack
 
 from polyarch.engine import Engine, ImageIndex, one_platform_index
 from polyarch.errors import VerificationError
 from polyarch.execute import run_step
-from polyarch.plans import Verify
+from polyarch.planner import Attestations, publish_build_plan
+from polyarch.plans import Build, Verify
+from polyarch.release import release_images
 
 IMAGE = "sha256:cac6fc94abee1d79c7d9e5f4dd5710de969c026626f0fddb742a221b52330d73"
 INDEX = {
@@ -122,3 +127,18 @@ def test_a_one_platform_index_of_another_platform_or_image_is_refused():
     with pytest.raises(VerificationError, match="is a manifest list, not a single linux/amd64 manifest"):
         run_step(IndexEngine(ImageIndex("r", "d", ("linux/amd64", "linux/arm64"))), source_check(), {})
 
+
+
+@pytest.mark.parametrize(("attest", "specs", "note"), [
+    (None, ["type=provenance,mode=max"], "attestations: provenance (mode=max)"),
+    (Attestations(provenance=False), ["type=provenance,disabled=true"], "attestations: none"),
+    (Attestations(sbom=True), ["type=provenance,mode=max", "type=sbom"], "attestations: provenance (mode=max), SBOM"),
+])
+def test_publish_build_attaches_the_attestations_deploy_build_does(attest, specs, note):
+    stack = load_repo_stack()
+    images, _, _ = release_images(stack, None, {})
+    for by_digest in (True, False):
+        plan = publish_build_plan(stack, images, "linux/arm64", "r:5000/ns", Path("/d"), by_digest, attest=attest)
+        (build,) = [s for s in plan.steps if isinstance(s, Build)]
+        assert {name: t["attest"] for name, t in build.definition()["target"].items()} == dict.fromkeys(("server", "frontend"), specs)
+        assert note in plan.notes

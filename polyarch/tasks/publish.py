@@ -43,6 +43,8 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
     check_cache(cache)
     attest = attestations_for(session.stack, provenance, sbom)
     chosen = parse_platform(platform, "--platform")
+    if attest.sbom and not dry_run:
+        check_sbom_scanner(session.engine(), chosen)
     source = source_info(session.stack.root)
     git_ref = ref or os.environ.get("GITHUB_REF") or current_ref(session.stack.root)
     version = release_tags(git_ref, (source.revision or "0000000")[:7])[0]
@@ -67,8 +69,6 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
     folder = writable_folder(Path(digest_dir).resolve(), "--digest-dir", create=not dry_run)
     plan = publish_build_plan(session.stack, images, chosen, target, folder, push_by_digest, cache,
                               user_cache_path("polyarch") / "buildx" / session.stack.name, source, version, attest)
-    if attest.sbom and not dry_run:
-        check_sbom_scanner(session.engine(), chosen)
     results = session.carry_out(plan, chosen)
     if results is None:
         return
