@@ -558,7 +558,8 @@ class Engine:
         """Platforms of a tag in a registry, attestation entries left out.
 
         With `missing_ok`, a tag that does not exist gives None instead of an
-        error. One `imagetools inspect` call; python-on-whales' model drops the
+        error. One `imagetools inspect` call (two for one platform's image,
+        whose config labels are read too); python-on-whales' model drops the
         list's own digest, so the JSON is read here.
         """
         try:
