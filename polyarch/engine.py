@@ -64,8 +64,15 @@ class ImageIndex:
     annotations: dict[str, str] = field(default_factory=dict)
     # True for one platform's own manifest, False for a manifest list / OCI index.
     single: bool = False
-    # A single manifest's image-config labels (a list has none of its own).
+    # A one-platform image's config labels (read through its index when it has one; a list has none of its own).
     labels: dict[str, str] = field(default_factory=dict)
+    # True for a one-platform index: one image manifest plus the attestation manifests that refer to it.
+    attested: bool = False
+
+    @property
+    def one_image(self) -> bool:
+        """One platform's image: its own manifest, or an index of it and its attestations (publish-build's push)."""
+        return self.single or self.attested
 
 
 def _output(exc: Exception) -> str:
@@ -551,7 +558,8 @@ class Engine:
         """Platforms of a tag in a registry, attestation entries left out.
 
         With `missing_ok`, a tag that does not exist gives None instead of an
-        error. One `imagetools inspect` call; python-on-whales' model drops the
+        error. One `imagetools inspect` call (two for one platform's image,
+        whose config labels are read too); python-on-whales' model drops the
         list's own digest, so the JSON is read here.
         """
         try:
@@ -571,17 +579,27 @@ class Engine:
             name = platform_from_parts(p["os"], p.get("architecture", "unknown"), p.get("variant"))
             if name not in platforms:
                 platforms.append(name)
-        if "manifests" not in manifest and "manifest" in manifest.get("mediaType", ""):
-            # A single-platform manifest: its platform is in the image config.
-            try:
-                config = json.loads(self._run(["buildx", "imagetools", "inspect", ref, "--format", "{{json .Image}}"]))
-            except self.DockerException as exc:
-                raise _explain(exc, f"read the image config of {ref}") from None
-            platforms.append(platform_from_parts(config.get("os", "unknown"), config.get("architecture", "unknown"), config.get("variant")))
-            labels = (config.get("config") or {}).get("Labels") or {}
         single = "manifests" not in manifest and "manifest" in manifest.get("mediaType", "")
+        attested = one_platform_index(manifest)
+        if single or attested:
+            # One platform's image: its config holds the labels (and, for a bare manifest, the platform).
+            config = self._image_config(ref)
+            if single:
+                platforms.append(platform_from_parts(config.get("os", "unknown"), config.get("architecture", "unknown"), config.get("variant")))
+            labels = (config.get("config") or {}).get("Labels") or {}
         return ImageIndex(ref, manifest.get("digest"), tuple(platforms), dict(manifest.get("annotations") or {}), single,
-                          dict(labels) if single else {})
+                          dict(labels), attested)
+
+    def _image_config(self, ref: str) -> dict:
+        """The image config of a one-platform ref; for an index, imagetools follows it to its one image."""
+        try:
+            config = json.loads(self._run(["buildx", "imagetools", "inspect", ref, "--format", "{{json .Image}}"]))
+        except self.DockerException as exc:
+            raise _explain(exc, f"read the image config of {ref}") from None
+        if isinstance(config, dict) and "config" not in config and "architecture" not in config and len(config) == 1:
+            # Keyed by platform (an index of one image): that image's config.
+            config = next(iter(config.values()))
+        return config if isinstance(config, dict) else {}
 
     def attestations(self, ref: str) -> dict[str, tuple[str, ...]]:
         """The BuildKit attestations a tag carries, by platform: "provenance (mode=max)" or "(mode=min)", "SBOM"."""
@@ -753,6 +771,24 @@ def engine_arch() -> str | None:
         return None
     arch = result.stdout.strip()
     return arch if result.returncode == 0 and arch and arch != "<no value>" else None
+
+
+ATTESTATION_MANIFEST = "attestation-manifest"
+
+
+def one_platform_index(manifest: dict) -> bool:
+    """Is this (an `imagetools inspect` .Manifest or raw index) one platform's image manifest plus its attestations?
+
+    That is what BuildKit pushes for one platform with provenance or an SBOM:
+    one entry of a real platform, every other entry an attestation manifest
+    (`unknown/unknown`) whose reference digest is that image.
+    """
+    entries = manifest.get("manifests") or []
+    images = [e for e in entries if (e.get("annotations") or {}).get("vnd.docker.reference.type") != ATTESTATION_MANIFEST]
+    if len(images) != 1 or ((images[0].get("platform") or {}).get("os") in (None, "unknown")):
+        return False
+    return all((e.get("annotations") or {}).get("vnd.docker.reference.digest") == images[0].get("digest")
+               for e in entries if e is not images[0])
 
 
 def attestation_kinds(provenance: dict, sbom: dict) -> dict[str, tuple[str, ...]]:

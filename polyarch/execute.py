@@ -279,10 +279,11 @@ def run_step(engine: Engine, item: Step, results: dict[int, object], read_ahead:
         if isinstance(known, Exception):
             raise known
         index = verify_index(engine, item.ref, item.platforms, known)
-        if item.single and not (index.single and index.platforms == item.platforms):
-            what = "a manifest list" if not index.single else f"a {', '.join(index.platforms)} manifest"
+        if item.single and not (index.one_image and index.platforms == item.platforms):
+            what = "a manifest list" if not index.one_image else f"a {', '.join(index.platforms)} image"
             raise VerificationError(
-                f"{item.ref} is {what}, not a single {', '.join(item.platforms)} manifest; nothing was merged.",
+                f"{item.ref} is {what}, not a single {', '.join(item.platforms)} manifest "
+                "(bare, or in an index with its attestations); nothing was merged.",
                 tip="Each digest file must hold the digest publish-build pushed for exactly that platform.")
         _check_labels(item, index)
         return index

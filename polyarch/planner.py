@@ -428,15 +428,19 @@ def airtight_run_plan(stack: Stack, bundle: Path | None, platform: str, env_pres
 
 def publish_build_plan(stack: Stack, images: tuple[ImageBuild, ...], platform: str, registry: str, folder: Path,
                        push_by_digest: bool, cache: str | None = None, cache_root: Path | None = None,
-                       source=None, version: str = "") -> Plan:
+                       source=None, version: str = "", attest: Attestations | None = None) -> Plan:
     """`publish-build`: one platform, pushed by digest only (no tag), digests recorded.
 
     Builders that cannot push by digest (buildx' `docker` driver) push to a
     staging repository first; the image is then copied into its own
     repository by digest, so that repository still gets no tag. With
     `source`, the image carries the commit's OCI labels and manifest
-    annotations (publish-merge annotates the index).
+    annotations (publish-merge annotates the index). `attest` picks
+    BuildKit's attestations as for deploy-build: with any, each pushed digest
+    is a one-platform index (the image and its attestation manifest), which
+    publish-merge accepts and merges whole.
     """
+    attest = attest or Attestations()
     arch = platform.replace("/", "-")
     targets = []
     copies = []
@@ -459,9 +463,7 @@ def publish_build_plan(stack: Stack, images: tuple[ImageBuild, ...], platform: s
             outputs=outputs,
             cache_from=cache_from,
             cache_to=cache_to,
-            # Without an attestation the pushed digest is the platform's own
-            # manifest, which is exactly what the merged list will reference.
-            provenance=False,
+            **attest.target_fields(),
         )
         targets.append(replace(target, **release_metadata(source, version, image, ("manifest",))))
     steps: tuple = (Build(tuple(targets)), *copies, RecordDigests(folder, platform, tuple(i.name for i in images)))
@@ -470,7 +472,7 @@ def publish_build_plan(stack: Stack, images: tuple[ImageBuild, ...], platform: s
         staged = tuple(t for target in targets for t in target.tags)
         steps = (KeepNames(staged, restored="after the push"), *steps, RestoreNames(staged, before="the push"))
     return Plan(f"build {', '.join(i.name for i in images)} for {platform} and push by digest to {registry}", steps,
-                ("cache: " + "; ".join(cache_notes),))
+                (attest.note(), "cache: " + "; ".join(cache_notes)))
 
 
 def publish_merge_plan(images: tuple[ImageBuild, ...], registry: str, digests: dict[str, dict[str, str]],

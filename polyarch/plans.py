@@ -396,20 +396,21 @@ class CheckImages:
 class Verify:
     """Inspect a pushed tag and fail unless it lists every platform.
 
-    With `single`, the ref must be one platform's own manifest, of exactly
-    that platform (a merge source), not a list, and carry `labels`.
+    With `single`, the ref must be one image of exactly that platform (a
+    merge source): its own manifest, or an index of it and its attestation
+    manifests, not a list of platforms; and its config must carry `labels`.
     """
 
     ref: str
     platforms: tuple[str, ...]
     single: bool = False
-    # Image-config labels a single manifest must carry: those publish-build stamped (the image it built).
+    # Image-config labels a single image must carry: those publish-build stamped (the image it built).
     labels: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> str:
         if self.single:
             of = f" labelled {', '.join(f'{k}={v}' for k, v in self.labels)}" if self.labels else ""
-            return f"verify {self.ref} is a single {', '.join(self.platforms)} manifest{of}"
+            return f"verify {self.ref} is a single {', '.join(self.platforms)} image (with or without attestations){of}"
         return f"verify {self.ref} lists {', '.join(self.platforms)}"
 
 

@@ -32,13 +32,17 @@ OCI = "org.opencontainers.image."
 def stack_file(engine, tmp_path_factory):
     """The sample stack, committed in a git repository with a GitHub remote at a known time."""
     path = copy_stack(tmp_path_factory.mktemp("publish"), PROJECT)
-    root = path.parent
+    commit_all(path.parent)
+    return path
+
+
+def commit_all(root) -> None:
+    """Make `root` a git repository with a GitHub remote, everything committed at COMMIT_TIME."""
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     subprocess.run(["git", "remote", "add", "origin", "git@github.com:example/polyarch-pub.git"], cwd=root, check=True)
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c", "--date", COMMIT_TIME],
                    cwd=root, check=True, env=dict(os.environ, GIT_COMMITTER_DATE=COMMIT_TIME))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +68,19 @@ def repo_path(namespace: str, image: str) -> str:
     return f"{namespace.split('/', 1)[1]}/{image}"
 
 
+def is_attestation(entry: dict) -> bool:
+    return (entry.get("annotations") or {}).get("vnd.docker.reference.type") == "attestation-manifest"
+
+
+def image_manifest(repository: str, digest: str) -> str:
+    """The image manifest a pushed digest stands for: itself, or the one image entry of its one-platform index."""
+    found = raw(f"{repository}@{digest}")
+    if "manifests" not in found:
+        return digest
+    (entry,) = [m for m in found["manifests"] if not is_attestation(m)]
+    return entry["digest"]
+
+
 def test_publish_build_pushes_by_digest_only(engine, namespace, digests):
     for image in ("server", "frontend"):
         for arch in ARCHES:
@@ -85,13 +102,17 @@ def test_merge_publishes_every_release_tag_with_oci_metadata_for_three_platforms
             OCI + "source": "https://github.com/example/polyarch-pub"}
     for image in ("server", "frontend"):
         assert registry_tags(repo_path(namespace, image)) == sorted(["1.4.0", "1.4", "latest", f"sha-{SHA}"])
-        expected = {(digests / image / arch).read_text().strip(): platform for arch, platform in zip(ARCHES, PLATFORMS)}
+        # publish-build attaches provenance: each digest is a one-platform index, whose entries the list takes over.
+        expected = {image_manifest(f"{namespace}/{image}", (digests / image / arch).read_text().strip()): platform
+                    for arch, platform in zip(ARCHES, PLATFORMS)}
         titled = dict(want, **{OCI + "title": image})
         for tag in ("1.4.0", "1.4", "latest", f"sha-{SHA}"):
             index = raw(f"{namespace}/{image}:{tag}")
             got = {m["digest"]: "/".join(filter(None, (m["platform"]["os"], m["platform"]["architecture"], m["platform"].get("variant"))))
-                   for m in index["manifests"]}
+                   for m in index["manifests"] if not is_attestation(m)}
             assert got == expected
+            attested = [m["annotations"]["vnd.docker.reference.digest"] for m in index["manifests"] if is_attestation(m)]
+            assert sorted(attested) == sorted(expected), "every platform keeps its provenance"
             assert titled.items() <= index["annotations"].items(), index.get("annotations")
         for digest in expected:
             assert titled.items() <= raw(f"{namespace}/{image}@{digest}")["annotations"].items()
@@ -153,9 +174,9 @@ def test_merge_refuses_a_manifest_list_digest_as_one_platforms_source(engine, na
     """The amd64 file names a multi-platform list: merging it would give a tag with arm64 twice."""
     run_invoke(["publish-merge", "--registry", namespace, "--digest-dir", str(digests), "--ref", "refs/heads/feature",
                 "--sha", "def5678", "--stack", str(stack_file)])
-    merged = engine.buildx.imagetools.inspect(f"{namespace}/frontend:sha-def5678")
+    merged = raw(f"{namespace}/frontend:sha-def5678")
     index_digest = run_invoke(["verify", f"{namespace}/frontend:sha-def5678", "--stack", str(stack_file)]).stdout.strip().rsplit("@", 1)[1]
-    assert len(merged.manifests) == 2 and index_digest.startswith("sha256:")
+    assert len([m for m in merged["manifests"] if not is_attestation(m)]) == 2 and index_digest.startswith("sha256:")
     bad = tmp_path / "digests"
     shutil.copytree(digests, bad)
     (bad / "frontend" / "amd64").write_text(index_digest + "\n")

@@ -526,7 +526,7 @@ def test_publish_build_through_a_staging_repository_named_after_the_stack(adopte
     )
     assert plan.steps[-2] == RecordDigests(Path("/d"), "linux/amd64", ("server", "frontend", "tools"))
     # OCI media types even through the docker driver: only they carry annotations.
-    assert all(t.provenance is False and t.outputs == ("type=image,push=true,oci-mediatypes=true",)
+    assert all(t.provenance and t.provenance_mode == "max" and t.outputs == ("type=image,push=true,oci-mediatypes=true",)
                and t.platforms == ("linux/amd64",) for t in build.targets)
     assert [t.stage for t in build.targets] == ["release", "prod", None]
 

@@ -140,6 +140,7 @@ JSON_TASKS = {
     "clean": (),
     "nuke": (),
     "deploy-build": ("--registry", "127.0.0.1:5000/lumen", "--tag", "v1"),
+    "publish-build": ("--platform", "linux/amd64", "--registry", "127.0.0.1:5000/lumen", "--digest-dir", "digests"),
     "package-airtight": ("--platform", "linux/amd64", "--version", "v1"),
     "prod-airtight": ("--no-start",),
     "init": (),
@@ -200,7 +201,7 @@ def test_every_json_plan_is_valid_json_with_words_intact_and_no_secret(lumen, ca
     assert leaks(captured.out + captured.err) == []
     # The placeholder stands for a whole value, never for a word inside one (`hashicorp/***`, `***s`).
     assert [s for s in _strings(document) if PLACEHOLDER in s and s != PLACEHOLDER] == []
-    if task in ("dev", "build", "rebuild", "prod-build", "deploy-build"):
+    if task in ("dev", "build", "rebuild", "prod-build", "deploy-build", "publish-build"):
         client = next(i for i in document["images"] if i["name"] == "client")
         assert {k: client["build_args"][k] for k in BUILD_ARGS} == {**dict.fromkeys(DECLARED, PLACEHOLDER), **WORDS}
     if document["third_party"]:

@@ -11,6 +11,7 @@ from polyarch import console
 from polyarch.cli import HELP, Session, polyarch_task, prog
 from polyarch.digests import DEFAULT_FOLDER as DIGEST_DIR
 from polyarch.errors import PolyarchError, UsageError
+from polyarch.tasks.release import ATTESTATION_HELP
 
 
 @polyarch_task(help={
@@ -20,12 +21,14 @@ from polyarch.errors import PolyarchError, UsageError
     "ref": "Git ref the release is for; its first release tag is the OCI version (default: $GITHUB_REF, else the checked-out ref).",
     "cache": "Build cache, kept per image and platform: 'gha' (GitHub Actions' cache, inside a workflow), "
              "'registry' (a :buildcache-<arch> tag), 'local' or a registry ref prefix.",
+    **ATTESTATION_HELP,
     "dry_run": HELP["dry_run"],
+    "json": HELP["json"],
     "stack": HELP["stack"],
     "verbose": HELP["verbose"],
 })
-def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, cache=None, dry_run=False, stack=None,
-                  verbose=False):
+def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, cache=None, provenance=True, sbom=False,
+                  dry_run=False, json=False, stack=None, verbose=False):
     """Build one platform, push by digest, record the digests."""
     from platformdirs import user_cache_path
 
@@ -34,11 +37,14 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
     from polyarch.planner import publish_build_plan
     from polyarch.platforms import parse_platform
     from polyarch.release import release_images, release_tags
-    from polyarch.tasks.release import check_cache, read_inputs, registry_for
+    from polyarch.tasks.release import attestations_for, check_cache, check_sbom_scanner, read_inputs, registry_for
 
-    session = Session.open(stack, dry_run, verbose=verbose, reading="publish")
+    session = Session.open(stack, dry_run, json, verbose, reading="publish")
     check_cache(cache)
+    attest = attestations_for(session.stack, provenance, sbom)
     chosen = parse_platform(platform, "--platform")
+    if attest.sbom and not dry_run:
+        check_sbom_scanner(session.engine(), chosen)
     source = source_info(session.stack.root)
     git_ref = ref or os.environ.get("GITHUB_REF") or current_ref(session.stack.root)
     version = release_tags(git_ref, (source.revision or "0000000")[:7])[0]
@@ -62,7 +68,7 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
         check_cache(cache, driver, session.engine().info().containerd_store)
     folder = writable_folder(Path(digest_dir).resolve(), "--digest-dir", create=not dry_run)
     plan = publish_build_plan(session.stack, images, chosen, target, folder, push_by_digest, cache,
-                              user_cache_path("polyarch") / "buildx" / session.stack.name, source, version)
+                              user_cache_path("polyarch") / "buildx" / session.stack.name, source, version, attest)
     results = session.carry_out(plan, chosen)
     if results is None:
         return

@@ -136,6 +136,13 @@ def check_sbom_scanner(engine, platform: str) -> None:
             tip="Build without --sbom ([attestations] sbom = false), or put the scanner image into the registry mirror.") from None
 
 
+# --provenance/--sbom of the tasks that publish (deploy-build, publish-build).
+ATTESTATION_HELP = {
+    "provenance": "Attach BuildKit's SLSA provenance (mode=max) to every image (--no-provenance leaves it out).",
+    "sbom": "Attach an SBOM too (needs BuildKit's scanner image from a registry; refused when it cannot be fetched).",
+}
+
+
 def attestations_for(stack: Stack, provenance: bool, sbom: bool):
     """The attestations a publish carries: polyarch.toml's [attestations], which --no-provenance and --sbom adjust."""
     from polyarch.planner import Attestations
@@ -218,8 +225,7 @@ def registry_for(stack: Stack, flag: str | None) -> str:
     "builder": "Use this buildx builder (e.g. one made by the builder task) instead of choosing one.",
     "rebuild": "Build and push even images whose inputs are unchanged since the tag was pushed.",
     "verify": "Check every pushed tag lists every platform (--no-verify skips it).",
-    "provenance": "Attach BuildKit's SLSA provenance (mode=max) to every image (--no-provenance leaves it out).",
-    "sbom": "Attach an SBOM too (needs BuildKit's scanner image from a registry; refused when it cannot be fetched).",
+    **ATTESTATION_HELP,
     "sign": "Sign every verified manifest list with cosign when [signing] is set (--no-sign skips it).",
     "dry_run": HELP["dry_run"],
     "json": HELP["json"],
