@@ -23,7 +23,7 @@ from polyarch.errors import Interrupted, PolyarchError
 if TYPE_CHECKING:
     from polyarch.engine import Engine
     from polyarch.platforms import HostPlatform
-    from polyarch.stack import Stack
+    from polyarch.stack import Scope, Stack
 
 # Task modules import only this module, console and errors at load time, so
 # that `invoke --list` stays close to invoke's own start-up cost.
@@ -250,14 +250,17 @@ class Session:
 
     @classmethod
     def open(cls, stack_path: str | None = None, dry_run: bool = False, as_json: bool = False, verbose: bool = False,
-             reading: str = "run") -> "Session":
-        """`reading`: what the compose files may use (polyarch.stack.load_stack); publishing tasks pass "publish"."""
+             reading: str = "run", scope: "Scope | None" = None) -> "Session":
+        """`reading`: what the compose files may use (polyarch.stack.load_stack); publishing tasks pass "publish".
+
+        `scope`: which modes the task runs and builds (polyarch.stack.Scope); None reads and checks every mode.
+        """
         from polyarch.errors import UsageError
         from polyarch.stack import load_stack
 
         if as_json and not dry_run:
             raise UsageError("--json prints a plan, so it needs --dry-run.", tip="Add --dry-run.")
-        return cls(load_stack(stack_path, on_env=_hide_secrets, reading=reading), dry_run, as_json, verbose)
+        return cls(load_stack(stack_path, on_env=_hide_secrets, reading=reading, scope=scope), dry_run, as_json, verbose)
 
     def engine(self) -> "Engine":
         if self._engine is None:

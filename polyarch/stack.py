@@ -123,6 +123,8 @@ class Stack:
     optional: tuple[ImageBuild, ...] = field(default=())
     # Where the name came from (polyarch.toml, COMPOSE_PROJECT_NAME, `name:`, the folder), for messages.
     name_from: str = ""
+    # Modes of other tasks whose compose files could not be read (mode -> why); see Scope.
+    unread: dict[str, StackError] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -167,8 +169,11 @@ class Stack:
         return self.root / value if value else None
 
     def mode(self, name: str) -> Mode:
+        if name in self.unread:
+            raise self.unread[name]
         if name not in self.modes:
-            raise StackError(f"The stack has no mode '{name}'{_did_you_mean(name, list(self.modes))} (modes: {', '.join(self.modes)}).",
+            known = [*self.modes, *self.unread]
+            raise StackError(f"The stack has no mode '{name}'{_did_you_mean(name, known)} (modes: {', '.join(known)}).",
                              tip="Name a mode of polyarch.toml's [modes] tables, or leave --mode out.")
         return self.modes[name]
 
@@ -177,8 +182,8 @@ class Stack:
         name = self.roles.get(role)
         if name is None:
             raise StackError(f"{self.source}: no mode is named '{role}', so polyarch does not know which mode {ROLE_TASKS[role]} use.",
-                             tip=f"Add `[tasks]` with `{role} = \"MODE\"` to polyarch.toml (modes: {', '.join(self.modes)}).")
-        return self.modes[name]
+                             tip=f"Add `[tasks]` with `{role} = \"MODE\"` to polyarch.toml (modes: {', '.join([*self.modes, *self.unread])}).")
+        return self.mode(name)
 
     def all_local_names(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(n for mode in self.modes.values() for n in mode.local_names()))
@@ -383,15 +388,8 @@ def mode_files(project: Project, settings: Settings, env: dict[str, str]) -> dic
     return result
 
 
-def build_stack(project: Project, settings: Settings, configs: dict[str, dict[str, Any]],
-                files: dict[str, tuple[Path, ...]], project_name: str, name_from: str = "") -> Stack:
-    """Turn each mode's resolved compose config into a validated Stack."""
-    root = project.root
-    where = project.describe()
-    try:
-        platforms = parse_platforms(settings.project.platforms, "project.platforms") if settings.project.platforms else DEFAULT_PLATFORMS
-    except PlatformError as exc:
-        raise StackError(f"{where}: {exc.message}") from None
+def mode_roles(settings: Settings, files: dict[str, tuple[Path, ...]], where: str) -> dict[str, str | None]:
+    """The mode each role (dev, prod, airtight) uses."""
     roles: dict[str, str | None] = {}
     for role in ROLES:
         wanted = getattr(settings.tasks, role)
@@ -405,7 +403,24 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
             # One mode serves every task; with several, a missing role is an
             # error only when a task needs it (Stack.role).
             roles[role] = next(iter(files)) if len(files) == 1 else None
+    return roles
 
+
+def build_stack(project: Project, settings: Settings, configs: dict[str, dict[str, Any]],
+                files: dict[str, tuple[Path, ...]], project_name: str, name_from: str = "",
+                checked_modes: set[str] | None = None) -> Stack:
+    """Turn each mode's resolved compose config into a validated Stack (`files` may name more modes than were read).
+
+    `checked_modes`: the modes whose build contexts and Dockerfiles must exist
+    (the ones the task builds); None checks every mode and optional image.
+    """
+    root = project.root
+    where = project.describe()
+    try:
+        platforms = parse_platforms(settings.project.platforms, "project.platforms") if settings.project.platforms else DEFAULT_PLATFORMS
+    except PlatformError as exc:
+        raise StackError(f"{where}: {exc.message}") from None
+    roles = mode_roles(settings, files, where)
     raw: dict[str, tuple[list[_RawBuild], dict[str, str], list[str]]] = {}
     for mode_name, config in configs.items():
         raw[mode_name] = _raw_builds(config, project_name, f"mode '{mode_name}' ({', '.join(_rel(f, root) for f in files[mode_name])})",
@@ -414,14 +429,14 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
     identities = list(dict.fromkeys(b.identity() for builds, _, _ in raw.values() for b in builds))
     names = _image_names(identities, root)
 
-    for key in settings.images:
+    for key in settings.images if set(configs) == set(files) else ():  # a mode left unread may build it
         if key not in names.values():
             raise StackError(f"{where}: images.{key} names no image the compose files build{_did_you_mean(key, names.values())} "
                              f"(images: {', '.join(names.values()) or 'none'}).",
                              tip="An image is named after its build context's folder.")
 
     # Order in which other modes are searched for the build behind an image-only service.
-    search_order = [m for m in (roles["prod"],) if m] + [m for m in configs if m != roles["prod"]]
+    search_order = [m for m in (roles["prod"],) if m in configs] + [m for m in configs if m != roles["prod"]]
     by_local_name: dict[str, _RawBuild] = {}
     for mode_name in search_order:
         for b in raw[mode_name][0]:
@@ -449,7 +464,7 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
         used_names: set[str] = set()
         for key, members in groups.items():
             first = members[0]
-            if key not in checked:
+            if key not in checked and (checked_modes is None or mode_name in checked_modes):
                 check_dockerfile(first.context, first.dockerfile, first.target, f"{mode_where}: service '{first.service}'",
                                  first.spec.dockerfile_inline)
                 checked.add(key)
@@ -480,7 +495,8 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
     for key, spec in settings.optional.items():
         context = project.path(spec.context, f"optional.{key}.context")
         dockerfile = context / spec.dockerfile
-        check_dockerfile(context, dockerfile, spec.target, f"optional.{key}")
+        if checked_modes is None or checked_modes:
+            check_dockerfile(context, dockerfile, spec.target, f"optional.{key}")
         optional.append(ImageBuild(key, context, dockerfile, spec.target, (), (), (), (), _repository(spec, key)))
     return Stack(project, project_name, settings, platforms, modes, roles, tuple(optional), name_from)
 
@@ -517,8 +533,10 @@ def _link_siblings(images: list[ImageBuild], where: str) -> list[ImageBuild]:
                                      "which this mode does not build.",
                                      tip="Point service: at a service with a build: section in the same compose files.")
                 contexts[key] = f"target:{other.name}"
-        stages = set(dockerfile_stages(image.dockerfile, image.spec.dockerfile_inline))
-        for ref in from_refs(dockerfile_text(image.dockerfile, image.spec.dockerfile_inline)):
+        # A mode the task does not build may lack its Dockerfiles (a target machine without the source tree).
+        readable = image.spec.dockerfile_inline is not None or image.dockerfile.is_file()
+        stages = set(dockerfile_stages(image.dockerfile, image.spec.dockerfile_inline)) if readable else set()
+        for ref in from_refs(dockerfile_text(image.dockerfile, image.spec.dockerfile_inline)) if readable else ():
             if ref.lower() in stages or "$" in ref or ref in contexts:
                 continue
             other = by_local.get(normalize_ref(ref))
@@ -560,10 +578,33 @@ def _rel(path: Path, root: Path) -> str:
 READINGS = ("run", "publish", "committed")
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What of the stack one task needs.
+
+    The task runs one mode: `mode` (from --mode), else the mode of `role`. That
+    mode's compose files must read; every other mode is read too (an image-only
+    service may run what another mode builds) but is left out, in
+    `Stack.unread`, when compose cannot read it. With neither role nor mode,
+    no mode is needed: every readable mode is read (down, nuke). Only when
+    `builds` are the mode's build contexts and Dockerfiles checked.
+    `compose=False` reads no compose file at all (init).
+    """
+
+    role: str | None = None
+    mode: str | None = None
+    builds: bool = False
+    compose: bool = True
+
+    def needed(self, roles: dict[str, str | None]) -> set[str]:
+        chosen = self.mode or (roles.get(self.role) if self.role else None)
+        return {chosen} if chosen else set()
+
+
 def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config: ConfigReader | None = None,
                on_env: Callable[[dict[str, str], tuple[str, ...]], None] | None = None,
-               reading: str = "run") -> Stack:
-    """Find the project, read polyarch.toml and every mode's compose config, and validate them.
+               reading: str = "run", scope: Scope | None = None) -> Stack:
+    """Find the project, read polyarch.toml and the modes' compose config, and validate them.
 
     `on_env` receives the .env values and the declared secret keys as soon as they are
     read, before compose sees them, so that any later message can hide them.
@@ -573,9 +614,8 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
     environment over `.env` when there is one; "committed" does the same
     from nothing but the files (no .env, no environment), so that the
     answer is the same on every machine.
+    `scope`: what the task needs (Scope); None needs every mode and checks every build.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     from polyarch.envfile import read_env
     from polyarch.project import find_project, with_env_file
     from polyarch.settings import SETTINGS_FILE, load_settings
@@ -588,34 +628,81 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
     if on_env is not None:
         on_env(env, (*settings.project.secrets, *settings.project.required))
     project = with_env_file(project, env)
+    if scope is not None and not scope.compose:
+        return _settings_only(project, settings, env, env_file)
     files = mode_files(project, settings, env)
     if read_config is None:
         from polyarch.composecache import cached_reader
 
         read_config = cached_reader(project.root, env_file if reading != "committed" else None,
                                     project.root / settings.project.env_example, interpolate=reading == "run")
-    order = list(files)
-    configs: dict[str, dict[str, Any]] = {}
-    # polyarch.toml's name is passed to compose as `-p`, which compose ranks first; without
-    # it compose's own rule (COMPOSE_PROJECT_NAME, top-level `name:`, the folder) decides,
-    # read from the first mode's config; the others then use that name.
+    needed = set(files) if scope is None else scope.needed(mode_roles(settings, files, project.describe()))
     name = settings.project.name
     name_from = f"project.name in {SETTINGS_FILE}"
+    configs, unread, read_name = _read_modes(files, name, read_config, needed, project.root.name)
     if name is None:
-        configs[order[0]] = read_config(files[order[0]], None)
-        name = str(configs[order[0]].get("name") or project.root.name)
+        name = read_name
         name_from = _name_source(name, project.root, env, env_file)
-    rest = [m for m in order if m not in configs]
-    with ThreadPoolExecutor(max_workers=max(1, min(4, len(rest)))) as pool:
-        for mode_name, config in zip(rest, pool.map(lambda m: read_config(files[m], name), rest)):
-            configs[mode_name] = config
-    configs = {m: configs[m] for m in order}
+    checked = None if scope is None else (needed if scope.builds else set())
     if reading == "run":
-        return build_stack(project, settings, configs, files, name, name_from)
+        return replace(build_stack(project, settings, configs, files, name, name_from, checked),
+                       unread=unread)
     profiles = os.environ.get("COMPOSE_PROFILES") or env.get("COMPOSE_PROFILES", "")
     active = {p.strip() for p in (profiles if reading != "committed" else "").split(",") if p.strip()}
     configs = {m: active_profiles_only(config, active) for m, config in configs.items()}
-    return _resolved_stack(project, settings, configs, files, name, {} if reading == "committed" else {**env, **os.environ}, name_from)
+    return replace(_resolved_stack(project, settings, configs, files, name,
+                                   {} if reading == "committed" else {**env, **os.environ}, name_from, checked), unread=unread)
+
+
+def _read_modes(files: dict[str, tuple[Path, ...]], name: str | None, read_config: ConfigReader, needed: set[str],
+                folder: str) -> tuple[dict[str, dict[str, Any]], dict[str, StackError], str]:
+    """Each mode's compose config, in order; a mode not needed that compose cannot read goes to the second dict.
+
+    polyarch.toml's name (`name`) is passed to compose as `-p`, which compose ranks first;
+    without it compose's own rule (COMPOSE_PROJECT_NAME, top-level `name:`, the folder)
+    decides, read from the first mode's config (the first readable one, when the first
+    is not needed); the others then use that name.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    order = list(files)
+    configs: dict[str, dict[str, Any]] = {}
+    unread: dict[str, StackError] = {}
+
+    def attempt(mode: str, project_name: str | None) -> None:
+        try:
+            configs[mode] = read_config(files[mode], project_name)
+        except StackError as exc:
+            if mode in needed:
+                raise
+            unread[mode] = exc
+
+    if name is None:
+        for mode in order:
+            attempt(mode, None)
+            if mode in configs:
+                name = str(configs[mode].get("name") or folder)
+                break
+        else:
+            # Nothing readable: compose cannot even tell the project's name.
+            raise next(iter(unread.values()))
+    rest = [m for m in order if m not in configs and m not in unread]
+    with ThreadPoolExecutor(max_workers=max(1, min(4, len(rest)))) as pool:
+        list(pool.map(lambda m: attempt(m, name), rest))
+    return {m: configs[m] for m in order if m in configs}, {m: unread[m] for m in order if m in unread}, name
+
+
+def _settings_only(project: Project, settings: Settings, env: dict[str, str], env_file: Path) -> Stack:
+    """The stack as polyarch.toml and .env describe it, with no compose file read (no modes)."""
+    from polyarch.settings import SETTINGS_FILE
+
+    if settings.project.name:
+        return Stack(project, settings.project.name, settings, DEFAULT_PLATFORMS, {}, {r: None for r in ROLES},
+                     name_from=f"project.name in {SETTINGS_FILE}")
+    # compose's rule without its files: COMPOSE_PROJECT_NAME, else the folder (a top-level `name:` is not seen).
+    name = os.environ.get("COMPOSE_PROJECT_NAME") or env.get("COMPOSE_PROJECT_NAME") or re.sub(r"[^a-z0-9_-]", "", project.root.name.lower())
+    return Stack(project, name, settings, DEFAULT_PLATFORMS, {}, {r: None for r in ROLES},
+                 name_from=_name_source(name, project.root, env, env_file))
 
 
 def active_profiles_only(config: dict[str, Any], active: set[str]) -> dict[str, Any]:
@@ -643,7 +730,8 @@ def _name_source(name: str, root: Path, env: dict[str, str], env_file: Path) -> 
 
 
 def _resolved_stack(project: Project, settings: Settings, configs: dict[str, dict[str, Any]],
-                    files: dict[str, tuple[Path, ...]], name: str, variables: dict[str, str], name_from: str = "") -> Stack:
+                    files: dict[str, tuple[Path, ...]], name: str, variables: dict[str, str], name_from: str = "",
+                    checked_modes: set[str] | None = None) -> Stack:
     """build_stack on configs read without interpolation, each mode noting the variables its builds lack."""
     from dataclasses import replace
 
@@ -658,7 +746,7 @@ def _resolved_stack(project: Project, settings: Settings, configs: dict[str, dic
             # local name rather than stopping on an invalid one.
             if spec.get("build") and findings[mode_name][service].image_missing and not _REF.fullmatch(str(spec.get("image"))):
                 spec.pop("image")
-    stack = build_stack(project, settings, configs, files, name, name_from)
+    stack = build_stack(project, settings, configs, files, name, name_from, checked_modes)
     for mode_name, mode in stack.modes.items():
         per_service = findings[mode_name]
         stack.modes[mode_name] = replace(

@@ -393,7 +393,7 @@ def test_an_unknown_mode_is_refused_with_a_suggestion(stack_copy, capsys):
 
 def test_a_target_that_is_no_stage_of_the_dockerfile_is_refused(stack_copy, capsys):
     (stack_copy.parent / "docker/frontend/Dockerfile").write_text("FROM scratch AS prod\n")
-    code = run_invoke("down", "--dry-run", "--stack", str(stack_copy))
+    code = run_invoke("build", "--dry-run", "--stack", str(stack_copy))
     err = capsys.readouterr().err
     assert code == 2
     assert "target 'dev' is not a stage of" in err and "(stages: prod)" in err
@@ -401,7 +401,7 @@ def test_a_target_that_is_no_stage_of_the_dockerfile_is_refused(stack_copy, caps
 
 def test_a_broken_compose_file_is_bad_input_naming_the_file_and_line(stack_copy, capsys):
     (stack_copy.parent / "compose" / "dev.yaml").write_text("services:\n  api: [not, a, mapping\n")
-    code = run_invoke("down", "--dry-run", "--stack", str(stack_copy))
+    code = run_invoke("build", "--dry-run", "--stack", str(stack_copy))
     captured = capsys.readouterr()
     assert code == 2
     assert "ERROR compose/dev.yaml is not valid YAML: line 3:" in captured.err

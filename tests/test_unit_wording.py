@@ -148,7 +148,7 @@ def test_a_compose_variable_without_a_value_is_bad_input_naming_file_variable_an
     dev = stack_copy.parent / "compose" / "dev.yaml"
     dev.write_text(dev.read_text().replace("services:\n", "services:\n  probe:\n    image: busybox\n"
                                                           "    environment:\n      X: ${WORDING_PROBE:?set it}\n", 1))
-    code = run_polyarch("down", "--dry-run", "--stack", str(stack_copy))
+    code = run_polyarch("build", "--dry-run", "--stack", str(stack_copy))
     err = capsys.readouterr().err
     assert code == 2, err
     assert "ERROR compose/dev.yaml: services.probe.environment.X needs the variable WORDING_PROBE, which has no value" in err

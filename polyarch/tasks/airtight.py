@@ -34,8 +34,10 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
     from polyarch.planner import airtight_package_plan
     from polyarch.release import check_tag
     from polyarch.signing import Signer, check_ready, signer_for
+    from polyarch.stack import Scope
 
-    session = Session.open(stack, dry_run, json, verbose, reading="publish")
+    # Without --registry it builds the images here, so their build contexts must be here.
+    session = Session.open(stack, dry_run, json, verbose, reading="publish", scope=Scope(role="airtight", builds=registry is None))
     s = session.stack
     if registry is None:
         # Built here: the variables the builds need must be set, and polyarch.toml's release build args apply.
@@ -188,9 +190,11 @@ def prod_airtight(c, bundle=None, platform=None, start=True, key=None, dry_run=F
     from polyarch.bundle import expand_user_path
     from polyarch.planner import airtight_run_plan
     from polyarch.platforms import parse_platform
+    from polyarch.stack import Scope
     from polyarch.tasks.devloop import print_urls, require_env
 
-    session = Session.open(stack, dry_run, json)
+    # It builds nothing: the build contexts (the source tree) need not be here.
+    session = Session.open(stack, dry_run, json, scope=Scope(role="airtight"))
     s = session.stack
     mode = s.role("airtight")
     # Checked in a dry run too: a dry run that passes means the real run will not fail on input.

@@ -103,6 +103,19 @@ def pick_mode(session: Session, mode: str | None, role: str):
     return session.stack.mode(mode) if mode else session.stack.role(role)
 
 
+def open_for(stack_path, role: str | None, mode: str | None = None, builds: bool = False, *flags) -> Session:
+    """A session that reads the mode the task runs (`mode`, else the role's) and checks its builds only when it builds."""
+    from polyarch.stack import Scope
+
+    return Session.open(stack_path, *flags, scope=Scope(role=role, mode=mode, builds=builds))
+
+
+def warn_unread(stack: Stack) -> None:
+    """Name the modes left out because compose could not read them (their containers and images are not covered)."""
+    for name, exc in stack.unread.items():
+        console.warn(f"mode '{name}' is left out: {exc.message}")
+
+
 @polyarch_task(help={"force": "Regenerate every secret, even those already set.", "dry_run": HELP["dry_run"],
                      "json": HELP["json"], "stack": HELP["stack"]})
 def init(c, force=False, dry_run=False, json=False, stack=None):
@@ -110,7 +123,10 @@ def init(c, force=False, dry_run=False, json=False, stack=None):
     from polyarch.envfile import init_needs_writing, preview_init
     from polyarch.planner import init_plan
 
-    session = Session.open(stack, dry_run, json)
+    from polyarch.stack import Scope
+
+    # No compose file is read: init is what makes them readable on a fresh clone.
+    session = Session.open(stack, dry_run, json, scope=Scope(compose=False))
     s = session.stack
     preview = preview_init(s.env_file, s.env_example, s.secrets, force=force)
     plan = init_plan(s.env_file, preview, init_needs_writing(s.env_file, preview))
@@ -122,7 +138,7 @@ def init(c, force=False, dry_run=False, json=False, stack=None):
                      "dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"], "verbose": HELP["verbose"]})
 def dev(c, platform=None, no_cache=False, fresh=False, mode=None, dry_run=False, json=False, stack=None, verbose=False):
     """Build the dev images for this host and start the stack."""
-    session = Session.open(stack, dry_run, json, verbose)
+    session = open_for(stack, "dev", mode, True, dry_run, json, verbose)
     chosen_mode = pick_mode(session, mode, "dev")
     runs_init = not session.stack.env_file.exists() and session.stack.env_example.is_file()
     if runs_init and not dry_run:
@@ -138,7 +154,7 @@ def build(c, services=None, platform=None, no_cache=False, mode=None, dry_run=Fa
     """Build the images for this host without starting them."""
     from polyarch.planner import build_plan
 
-    session = Session.open(stack, dry_run, json, verbose)
+    session = open_for(stack, "dev", mode, True, dry_run, json, verbose)
     chosen_mode = pick_mode(session, mode, "dev")
     chosen = session.host_platform(platform)
     plan = build_plan(session.stack, chosen_mode, chosen, no_cache, split_services(services))
@@ -155,7 +171,7 @@ def rebuild(c, services, platform=None, mode=None, dry_run=False, json=False, st
     from polyarch.errors import UsageError
     from polyarch.planner import rebuild_plan
 
-    session = Session.open(stack, dry_run, json, verbose)
+    session = open_for(stack, "dev", mode, True, dry_run, json, verbose)
     chosen_mode = pick_mode(session, mode, "dev")
     names = split_services(services)
     if not names:
@@ -174,7 +190,7 @@ def rebuild(c, services, platform=None, mode=None, dry_run=False, json=False, st
                      "dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"], "verbose": HELP["verbose"]})
 def prod_build(c, platform=None, no_cache=False, fresh=False, mode=None, dry_run=False, json=False, stack=None, verbose=False):
     """Build the prod stages for this host and start them."""
-    session = Session.open(stack, dry_run, json, verbose)
+    session = open_for(stack, "prod", mode, True, dry_run, json, verbose)
     chosen_mode = pick_mode(session, mode, "prod")
     # Checked in a dry run too: a dry run that passes means the real run will not fail on input.
     require_env(session.stack)
@@ -197,6 +213,7 @@ def stop(session: Session, volumes: bool = False, images: bool = False) -> None:
     from polyarch.planner import down_plan
 
     stack = session.stack
+    warn_unread(stack)
     names = None
     if images:
         from polyarch.engine import compose_config_reader
@@ -219,19 +236,19 @@ def stop(session: Session, volumes: bool = False, images: bool = False) -> None:
 @polyarch_task(help={"dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"]})
 def down(c, dry_run=False, json=False, stack=None):
     """Stop and remove the stack (any mode); keep volumes."""
-    stop(Session.open(stack, dry_run, json))
+    stop(open_for(stack, None, None, False, dry_run, json))
 
 
 @polyarch_task(help={"dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"]})
 def clean(c, dry_run=False, json=False, stack=None):
     """Stop the stack and delete its volumes."""
-    stop(Session.open(stack, dry_run, json), volumes=True)
+    stop(open_for(stack, None, None, False, dry_run, json), volumes=True)
 
 
 @polyarch_task(help={"dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"]})
 def nuke(c, dry_run=False, json=False, stack=None):
     """Clean, then delete the stack's local images."""
-    stop(Session.open(stack, dry_run, json), volumes=True, images=True)
+    stop(open_for(stack, None, None, False, dry_run, json), volumes=True, images=True)
 
 
 @polyarch_task(
@@ -247,7 +264,7 @@ def logs(c, services=None, follow=True, tail="50", stack=None):
     tail = str(tail).strip()
     if tail != "all" and not tail.isdigit():
         raise UsageError(f"--tail must be a number of lines or 'all', not '{tail}'.")
-    session = Session.open(stack)
+    session = open_for(stack, None)
     names = split_services(services)
     known = {s for m in session.stack.modes.values() for s in m.services}
     unknown = [n for n in names if n not in known]
@@ -267,7 +284,7 @@ def logs(c, services=None, follow=True, tail="50", stack=None):
                      "dry_run": HELP["dry_run"], "stack": HELP["stack"]})
 def restart(c, mode=None, platform=None, dry_run=False, stack=None):
     """Stop the stack and start it again in the same mode."""
-    session = Session.open(stack, dry_run)
+    session = open_for(stack, None, mode, False, dry_run)
     if mode is None:
         mode = running_mode(session) or session.stack.roles.get("dev") or next(iter(session.stack.modes))
         console.info("Restarting in mode", emphasis=mode)

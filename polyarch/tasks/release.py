@@ -243,8 +243,9 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     from polyarch.planner import deploy_plan, task_platforms
     from polyarch.release import choose_platforms, choose_tag, release_images
     from polyarch.signing import check_ready, signer_for
+    from polyarch.stack import Scope
 
-    session = Session.open(stack, dry_run, json, verbose, reading="publish")
+    session = Session.open(stack, dry_run, json, verbose, reading="publish", scope=Scope(role="prod", builds=True))
     s = session.stack
     check_cache(cache)
     signer = signer_for(s, sign)
@@ -368,9 +369,11 @@ def prod(c, version=None, registry=None, platform=None, key=None, dry_run=False,
     """Pull the published images for this host and run them."""
     from polyarch.planner import prod_plan
     from polyarch.release import check_tag
+    from polyarch.stack import Scope
     from polyarch.tasks.devloop import print_urls, require_env
 
-    session = Session.open(stack, dry_run, json)
+    # It pulls: the build contexts (the source tree) need not be here.
+    session = Session.open(stack, dry_run, json, scope=Scope(role="prod"))
     s = session.stack
     # Checked in a dry run too: a dry run that passes means the real run will not fail on input.
     require_env(s)
