@@ -17,6 +17,8 @@ _FORMAT = re.compile(r"invalid interpolation format for (?P<key>\S+?)\.?$", re.I
 _ENV_TEMPLATE = re.compile(r"failed to read (?P<path>\S+?): Invalid template", re.IGNORECASE)
 _YAML = re.compile(r"yaml: (?P<detail>line \d+: .*)")
 _VALIDATING = re.compile(r"validating (?P<path>\S+?): (?P<detail>.*)")
+# compose's warning for a plain `${VAR}` nothing sets; the blank value may be what it then refuses.
+_UNSET = re.compile(r'The \\?"(?P<var>\w+)\\?" variable is not set')
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,7 @@ def compose_config_error(text: str, project: ComposeProject, prog: str) -> Stack
         variable, key = found["var"], found["key"]
         where = ", ".join(project.show(f) for f in project.files_using(variable)) or project.shown_files()
         said = f" (the file says: {found['hint'].strip()})" if found["hint"] else ""
-        tip = f"Set {variable} in {env} or in the environment"
-        if not project.env_file.exists() and project.env_example is not None and project.env_example.is_file():
-            tip += f"; `{prog} init` creates {env} from {project.show(project.env_example)}"
-        return StackError(f"{where}: {key} needs the variable {variable}, which has no value{said}.", tip + ", then run the task again.")
+        return StackError(f"{where}: {key} needs the variable {variable}, which has no value{said}.", _set_tip([variable], project, prog))
     found = _ENV_TEMPLATE.search(text)
     if found:
         # The value itself is left out: it may be a secret.
@@ -90,6 +89,9 @@ def compose_config_error(text: str, project: ComposeProject, prog: str) -> Stack
         culprit = _yaml_culprit(project.files)
         where, detail = (project.show(culprit[0]), culprit[1]) if culprit else (project.shown_files(), found["detail"])
         return StackError(f"{where} is not valid YAML: {detail}.", f"Fix that line of {where}, then run the task again.")
+    unset = list(dict.fromkeys(_UNSET.findall(text)))
+    if unset:
+        return _unset_error(text, unset, project, prog)
     found = _VALIDATING.search(text)
     if found:
         where = project.show(Path(found["path"]))
@@ -97,3 +99,22 @@ def compose_config_error(text: str, project: ComposeProject, prog: str) -> Stack
     detail = "\n".join(text.strip().splitlines()[-10:])
     return StackError(f"docker compose could not read {project.shown_files()}:\n{detail}",
                       "Fix what compose names above in those files, then run the task again.")
+
+
+def _set_tip(variables: list[str], project: ComposeProject, prog: str) -> str:
+    env = project.show(project.env_file)
+    tip = f"Set {', '.join(variables)} in {env} or in the environment"
+    if not project.env_file.exists() and project.env_example is not None and project.env_example.is_file():
+        tip += f"; `{prog} init` creates {env} from {project.show(project.env_example)}"
+    return tip + ", then run the task again."
+
+
+def _unset_error(text: str, variables: list[str], project: ComposeProject, prog: str) -> StackError:
+    """compose refused the files after blanking variables nothing sets: name them, where they are used, and compose's words."""
+    files = list(dict.fromkeys(f for v in variables for f in project.files_using(v)))
+    where = ", ".join(project.show(f) for f in files) or project.shown_files()
+    said = [line.strip() for line in text.strip().splitlines() if line.strip() and "level=warning" not in line]
+    plural = "s" if len(variables) > 1 else ""
+    return StackError(f"{where}: compose cannot read {'them' if len(files) > 1 else 'it'} without the variable{plural} "
+                      f"{', '.join(variables)}, which ha{'ve' if plural else 's'} no value"
+                      f"{' (compose: ' + said[-1].rstrip('.') + ')' if said else ''}.", _set_tip(variables, project, prog))
