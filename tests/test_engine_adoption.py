@@ -100,6 +100,27 @@ def test_lumen_dev_runs_every_service_under_the_names_it_already_uses(engine, lu
     assert len(running) == 18, running
 
 
+def test_lumen_fresh_clone_with_an_unset_prod_variable_runs_init_dev_and_down(engine, mirrored_third_party, tmp_path, monkeypatch):
+    """A prod file needing a variable nothing sets stops neither init, dev nor down (a folder and ports of its own)."""
+    root = tmp_path / f"lumen-lazy-{uuid.uuid4().hex[:6]}"
+    shutil.copytree(LUMEN, root)
+    prod = root / "docker-compose.prod-local.yml"
+    prod.write_text(prod.read_text().replace("${LUMEN_API_PORT:-17080}:5000", "${LUMEN_LAZY_PORT}:${LUMEN_LAZY_PORT}", 1))
+    monkeypatch.setenv("LUMEN_API_PORT", "17181")
+    monkeypatch.setenv("LUMEN_FRONTEND_PORT", "17131")
+    project = f"com.docker.compose.project={root.name}"
+    try:
+        polyarch(["init"], root)
+        assert (root / ".env").is_file()
+        polyarch(["dev"], root)
+        assert http_text("http://127.0.0.1:17181/healthz").startswith("api ")
+        result = polyarch(["down"], root)
+        assert "mode 'prod-local' is left out" in result.stderr and "LUMEN_LAZY_PORT" in result.stderr
+        assert not engine.container.list(all=True, filters={"label": project})
+    finally:
+        polyarch(["down"], root, check=False)
+
+
 def test_lumen_logs_takes_service_names_as_words(lumen):
     result = polyarch(["logs", "lumen-server", "celery-worker", "--no-follow", "--tail", "5"], lumen, timeout=60)
     assert result.returncode == 0
