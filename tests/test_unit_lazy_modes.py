@@ -11,6 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from unit_helpers import compose_cli, fresh_console, run_invoke, write_files  # noqa: F401  (fixtures)
 
 FILES = {
@@ -60,9 +62,10 @@ def test_build_json_plans_the_dev_target(tmp_path, compose_cli, fresh_console, c
     assert '"target": "dev"' in out and '"target": "prod"' not in out
 
 
-def test_down_stops_with_the_modes_it_can_read_and_names_the_one_it_cannot(tmp_path, compose_cli, fresh_console, capsys):
+@pytest.mark.parametrize("task", ["down", "clean", "nuke"])
+def test_down_stops_with_the_modes_it_can_read_and_names_the_one_it_cannot(tmp_path, compose_cli, fresh_console, capsys, task):
     root = fresh_clone(tmp_path)
-    code = run(root, "down", "--dry-run")
+    code = run(root, task, "--dry-run")
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "mode 'prod' is left out" in err and "FLASK_PORT" in err
