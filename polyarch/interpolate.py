@@ -26,6 +26,8 @@ class Findings:
     unset: list[str] = field(default_factory=list)
     required: list[tuple[str, str]] = field(default_factory=list)  # (variable, its message)
     used: list[str] = field(default_factory=list)
+    # What the build section alone used (image names come after it).
+    build_used: list[str] = field(default_factory=list)
     # The image name used a variable that nothing set.
     image_missing: bool = False
 
@@ -135,14 +137,17 @@ def _escaped(data: Any) -> Any:
     return data
 
 
-def resolve_builds(config: dict[str, Any], variables: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Findings]]:
+def resolve_builds(config: dict[str, Any], variables: Mapping[str, str],
+                   name_variables: Mapping[str, str] | None = None) -> tuple[dict[str, Any], dict[str, Findings]]:
     """A non-interpolated compose config with each service's build section and image name resolved.
 
     Everything else (environment, ports, volumes, ...) is left as written:
-    publishing never uses it. A build arg without a value takes the
+    publishing never uses it. Image and project names may use
+    `name_variables` (default: `variables`): a name is not baked into an image. A build arg without a value takes the
     variable of its name, as compose does. Returns the config and, per
     service, what resolving it met.
     """
+    names = variables if name_variables is None else name_variables
     services: dict[str, Any] = {}
     findings: dict[str, Findings] = {}
     for name, spec in (config.get("services") or {}).items():
@@ -156,13 +161,14 @@ def resolve_builds(config: dict[str, Any], variables: Mapping[str, str]) -> tupl
             # Printed as an interpolating `compose config` prints it (a literal `$` as `$$`), so
             # the build section is read the same way whichever reading produced it.
             spec["build"] = _escaped(build)
+        found.build_used = list(dict.fromkeys(found.used))
         if isinstance(spec.get("image"), str):
             before = (len(found.unset), len(found.required))
-            spec["image"] = resolve(spec["image"], variables, found)
+            spec["image"] = resolve(spec["image"], names, found)
             found.image_missing = (len(found.unset), len(found.required)) != before
         services[name] = spec
         findings[name] = found
     resolved = dict(config, services=services)
     if isinstance(config.get("name"), str):
-        resolved["name"] = resolve(config["name"], variables, Findings())
+        resolved["name"] = resolve(config["name"], names, Findings())
     return resolved, findings

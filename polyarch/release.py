@@ -216,7 +216,11 @@ def release_images(stack, values: dict | None, env: dict[str, str], building: bo
         mode.require_resolved()
     named = stack.values_file is not None
     images = []
-    notes = [f"{service}: ${{{var}}} is not set, so compose's rule makes it empty" for service, var in mode.unset]
+    withheld = set(mode.withheld)
+    notes = [f"{service}: ${{{var}}} is set only in .env, which a release does not read, so the build does without it "
+             "(project.release_env lists the .env keys a release may use)" for service, var in mode.withheld]
+    notes += [f"{service}: ${{{var}}} is not set, so compose's rule makes it empty"
+              for service, var in mode.unset if (service, var) not in withheld]
     if named and values is None:
         notes.append(f"the values file {stack.settings.project.values_file} is not here (or, for workflows, not committed): "
                      "the build args and optional images it feeds are skipped")

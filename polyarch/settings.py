@@ -201,10 +201,13 @@ class ProjectSettings(_Strict):
     env_example: str = ".env.example"
     secrets: list[str] = Field(default_factory=list)
     required: list[str] = Field(default_factory=list)
+    # .env keys a release (deploy-build, publish-build, package-airtight) may build with; by
+    # default a release reads the environment only, never a developer's .env.
+    release_env: list[str] = Field(default_factory=list)
     urls: dict[str, list[str]] = Field(default_factory=dict)
     values_file: str | None = None
 
-    @field_validator("secrets", "required")
+    @field_validator("secrets", "required", "release_env")
     @classmethod
     def _keys(cls, keys: list[str]) -> list[str]:
         # init writes these keys into .env: a line break would add a line of its own.

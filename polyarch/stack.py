@@ -68,6 +68,9 @@ class Mode:
     # sets, and (service, variable) of each plain `${VAR}` that was unset.
     unresolved: tuple[tuple[str, str, str], ...] = ()
     unset: tuple[tuple[str, str], ...] = ()
+    # (service, variable) of each variable a build section uses that only .env sets, which a
+    # release does not read (project.release_env lists those it may).
+    withheld: tuple[tuple[str, str], ...] = ()
 
     def require_resolved(self, where: str = "this environment") -> None:
         """Refuse, before anything runs, a build that needs a variable nothing sets."""
@@ -76,11 +79,14 @@ class Mode:
         names = list(dict.fromkeys(v for _, v, _ in self.unresolved))
         lines = [f"{var} (service '{service}' in {self.file_using(var)}{': ' + message if message else ''})"
                  for service, var, message in self.unresolved]
+        only_env = [name for name in names if name in {v for _, v in self.withheld}]
         raise StackError(
             f"Mode '{self.name}' builds with variable{'s' if len(names) > 1 else ''} "
-            f"that {where} does not set: {'; '.join(lines)}.",
+            f"that {where} does not set: {'; '.join(lines)}"
+            + (f" ({', '.join(only_env)} only in .env, which a release does not read)" if only_env else "") + ".",
             tip=f"Set {', '.join(names)} in the environment (in GitHub Actions: map {'them' if len(names) > 1 else 'it'} from vars. "
-                "or secrets. with polyarch.toml's [workflows] env), or in .env on this machine, or give a default: ${VAR:-value}.")
+                "or secrets. with polyarch.toml's [workflows] env), list it in project.release_env to build with this "
+                "machine's .env value, or give a default: ${VAR:-value}.")
 
     def file_using(self, variable: str) -> str:
         """The mode's compose files that write `${variable` (for messages; all of them when none does)."""
@@ -611,7 +617,8 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
     `reading` says what the compose files may use: "run" lets compose
     interpolate everything (what `up` needs); "publish" reads them without
     interpolation and resolves only build sections and image names, from the
-    environment over `.env` when there is one; "committed" does the same
+    environment (and the `.env` keys project.release_env lists; image names
+    may use all of `.env`); "committed" does the same
     from nothing but the files (no .env, no environment), so that the
     answer is the same on every machine.
     `scope`: what the task needs (Scope); None needs every mode and checks every build.
@@ -650,8 +657,12 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
     profiles = os.environ.get("COMPOSE_PROFILES") or env.get("COMPOSE_PROFILES", "")
     active = {p.strip() for p in (profiles if reading != "committed" else "").split(",") if p.strip()}
     configs = {m: active_profiles_only(config, active) for m, config in configs.items()}
-    return replace(_resolved_stack(project, settings, configs, files, name,
-                                   {} if reading == "committed" else {**env, **os.environ}, name_from, checked), unread=unread)
+    names = {} if reading == "committed" else {**env, **os.environ}
+    allowed = set(settings.project.release_env)
+    builds = {k: v for k, v in names.items() if k in os.environ or k in allowed}
+    withheld = {k for k in names if k not in builds}
+    return replace(_resolved_stack(project, settings, configs, files, name, builds, name_from, checked,
+                                   names, withheld), unread=unread)
 
 
 def _read_modes(files: dict[str, tuple[Path, ...]], name: str | None, read_config: ConfigReader, needed: set[str],
@@ -731,15 +742,19 @@ def _name_source(name: str, root: Path, env: dict[str, str], env_file: Path) -> 
 
 def _resolved_stack(project: Project, settings: Settings, configs: dict[str, dict[str, Any]],
                     files: dict[str, tuple[Path, ...]], name: str, variables: dict[str, str], name_from: str = "",
-                    checked_modes: set[str] | None = None) -> Stack:
-    """build_stack on configs read without interpolation, each mode noting the variables its builds lack."""
+                    checked_modes: set[str] | None = None, name_variables: dict[str, str] | None = None,
+                    withheld: set[str] = frozenset()) -> Stack:
+    """build_stack on configs read without interpolation, each mode noting the variables its builds lack.
+
+    `withheld`: variables set only in .env that builds may not use (names may, from `name_variables`).
+    """
     from dataclasses import replace
 
     from polyarch.interpolate import resolve_builds
 
     findings = {}
     for mode_name, config in configs.items():
-        configs[mode_name], findings[mode_name] = resolve_builds(config, variables)
+        configs[mode_name], findings[mode_name] = resolve_builds(config, variables, name_variables)
         for service, spec in configs[mode_name]["services"].items():
             # A built image whose name lacks a variable (`${REGISTRY}/app`) is
             # published under its repository anyway: it keeps compose's default
@@ -752,5 +767,6 @@ def _resolved_stack(project: Project, settings: Settings, configs: dict[str, dic
         stack.modes[mode_name] = replace(
             mode,
             unresolved=tuple((s, v, m) for s, f in per_service.items() for v, m in dict.fromkeys(f.required)),
-            unset=tuple((s, v) for s, f in per_service.items() for v in dict.fromkeys(f.unset)))
+            unset=tuple((s, v) for s, f in per_service.items() for v in dict.fromkeys(f.unset)),
+            withheld=tuple((s, v) for s, f in per_service.items() for v in f.build_used if v in withheld))
     return stack

@@ -132,3 +132,43 @@ def test_verify_and_doctor_read_the_project_without_its_runtime_variables(compos
         monkeypatch.delenv(name, raising=False)
     found = stack_if_any(str(project))
     assert found is not None and found.platforms == ("linux/amd64", "linux/arm64")
+
+
+def test_a_release_builds_without_the_developers_env_file_unless_the_project_lists_the_key(compose_cli, tmp_path, monkeypatch):
+    """A developer's local URL in .env must not end up in a published image; project.release_env opts a key in."""
+    from polyarch.release import release_images
+    from polyarch.stack import load_stack
+
+    for name in ("API_URL", "REGISTRY_PREFIX"):
+        monkeypatch.delenv(name, raising=False)
+    files = {"compose.yaml": "services:\n  app:\n    build:\n      context: ./app\n      args:\n"
+                             "        API_URL: ${API_URL:-https://api.example}\n    image: ${REGISTRY_PREFIX:-demo}/app\n",
+             "app/Dockerfile": "FROM scratch\n", ".env": "API_URL=http://localhost:5080\nREGISTRY_PREFIX=mine\n"}
+    root = write_files(tmp_path / "demo", files)
+
+    stack = load_stack(str(root), reading="publish")
+    images, _, notes = release_images(stack, None, {})
+    assert dict(images[0].args)["API_URL"] == "https://api.example"
+    assert any("API_URL" in note and "only in .env" in note and "project.release_env" in note for note in notes)
+    assert stack.role("prod").image("app").local_names == ("mine/app",)  # a name is not baked into the image
+    assert dict(load_stack(str(root)).role("prod").image("app").args)["API_URL"] == "http://localhost:5080"  # dev keeps it
+
+    monkeypatch.setenv("API_URL", "https://ci.example")
+    assert dict(load_stack(str(root), reading="publish").role("prod").image("app").args)["API_URL"] == "https://ci.example"
+    monkeypatch.delenv("API_URL")
+
+    (root / "polyarch.toml").write_text('[project]\nrelease_env = ["API_URL"]\n')
+    stack = load_stack(str(root), reading="publish")
+    assert dict(stack.role("prod").image("app").args)["API_URL"] == "http://localhost:5080"
+    assert not release_images(stack, None, {})[2]
+
+
+def test_a_required_build_variable_set_only_in_env_file_is_refused_saying_so(compose_cli, project, monkeypatch):
+    from polyarch.release import release_images
+    from polyarch.stack import load_stack
+
+    monkeypatch.delenv("BUILD_TOKEN", raising=False)
+    (project / ".env").write_text("BUILD_TOKEN=from-my-laptop\n")
+    with pytest.raises(StackError, match="BUILD_TOKEN only in .env") as caught:
+        release_images(load_stack(str(project), reading="publish"), None, {})
+    assert "project.release_env" in caught.value.tip and "from-my-laptop" not in caught.value.message
