@@ -76,6 +76,17 @@ def registry_tags(repository: str) -> list[str]:
         raise
 
 
+def local_tags() -> list[str]:
+    """Every REPOSITORY:TAG the engine holds, read in one call.
+
+    Listing images and then inspecting each (python-on-whales' lazy
+    `repo_tags`) fails when an image disappears in between.
+    """
+    out = subprocess.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
+                         capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if line and "<none>" not in line]
+
+
 def registry_catalog() -> list[str]:
     import json
 

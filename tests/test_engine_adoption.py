@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import REGISTRY, REPO, _missing
+from conftest import REGISTRY, REPO, _missing, local_tags
 
 LUMEN = REPO / "tests" / "fixtures" / "lumen"
 THIRD_PARTY = ["postgres:15-alpine", "redis:7-alpine", "hashicorp/vault:1.15.4", "busybox:1.36.1",
@@ -216,7 +216,7 @@ def test_zero_config_deploy_build_with_a_registry(engine, zero_config):
         manifest = engine.buildx.imagetools.inspect(f"{namespace}/{repo}:t1")
         assert {m.platform.architecture for m in manifest.manifests if m.platform and m.platform.os != "unknown"} == {"amd64", "arm64"}
     # The pushed tags stay in the registry only, not as local names.
-    assert not [t for image in engine.image.list() for t in image.repo_tags if t.startswith(f"{namespace}/")]
+    assert not [t for t in local_tags() if t.startswith(f"{namespace}/")]
 
 
 def test_zero_config_airtight_round_trip(engine, zero_config, tmp_path):

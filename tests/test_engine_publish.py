@@ -10,7 +10,7 @@ import urllib.request
 import uuid
 
 import pytest
-from conftest import REGISTRY, registry_tags, run_invoke
+from conftest import REGISTRY, local_tags, registry_tags, run_invoke
 from test_engine_devloop import copy_stack
 
 PROJECT = "polyarch-pubtest"
@@ -92,7 +92,7 @@ def test_publish_build_pushes_by_digest_only(engine, namespace, digests):
         with urllib.request.urlopen(staging, timeout=5) as response:
             assert response.status == 200 and not json.load(response).get("tags")
     # ...and no local name either: the docker driver kept each staging tag in the engine, the run removed it.
-    assert not [t for image in engine.image.list() for t in image.repo_tags if t.startswith(f"{namespace}/")]
+    assert not [t for t in local_tags() if t.startswith(f"{namespace}/")]
 
 
 def test_merge_publishes_every_release_tag_with_oci_metadata_for_three_platforms(engine, namespace, digests, stack_file):
