@@ -135,6 +135,12 @@ def apply_init(env_file: Path, result: InitResult) -> InitResult:
     """Carry out a `preview_init` result: write the file, mode 0600, with fresh secrets for `result.filled`."""
     from polyarch.errors import EnvFileError
 
+    if result.created and env_file.exists():
+        # Another run (a second init or dev waiting on the stack's lock) created it after this
+        # plan was made: its secrets may be in use already, so keep them and fill only what is empty.
+        current = parse_env(_read_text(env_file))
+        result = InitResult(False, None, tuple(k for k in result.filled if not current.get(k)),
+                            tuple(k for k in result.filled if current.get(k)) + result.kept)
     if not init_needs_writing(env_file, result):
         return result
     if result.created:

@@ -328,3 +328,19 @@ def test_missing_required(tmp_path, content, expected):
     if content is not None:
         env.write_text(content)
     assert missing_required(env, ("SECRET_KEY", "API_TOKEN")) == expected
+
+
+def test_a_file_another_run_created_after_the_plan_keeps_its_secrets(tmp_path):
+    """Two inits (or two `dev`s on a fresh clone) at once: the second waits for the lock, then must not replace the first's secrets."""
+    from polyarch.envfile import apply_init, preview_init, read_env
+
+    env_file, example = tmp_path / ".env", tmp_path / ".env.example"
+    example.write_text("SECRET_KEY=\nAPI_TOKEN=\n")
+    planned = preview_init(env_file, example, ("SECRET_KEY", "API_TOKEN"))
+    assert planned.created and planned.filled == ("SECRET_KEY", "API_TOKEN")
+    env_file.write_text("SECRET_KEY=first-run-secret-0123456789\nAPI_TOKEN=\n")  # the other run, meanwhile
+    done = apply_init(env_file, planned)
+    values = read_env(env_file)
+    assert values["SECRET_KEY"] == "first-run-secret-0123456789"
+    assert len(values["API_TOKEN"]) >= 32
+    assert not done.created and done.filled == ("API_TOKEN",) and "SECRET_KEY" in done.kept

@@ -122,7 +122,6 @@ def init(c, force=False, dry_run=False, json=False, stack=None):
     """Create .env from .env.example and fill empty secrets."""
     from polyarch.envfile import init_needs_writing, preview_init
     from polyarch.planner import init_plan
-
     from polyarch.stack import Scope
 
     # No compose file is read: init is what makes them readable on a fresh clone.
@@ -130,8 +129,10 @@ def init(c, force=False, dry_run=False, json=False, stack=None):
     s = session.stack
     preview = preview_init(s.env_file, s.env_example, s.secrets, force=force)
     plan = init_plan(s.env_file, preview, init_needs_writing(s.env_file, preview))
-    if session.carry_out(plan) is not None:
-        report_init(s, preview)
+    results = session.carry_out(plan)
+    if results is not None:
+        # What was done, which differs from the plan when another run created .env meanwhile.
+        report_init(s, next(iter(results.values()), None) or preview)
 
 
 @polyarch_task(help={"platform": HELP["platform"], "no_cache": HELP["no_cache"], "fresh": HELP["fresh"], "mode": HELP["mode"] + " Default: the dev mode.",
