@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from polyarch.bundle import MANIFEST_LIMIT, MANIFEST_NAME, BundleManifest, manifest_from_json
-from polyarch.errors import BundleError
+from polyarch.errors import BundleError, typed_program
 from polyarch.platforms import platform_from_parts
 
 _CHUNK = 1 << 20
@@ -56,12 +56,6 @@ class BundleContents:
 
     def names(self) -> set[str]:
         return {name for image in self.images for name in image.names}
-
-
-def _prog() -> str:
-    from polyarch.cli import prog
-
-    return prog()
 
 
 class _CountingReader:
@@ -122,7 +116,7 @@ def scan_bundle(path: Path, on_bytes: Callable[[int], None] | None = None, sha25
                           tip="Copy or download the bundle again, completely.") from None
     except (OSError, zlib.error, tarfile.TarError) as exc:
         raise BundleError(f"{path} is not a readable gzip'd image archive ({exc}); nothing was loaded.",
-                          tip=f"Give the .tar.gz that `{_prog()} package-airtight` wrote; copy it again if it came over a network.") from None
+                          tip=f"Give the .tar.gz that `{typed_program()} package-airtight` wrote; copy it again if it came over a network.") from None
     finally:
         if hasher is not None and not scanned:
             hasher.stop.set()  # refused (or interrupted): the checksum is not needed
@@ -245,7 +239,7 @@ def _images(path: Path, metadata: dict[str, bytes], blobs: dict[str, bytes]) -> 
     if "manifest.json" not in metadata and "index.json" not in metadata:
         raise BundleError(f"{path} holds neither manifest.json nor index.json, so it is not an image archive polyarch "
                           "can check (a `docker save` from Docker 1.10 or newer has them); nothing was loaded.",
-                          tip=f"Make the bundle with `{_prog()} package-airtight`, or with `docker save` of a current Docker.")
+                          tip=f"Make the bundle with `{typed_program()} package-airtight`, or with `docker save` of a current Docker.")
     images: list[ArchivedImage] = []
     entries = _json(path, "manifest.json", metadata.get("manifest.json", b"[]"))
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -296,12 +290,12 @@ def check_contents(path: Path, contents: BundleContents, allowed: tuple[str, ...
         raise BundleError(
             f"{path.name} would name {len(foreign)} image(s) the stack does not run: {', '.join(n[:100] for n in foreign[:10])}; "
             "loading it would repoint those local names, so nothing was loaded.",
-            tip=f"A bundle may only hold the stack's own images; make it with `{_prog()} package-airtight` for this project.")
+            tip=f"A bundle may only hold the stack's own images; make it with `{typed_program()} package-airtight` for this project.")
     held = {normalize_ref(name) for name in contents.names()}
     missing = [ref for key, ref in wanted.items() if key not in held]
     if missing:
         raise BundleError(f"{path.name} lacks {len(missing)} image(s) the airtight mode runs: {', '.join(missing)}; nothing was loaded.",
-                          tip=f"Package the bundle again with `{_prog()} package-airtight` from the same version of the project.")
+                          tip=f"Package the bundle again with `{typed_program()} package-airtight` from the same version of the project.")
     for key, ref in wanted.items():
         known = [image.platforms for image in contents.images if image.platforms and key in map(normalize_ref, image.names)]
         if not known:
@@ -309,5 +303,5 @@ def check_contents(path: Path, contents: BundleContents, allowed: tuple[str, ...
         other = sorted({p for platforms in known if platform not in platforms for p in platforms})
         if other:
             raise BundleError(f"{path.name} holds {ref} for {', '.join(other)}, not for {platform}; nothing was loaded.",
-                              tip=f"Package the bundle for this host (`{_prog()} package-airtight --platform {platform}`), "
+                              tip=f"Package the bundle for this host (`{typed_program()} package-airtight --platform {platform}`), "
                                   f"or pass --platform {other[0]} to load it anyway and run it under emulation.")

@@ -18,10 +18,11 @@ class PolyarchError(Exception):
     def __init__(self, message: str, tip: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.tip = tip or self.default_tip.format(prog=_prog())
+        self.tip = tip or self.default_tip.format(prog=typed_program())
 
 
-def _prog() -> str:
+def typed_program() -> str:
+    """`polyarch` or `invoke`, as typed (cli.prog, imported late: cli imports this module)."""
     from polyarch.cli import prog
 
     return prog()

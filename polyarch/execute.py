@@ -404,9 +404,9 @@ def check_image_signature(ref: str, public_key, consequence: str) -> str:
 
 def repository_of(ref: str) -> str:
     """A ref without its tag or digest: 127.0.0.1:5000/ns/app:1 -> 127.0.0.1:5000/ns/app."""
-    name = ref.split("@", 1)[0]
-    head, _, last = name.rpartition("/")
-    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
+    from polyarch.release import split_tag
+
+    return split_tag(ref.split("@", 1)[0])[0]
 
 
 def _verified_digest(results: dict[int, object], ref: str) -> str | None:
