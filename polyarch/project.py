@@ -69,14 +69,17 @@ class Project:
         return path
 
 
+def compose_variable(name: str, dotenv: dict[str, str] | None) -> str:
+    """A COMPOSE_* setting as compose reads it: the environment first, then the env file ("" when neither sets it)."""
+    return os.environ.get(name) or (dotenv or {}).get(name) or ""
+
+
 def compose_file_variable(dotenv: dict[str, str] | None = None) -> tuple[str, str] | None:
     """COMPOSE_FILE and its separator, from the environment first, then the env file (as compose reads them)."""
-    dotenv = dotenv or {}
-    value = os.environ.get("COMPOSE_FILE") or dotenv.get("COMPOSE_FILE")
+    value = compose_variable("COMPOSE_FILE", dotenv)
     if not value:
         return None
-    separator = os.environ.get("COMPOSE_PATH_SEPARATOR") or dotenv.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
-    return value, separator
+    return value, compose_variable("COMPOSE_PATH_SEPARATOR", dotenv) or os.pathsep
 
 
 def _defaults(folder: Path, dotenv: dict[str, str] | None) -> tuple[tuple[Path, ...], tuple[Path, ...] | None]:
@@ -108,7 +111,7 @@ def _project_in(folder: Path) -> Project | None:
     if (settings.exists() or settings.is_symlink()) and not settings.is_file():
         # A folder, FIFO or dangling link of that name is a mistake, not "no polyarch.toml".
         raise StackError(f"{settings} is not a file ({_kind(settings)}).",
-                         tip=f"Remove or rename it, or make it a {SETTINGS_FILE} file (see README.md's 'polyarch.toml reference').")
+                         tip=f"Remove or rename it, or make it a {SETTINGS_FILE} file.")
     compose = tuple(f for f in (folder / n for n in COMPOSE_NAMES) if f.is_file())
     if settings.is_file() or compose:
         files, prod_files = _defaults(folder, None)

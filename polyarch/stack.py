@@ -19,7 +19,7 @@ from typing import Any, Callable
 from polyarch.buildspec import BuildSpec, compose_literal, dockerfile_text, from_refs, read_spec
 from polyarch.errors import PlatformError, StackError
 from polyarch.platforms import parse_platforms
-from polyarch.project import COMPOSE_NAMES, Project
+from polyarch.project import COMPOSE_NAMES, Project, compose_variable
 from polyarch.settings import REPOSITORY, ImageSettings, OptionalImage, Settings, hide_credentials, host_problem
 
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
@@ -654,7 +654,7 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
     if reading == "run":
         return replace(build_stack(project, settings, configs, files, name, name_from, checked),
                        unread=unread)
-    profiles = os.environ.get("COMPOSE_PROFILES") or env.get("COMPOSE_PROFILES", "")
+    profiles = compose_variable("COMPOSE_PROFILES", env)
     active = {p.strip() for p in (profiles if reading != "committed" else "").split(",") if p.strip()}
     configs = {m: active_profiles_only(config, active) for m, config in configs.items()}
     names = {} if reading == "committed" else {**env, **os.environ}
@@ -711,7 +711,7 @@ def _settings_only(project: Project, settings: Settings, env: dict[str, str], en
         return Stack(project, settings.project.name, settings, DEFAULT_PLATFORMS, {}, {r: None for r in ROLES},
                      name_from=f"project.name in {SETTINGS_FILE}")
     # compose's rule without its files: COMPOSE_PROJECT_NAME, else the folder (a top-level `name:` is not seen).
-    name = os.environ.get("COMPOSE_PROJECT_NAME") or env.get("COMPOSE_PROJECT_NAME") or re.sub(r"[^a-z0-9_-]", "", project.root.name.lower())
+    name = compose_variable("COMPOSE_PROJECT_NAME", env) or re.sub(r"[^a-z0-9_-]", "", project.root.name.lower())
     return Stack(project, name, settings, DEFAULT_PLATFORMS, {}, {r: None for r in ROLES},
                  name_from=_name_source(name, project.root, env, env_file))
 
