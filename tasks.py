@@ -1,5 +1,5 @@
 """Entry point for `invoke`: every task lives in the polyarch package."""
 
-from polyarch.tasks import namespace
+from polyarch.cli.tasks import namespace
 
 ns = namespace()

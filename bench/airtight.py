@@ -19,8 +19,8 @@ import sys
 from _common import BENCH_ENV, PYTHON, REPO, arguments, compare, sh
 
 sys.path.insert(0, str(REPO))
-from polyarch.planner import airtight_refs  # noqa: E402
-from polyarch.stack import load_stack  # noqa: E402
+from polyarch.planning.planner import airtight_refs  # noqa: E402
+from polyarch.model.stack import load_stack  # noqa: E402
 
 
 def main() -> None:

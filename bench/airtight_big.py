@@ -72,7 +72,7 @@ def main() -> None:
         for folder in (out_a, out_b, out_c):
             folder.mkdir()
         local, third = write_project(root, args.app_mb, args.data_mb, tag)
-        polyarch = [PYTHON, "-m", "polyarch.program"]
+        polyarch = [PYTHON, "-m", "polyarch.cli.program"]
         print(f"preparing: {args.app_mb} MB first-party layer, {args.data_mb} MB of JSON lines (untimed)", flush=True)
         sh(["docker", "buildx", "build", "--load", "-t", third, str(root / "data")])
         sh(["docker", "push", "-q", third])
@@ -119,7 +119,7 @@ def check_loads(root: Path, bundle: Path, local: str, third: str, pairs: int) ->
         subprocess.run(["docker", "rmi", "-f", local, third], capture_output=True)
 
     def side_a() -> None:
-        sh([PYTHON, "-m", "polyarch.program", "prod-airtight", "--bundle", str(bundle), "--no-start"], cwd=root)
+        sh([PYTHON, "-m", "polyarch.cli.program", "prod-airtight", "--bundle", str(bundle), "--no-start"], cwd=root)
 
     def side_b() -> None:
         sh(["docker", "load", "-q", "-i", str(bundle)])

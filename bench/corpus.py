@@ -117,10 +117,10 @@ def compose_view(service: dict[str, Any]) -> dict[str, Any]:
 
 def compare(folder: Path) -> tuple[str, list[str]]:
     """('agree' | 'refused' | 'disagree' | 'docker-error', details) for one compose project."""
-    from polyarch.errors import PolyarchError
-    from polyarch.planner import host_build
-    from polyarch.platforms import platform_for_machine
-    from polyarch.stack import load_stack
+    from polyarch.core.errors import PolyarchError
+    from polyarch.planning.planner import host_build
+    from polyarch.core.platforms import platform_for_machine
+    from polyarch.model.stack import load_stack
 
     import platform as host
 
@@ -170,7 +170,7 @@ def compare(folder: Path) -> tuple[str, list[str]]:
 
 
 def has_build(folder: Path) -> bool:
-    from polyarch.project import COMPOSE_NAMES
+    from polyarch.model.project import COMPOSE_NAMES
 
     return any((folder / name).is_file() and "build:" in (folder / name).read_text(errors="replace") for name in COMPOSE_NAMES)
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from _common import BENCH_ENV, PYTHON, REPO, arguments, compare, invoke, sh
 
 sys.path.insert(0, str(REPO))
-from polyarch.release import release_images  # noqa: E402
-from polyarch.stack import load_stack  # noqa: E402
+from polyarch.planning.release_rules import release_images  # noqa: E402
+from polyarch.model.stack import load_stack  # noqa: E402
 
 PLATFORMS = "linux/amd64,linux/arm64"
 
@@ -77,7 +77,7 @@ def published_images(root: Path) -> tuple:
     stack = load_stack(str(root))
     values = None
     if stack.values_file is not None:
-        from polyarch.values import read_values
+        from polyarch.model.values import read_values
 
         values = read_values(stack.values_file)
     images, _, _ = release_images(stack, values, {})

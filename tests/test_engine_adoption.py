@@ -144,7 +144,7 @@ def test_lumen_deploy_build_pushes_both_platforms_with_values_build_args(engine,
         platforms = {f"{m.platform.os}/{m.platform.architecture}" for m in engine.buildx.imagetools.inspect(f"{namespace}/{repo}:{sha}").manifests
                      if m.platform and m.platform.os != "unknown"}
         assert platforms == {"linux/amd64", "linux/arm64"}, repo
-    from polyarch.values import read_values
+    from polyarch.model.values import read_values
 
     written = read_values(values)
     # An all-digit short SHA stays a string (quoted) for Helm.

@@ -14,7 +14,7 @@ import pytest
 from conftest import REPO, local_tags, run_invoke
 from test_engine_devloop import API, copy_stack, get_json, wait_for
 
-from polyarch.bundle import read_manifest
+from polyarch.adapters.bundle import read_manifest
 
 PROJECT = "polyarch-airtest"
 HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64", "AMD64": "amd64"}[os.uname().machine]

@@ -124,7 +124,7 @@ def test_a_service_pinned_to_another_platform_is_built_for_it(engine, tmp_path):
     """About platforms: a service with `platform:` is built for that platform, not the host's (no RUN step, so no emulation)."""
     import platform as host
 
-    from polyarch.platforms import platform_for_machine
+    from polyarch.core.platforms import platform_for_machine
 
     other = "linux/arm64" if platform_for_machine(host.machine()) == "linux/amd64" else "linux/amd64"
     image = f"{PREFIX}-pinned:dev"

@@ -21,7 +21,7 @@ import pytest
 from conftest import REPO, run_invoke
 from unit_helpers import add_profiled_service
 
-from polyarch.envfile import read_env
+from polyarch.model.envfile import read_env
 
 API = "http://127.0.0.1:5080/healthz"
 FRONTEND = "http://127.0.0.1:3000/"

@@ -6,8 +6,8 @@ import uuid
 
 from conftest import REGISTRY, run_invoke
 
-from polyarch.engine import Engine
-from polyarch.plans import BakeTarget, Build
+from polyarch.adapters.docker.engine import Engine
+from polyarch.planning.plans import BakeTarget, Build
 
 TINY_DOCKERFILE = """\
 FROM busybox:1.36.1
@@ -27,7 +27,7 @@ def test_engine_module_pushes_a_two_platform_manifest_list(registry, tmp_path):
     engine = Engine()
     # Through the same retry a real run uses: the local registry (distribution's
     # filesystem store) now and then answers a push with a 500.
-    from polyarch.execute import _bake_with_retry
+    from polyarch.execution.runner import _bake_with_retry
 
     metadata = _bake_with_retry(engine, build)
     index = engine.inspect_index(ref)

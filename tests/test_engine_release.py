@@ -241,10 +241,10 @@ def test_published_images_carry_oci_labels_and_annotations_of_the_commit(engine,
 
 def test_a_run_of_verify_steps_is_read_at_once_but_judged_in_order(namespace, published):
     """The registry reads of consecutive Verify steps happen together; each step still fails at its own place."""
-    from polyarch.engine import Engine
-    from polyarch.errors import EngineError, VerificationError
-    from polyarch.execute import run_plan
-    from polyarch.plans import Plan, Verify
+    from polyarch.adapters.docker.engine import Engine
+    from polyarch.core.errors import EngineError, VerificationError
+    from polyarch.execution.runner import run_plan
+    from polyarch.planning.plans import Plan, Verify
 
     both = ("linux/amd64", "linux/arm64")
     server, frontend, missing = f"{namespace}/server:t1", f"{namespace}/frontend:t1", f"{namespace}/server:never-pushed"

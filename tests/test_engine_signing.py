@@ -15,7 +15,7 @@ import uuid
 import pytest
 from conftest import REGISTRY, run_invoke
 
-from polyarch.bundle import checksum_line, sha256_of
+from polyarch.adapters.bundle import checksum_line, sha256_of
 
 PROJECT = "polyarch-signtest"
 PASSWORD = "correct horse battery staple"

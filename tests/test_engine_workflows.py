@@ -78,7 +78,7 @@ def polyarch_shim(folder: Path) -> Path:
     """A `polyarch` command on PATH that runs this checkout's code."""
     folder.mkdir(parents=True, exist_ok=True)
     shim = folder / "polyarch"
-    shim.write_text(f"#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -c 'from polyarch.program import main; main()' \"$@\"\n")
+    shim.write_text(f"#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -c 'from polyarch.cli.program import main; main()' \"$@\"\n")
     shim.chmod(0o755)
     return folder
 
@@ -144,7 +144,7 @@ def test_the_generated_build_and_merge_steps_publish_what_deploy_build_publishes
     # airtight_from = "registry": after the merge, each platform's bundle is read from what was just published.
     for entry in doc["jobs"]["airtight"]["strategy"]["matrix"]["include"]:
         run_job(doc["jobs"]["airtight"], clone, base_env, {**values, **{f"matrix.{k}": str(v) for k, v in entry.items()}}, files)
-    from polyarch.bundle import read_manifest
+    from polyarch.adapters.bundle import read_manifest
 
     for arch in ("amd64", "arm64"):
         manifest = read_manifest(clone / "dist" / f"wfrun-airtight-1.2.3-{arch}.tar.gz")

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from unit_helpers import require_compose
 
-from polyarch.program import gather_services
-from polyarch.release import extra_build_args, is_true, lookup
-from polyarch.settings import BuildArgSources
+from polyarch.cli.program import gather_services
+from polyarch.planning.release_rules import extra_build_args, is_true, lookup
+from polyarch.model.settings import BuildArgSources
 
 REPO = Path(__file__).resolve().parent.parent
 LUMEN = REPO / "tests" / "fixtures" / "lumen"
@@ -54,7 +54,7 @@ def test_env_keys_become_build_args_when_set():
 
 
 def test_a_values_prefix_without_a_values_file_is_refused():
-    from polyarch.errors import UsageError
+    from polyarch.core.errors import UsageError
 
     with pytest.raises(UsageError, match="needs a values file"):
         extra_build_args(BuildArgSources(values_prefix="config.X_"), None, {}, "images.ui")
@@ -72,14 +72,14 @@ def test_lookup_follows_dotted_keys():
 
 
 def test_write_tag_sets_ref_keys_and_keeps_comments(tmp_path):
-    from polyarch.values import write_tag
+    from polyarch.model.values import write_tag
 
     path = tmp_path / "values.yaml"
     path.write_text("# top comment\nimage:\n  registry: r  # where\n  tag: old\nconfig:\n  TERMINAL_IMAGE: \"\"\n")
     write_tag(path, "abc1234", (("config.TERMINAL_IMAGE", "r/term:abc1234"),))
     text = path.read_text()
     assert "# top comment" in text and "# where" in text
-    from polyarch.values import read_values
+    from polyarch.model.values import read_values
 
     data = read_values(path)
     assert data["image"]["tag"] == "abc1234" and data["config"]["TERMINAL_IMAGE"] == "r/term:abc1234"
@@ -87,8 +87,8 @@ def test_write_tag_sets_ref_keys_and_keeps_comments(tmp_path):
 
 
 def test_write_tag_refuses_a_missing_parent_and_leaves_the_file(tmp_path):
-    from polyarch.errors import UsageError
-    from polyarch.values import write_tag
+    from polyarch.core.errors import UsageError
+    from polyarch.model.values import write_tag
 
     path = tmp_path / "values.yaml"
     original = "image:\n  tag: old\n"
@@ -196,7 +196,7 @@ def test_a_projects_own_tasks_py_adds_tasks_next_to_polyarchs(compose_cli, lumen
     (lumen_copy / "tasks.py").write_text(textwrap.dedent('''\
         from invoke import task
 
-        from polyarch.tasks import namespace
+        from polyarch.cli.tasks import namespace
 
         ns = namespace()
 
@@ -204,7 +204,7 @@ def test_a_projects_own_tasks_py_adds_tasks_next_to_polyarchs(compose_cli, lumen
         @task(help={"platforms": "Passed on to deploy-build."})
         def deploy(c, platforms=None):
             """Publish the images, then roll them out with Helm."""
-            from polyarch.tasks.release import deploy_build
+            from polyarch.cli.tasks.release import deploy_build
 
             deploy_build(c, platforms=platforms, registry="127.0.0.1:5000/example", allow_dirty=True, dry_run=True)
             print("helm would run now")

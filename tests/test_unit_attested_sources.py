@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from unit_helpers import load_repo_stack
 
-from polyarch.engine import Engine, ImageIndex, one_platform_index
-from polyarch.errors import VerificationError
-from polyarch.execute import run_step
-from polyarch.planner import Attestations, publish_build_plan
-from polyarch.plans import Build, Verify
-from polyarch.release import release_images
+from polyarch.adapters.docker.engine import Engine, ImageIndex, one_platform_index
+from polyarch.core.errors import VerificationError
+from polyarch.execution.runner import run_step
+from polyarch.planning.planner import Attestations, publish_build_plan
+from polyarch.planning.plans import Build, Verify
+from polyarch.planning.release_rules import release_images
 
 IMAGE = "sha256:cac6fc94abee1d79c7d9e5f4dd5710de969c026626f0fddb742a221b52330d73"
 INDEX = {

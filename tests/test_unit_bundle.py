@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.bundle import (
+from polyarch.adapters.bundle import (
     BundleManifest,
     PendingFiles,
     bundle_name,
@@ -23,9 +23,9 @@ from polyarch.bundle import (
     read_manifest,
     sha256_of,
 )
-from polyarch.errors import BundleError, UsageError
-from polyarch.fingerprint import context_files, fingerprint
-from polyarch.values import read_registry, write_tag
+from polyarch.core.errors import BundleError, UsageError
+from polyarch.planning.fingerprint import context_files, fingerprint
+from polyarch.model.values import read_registry, write_tag
 
 MANIFEST = BundleManifest("demo", "1.0", "linux/arm64", {"demo-api:latest": "sha256:" + "1" * 64}, "0.1.0")
 
@@ -55,7 +55,7 @@ def test_bundle_name():
 @pytest.mark.parametrize("pigz", [True, False], ids=["pigz", "python-gzip"])
 def test_two_members_read_as_one_tar_with_the_manifest_first(tmp_path, monkeypatch, pigz):
     if not pigz:
-        monkeypatch.setattr("polyarch.bundle.compressor", lambda level: None)
+        monkeypatch.setattr("polyarch.adapters.bundle.compressor", lambda level: None)
     payload = tar_bytes({"index.json": b"{}", "blobs/sha256/x": b"layer" * 1000})
     bundle = write_bundle(tmp_path / "b.tar.gz", payload)
     with tarfile.open(bundle, "r:gz") as archive:

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from unit_helpers import REPO, compose_cli, copy_repo_stack, fresh_console, load_repo_stack, run_invoke  # noqa: F401  (fixtures)
 
-from polyarch.bundle import FORMAT_VERSION, MANIFEST_NAME, BundleManifest, manifest_member, read_manifest
-from polyarch.bundlescan import check_contents, scan_bundle
-from polyarch.errors import BundleError
+from polyarch.adapters.bundle import FORMAT_VERSION, MANIFEST_NAME, BundleManifest, manifest_member, read_manifest
+from polyarch.adapters.bundlescan import check_contents, scan_bundle
+from polyarch.core.errors import BundleError
 
 ARCH = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[host.machine()]
 OTHER = "arm64" if ARCH == "amd64" else "amd64"
@@ -26,7 +26,7 @@ OTHER = "arm64" if ARCH == "amd64" else "amd64"
 
 @functools.lru_cache(maxsize=1)
 def stack_refs() -> tuple[str, ...]:
-    from polyarch.planner import airtight_refs
+    from polyarch.planning.planner import airtight_refs
 
     return airtight_refs(load_repo_stack().role("airtight"))
 
@@ -285,7 +285,7 @@ def test_the_writer_stamps_the_format_version():
 
 
 def test_a_huge_checksum_file_is_not_read_into_memory(tmp_path):
-    from polyarch.bundle import expected_checksum
+    from polyarch.adapters.bundle import expected_checksum
 
     bundle = tmp_path / "b.tar.gz"
     sha_file = tmp_path / "b.tar.gz.sha256"

@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.buildspec import REFUSED, hcl_literal
-from polyarch.errors import StackError
-from polyarch.fingerprint import image_fingerprints
-from polyarch.gitinfo import SourceInfo
-from polyarch.planner import deploy_plan, host_build, publish_build_plan
-from polyarch.plans import Build
-from polyarch.project import find_project
-from polyarch.readiness import judge_ready, stopped_at_container
-from polyarch.settings import Settings
-from polyarch.stack import build_stack
-from polyarch.uptodate import ContainerState
+from polyarch.model.buildspec import REFUSED, hcl_literal
+from polyarch.core.errors import StackError
+from polyarch.planning.fingerprint import image_fingerprints
+from polyarch.adapters.git import SourceInfo
+from polyarch.planning.planner import deploy_plan, host_build, publish_build_plan
+from polyarch.planning.plans import Build
+from polyarch.model.project import find_project
+from polyarch.execution.readiness import judge_ready, stopped_at_container
+from polyarch.model.settings import Settings
+from polyarch.model.stack import build_stack
+from polyarch.planning.uptodate import ContainerState
 
 
 def tree(root: Path) -> Path:
@@ -295,7 +295,7 @@ def test_only_an_exited_container_makes_polyarch_judge_the_project_itself():
 
 
 def test_an_env_secret_is_read_from_the_environment_first_then_the_env_file(tmp_path, monkeypatch):
-    from polyarch.engine import _secret_variables
+    from polyarch.adapters.docker.engine import _secret_variables
 
     root = tree(tmp_path)
     (root / ".env").write_text("API_KEY=from-env-file\nOTHER=not-asked\n")

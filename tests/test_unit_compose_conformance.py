@@ -135,9 +135,9 @@ def test_a_single_number_ulimit_agrees_with_compose(tmp_path):
 def test_a_key_polyarch_read_wrongly_is_named_by_the_comparison(tmp_path, monkeypatch):
     """The comparison has teeth: a deliberately wrong reading of shm_size shows up under its bake key."""
     require_compose()
-    import polyarch.buildspec
+    import polyarch.model.buildspec
 
-    monkeypatch.setattr(polyarch.buildspec, "_size_text", lambda value: "1MiB")
+    monkeypatch.setattr(polyarch.model.buildspec, "_size_text", lambda value: "1MiB")
     root = project(tmp_path, COMPOSE_SINGLE_ULIMIT.replace("      ulimits:\n        nproc: 512\n", "      shm_size: 256m\n"))
     verdict, problems = corpus.compare(root)
     assert verdict == "disagree" and [p.split(":")[0] for p in problems] == ["app.shm-size"]

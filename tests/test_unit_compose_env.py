@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.bundle import BundleManifest
-from polyarch.errors import BundleStackError, StackError
-from polyarch.stack import load_stack
+from polyarch.adapters.bundle import BundleManifest
+from polyarch.core.errors import BundleStackError, StackError
+from polyarch.model.stack import load_stack
 from unit_helpers import compose_cli, fresh_console, run_invoke, write_files  # noqa: F401  (fixtures)
 
 DOCKERFILE = "FROM alpine AS prod\nFROM alpine AS dev\n"
@@ -230,7 +230,7 @@ def manifest_for(stack: str) -> BundleManifest:
 
 
 def test_a_bundle_made_in_one_folder_fits_a_copy_in_another_when_the_project_names_itself(tmp_path, compose_cli):
-    from polyarch.tasks.airtight import check_bundle_fits
+    from polyarch.cli.tasks.airtight import check_bundle_fits
 
     made = load_stack(str(project(tmp_path / "aurora", {"compose.yaml": "name: aurora\n" + BASE})))
     copy = load_stack(str(project(tmp_path / "checkout-2", {"compose.yaml": "name: aurora\n" + BASE})))
@@ -239,7 +239,7 @@ def test_a_bundle_made_in_one_folder_fits_a_copy_in_another_when_the_project_nam
 
 
 def test_a_bundle_of_another_name_is_refused_saying_both_names_and_how_to_set_one(tmp_path, compose_cli):
-    from polyarch.tasks.airtight import check_bundle_fits
+    from polyarch.cli.tasks.airtight import check_bundle_fits
 
     copy = load_stack(str(project(tmp_path / "checkout-2", {"compose.yaml": BASE})))
     with pytest.raises(BundleStackError) as caught:

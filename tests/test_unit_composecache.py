@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from unit_helpers import compose_cli, write_files  # noqa: F401  (fixture)
 
-from polyarch.composecache import cached_reader
+from polyarch.model.composecache import cached_reader
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def project(tmp_path, compose_cli):
 
 def counting_reader(root: Path, env_file: Path, calls: list):
     """The real compose reader, counting how often compose is started."""
-    from polyarch.engine import compose_config_reader
+    from polyarch.adapters.docker.engine import compose_config_reader
 
     real = compose_config_reader(root, env_file)
 
@@ -84,7 +84,7 @@ def record(self, args, *a, **k):
     return real(self, args, *a, **k)
 subprocess.Popen.__init__ = record
 from invoke import Program
-from polyarch.tasks import namespace
+from polyarch.cli.tasks import namespace
 try:
     Program(namespace=namespace(), name="invoke").run(["invoke", *sys.argv[1:]], exit=True)
 except SystemExit as exc:

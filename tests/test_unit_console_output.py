@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from unit_helpers import fresh_console  # noqa: F401  (fixture)
 
-from polyarch import console, execute
-from polyarch.plans import BakeTarget, Build, Compose, ComposeDown, Plan, Pull
+from polyarch.core import console
+
+from polyarch.execution import runner as execute
+from polyarch.planning.plans import BakeTarget, Build, Compose, ComposeDown, Plan, Pull
 
 LONG_REF = "127.0.0.1:5000/a-rather-long-team-namespace/and-an-even-longer-repository-name:0123456789abcdef"
 

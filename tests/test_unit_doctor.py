@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from polyarch import doctor
-from polyarch.doctor import CONTAINERD_FIX, QEMU_NAMES, binfmt_state, judge_builder, judge_platform, run_checks
-from polyarch.errors import EngineError
-from polyarch.platforms import KNOWN_PLATFORMS
+from polyarch.execution import doctor
+from polyarch.execution.doctor import CONTAINERD_FIX, QEMU_NAMES, binfmt_state, judge_builder, judge_platform, run_checks
+from polyarch.core.errors import EngineError
+from polyarch.core.platforms import KNOWN_PLATFORMS
 
 # --- judge_platform ----------------------------------------------------------------
 

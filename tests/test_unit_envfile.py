@@ -8,9 +8,9 @@ import stat
 
 import pytest
 
-from polyarch import atomic
-from polyarch import envfile
-from polyarch.envfile import init_env, missing_required, new_secret, parse_env, read_env, set_values, write_private
+from polyarch.adapters import files as atomic
+from polyarch.model import envfile
+from polyarch.model.envfile import init_env, missing_required, new_secret, parse_env, read_env, set_values, write_private
 from unit_helpers import REPO
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -332,7 +332,7 @@ def test_missing_required(tmp_path, content, expected):
 
 def test_a_file_another_run_created_after_the_plan_keeps_its_secrets(tmp_path):
     """Two inits (or two `dev`s on a fresh clone) at once: the second waits for the lock, then must not replace the first's secrets."""
-    from polyarch.envfile import apply_init, preview_init, read_env
+    from polyarch.model.envfile import apply_init, preview_init, read_env
 
     env_file, example = tmp_path / ".env", tmp_path / ".env.example"
     example.write_text("SECRET_KEY=\nAPI_TOKEN=\n")

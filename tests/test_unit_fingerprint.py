@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.fingerprint import ANNOTATION, fingerprint
-from polyarch.release import release_images
-from polyarch.stack import load_stack
+from polyarch.planning.fingerprint import ANNOTATION, fingerprint
+from polyarch.planning.release_rules import release_images
+from polyarch.model.stack import load_stack
 from unit_helpers import REPO, compose_cli, copy_repo_stack, fresh_console, load_repo_stack, run_invoke  # noqa: F401  (fixtures)
 
 PLATFORMS = ("linux/amd64", "linux/arm64")
@@ -171,7 +171,7 @@ def test_deploy_build_fingerprints_cover_the_named_context(tmp_path, capsys, mon
     ("tmp", "src/tmp", False),
 ])
 def test_dockerignore_follows_dockers_rules(tmp_path, ignore, path, ignored):
-    from polyarch.fingerprint import context_files
+    from polyarch.planning.fingerprint import context_files
 
     (tmp_path / ".dockerignore").write_text(ignore + "\n")
     (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
@@ -181,7 +181,7 @@ def test_dockerignore_follows_dockers_rules(tmp_path, ignore, path, ignored):
 
 
 def test_editing_a_nested_file_that_a_top_level_pattern_does_not_cover_changes_the_fingerprint(tmp_path):
-    from polyarch.fingerprint import fingerprint
+    from polyarch.planning.fingerprint import fingerprint
 
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     (tmp_path / ".dockerignore").write_text("*.md\n")

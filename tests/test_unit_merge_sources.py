@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from unit_helpers import load_repo_stack
 
-from polyarch.engine import ImageIndex
-from polyarch.errors import VerificationError
-from polyarch.execute import run_step
-from polyarch.planner import publish_merge_plan
-from polyarch.plans import Verify
-from polyarch.release import SourceInfo, release_images
+from polyarch.adapters.docker.engine import ImageIndex
+from polyarch.core.errors import VerificationError
+from polyarch.execution.runner import run_step
+from polyarch.planning.planner import publish_merge_plan
+from polyarch.planning.plans import Verify
+from polyarch.planning.release_rules import SourceInfo, release_images
 
 D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
 TITLE = "org.opencontainers.image.title"

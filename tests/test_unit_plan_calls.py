@@ -1,7 +1,7 @@
 """What a plan prints is what the engine is asked to do: every step kind, run against a recording test double.
 
 A real engine cannot show which arguments it was handed, so RecordingEngine
-below (a test double for polyarch.engine.Engine) records every call; each
+below (a test double for polyarch.adapters.docker.engine.Engine) records every call; each
 step's printed line must name exactly those arguments. Steps with a docker
 command line print it from the same `call()` the engine receives.
 """
@@ -15,12 +15,14 @@ import typing
 from pathlib import Path
 
 import pytest
+
+from polyarch.cli.planview import show_plan
 from unit_helpers import compose_cli, copy_repo_stack, fresh_console, load_repo_stack, run_invoke  # noqa: F401  (fixtures)
 
-from polyarch import plans
-from polyarch.engine import ImageIndex, LocalImage
-from polyarch.execute import run_plan
-from polyarch.plans import (AddBuilderNode, BakeTarget, Build, CheckImages, Compose, ComposeDown, ComposeRemove, ComposeUp,
+from polyarch.planning import plans
+from polyarch.adapters.docker.engine import ImageIndex, LocalImage
+from polyarch.execution.runner import run_plan
+from polyarch.planning.plans import (AddBuilderNode, BakeTarget, Build, CheckImages, Compose, ComposeDown, ComposeRemove, ComposeUp,
                             CopyByDigest, CreateManifest, DockerArgs, DropKeptNames, FetchBundle, KeepNames, LoadBundle, Plan,
                             InitEnv, Pull, PullVerified, RecordDigests, RemoveBuilder, RemoveImages, RestoreNames, SaveBundle, SignImage,
                             Tag, UpdateValues, Verify, VerifyBundleSignature, VerifySignature, WriteFiles)
@@ -213,7 +215,7 @@ def test_every_step_kind_is_covered_here(tmp_path):
 
 @pytest.mark.parametrize("kind", sorted(set(typing.get_args(plans.Step)) - set(NOT_THROUGH_THE_ENGINE), key=lambda k: k.__name__))
 def test_the_printed_line_names_what_the_engine_receives(kind, tmp_path, monkeypatch):
-    monkeypatch.setattr("polyarch.bundle.compressor", lambda level: None)  # Python's gzip: no pigz process
+    monkeypatch.setattr("polyarch.adapters.bundle.compressor", lambda level: None)  # Python's gzip: no pigz process
     steps, check = cases(tmp_path)[kind]
     engine = RecordingEngine()
     run_plan(engine, Plan("test", tuple(steps)))
@@ -271,7 +273,7 @@ def test_a_dev_dry_run_without_env_passes_an_env_file_only_when_the_real_run_wil
 
 
 def test_prod_airtight_keeps_names_until_the_checks_pass_not_until_a_bundle_is_written(tmp_path):
-    from polyarch.planner import airtight_run_plan
+    from polyarch.planning.planner import airtight_run_plan
 
     stack = load_repo_stack()
     plan = airtight_run_plan(stack, tmp_path / "b.tar.gz", "linux/amd64", env_present=True)
@@ -280,7 +282,8 @@ def test_prod_airtight_keeps_names_until_the_checks_pass_not_until_a_bundle_is_w
 
 
 def test_every_plan_that_builds_or_fetches_images_names_each_image_s_target_stage(fresh_console, capsys, tmp_path):
-    from polyarch import console, planner
+    from polyarch.core import console
+    from polyarch.planning import planner
 
     stack = load_repo_stack()
     prod, dev = stack.role("prod"), stack.role("dev")
@@ -294,7 +297,7 @@ def test_every_plan_that_builds_or_fetches_images_names_each_image_s_target_stag
     }
     for stage, made in plans.items():
         for plan in made:
-            console.show_plan(plan, dry_run=True)
+            show_plan(plan, dry_run=True)
             text = capsys.readouterr().err
             for image in ("server", "frontend"):
                 assert f"{image}: {stage}" in text or f"{image} {stage}" in text, text

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.errors import StackError
-from polyarch.planner import (airtight_package_plan, build_plan, compose_for, deploy_plan, down_plan, host_build,
+from polyarch.core.errors import StackError
+from polyarch.planning.planner import (airtight_package_plan, build_plan, compose_for, deploy_plan, down_plan, host_build,
                                publish_build_plan, rebuild_plan, up_plan)
-from polyarch.plans import (BakeTarget, Build, Compose, ComposeDown, ComposeRemove, ComposeUp, Plan, Pull, RemoveImages,
+from polyarch.planning.plans import (BakeTarget, Build, Compose, ComposeDown, ComposeRemove, ComposeUp, Plan, Pull, RemoveImages,
                             UpdateValues)
-from polyarch.release import release_images
+from polyarch.planning.release_rules import release_images
 from unit_helpers import REPO, REPO_SETTINGS, load_repo_stack
 
 MODES = ["dev", "prod", "airtight"]

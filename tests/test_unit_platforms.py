@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from polyarch.errors import PlatformError
-from polyarch.platforms import (
+from polyarch.core.errors import PlatformError
+from polyarch.core.platforms import (
     KNOWN_PLATFORMS,
     MACHINE_TO_PLATFORM,
     arch_name,
@@ -254,7 +254,7 @@ def test_choose_host_platform_unknown_engine_arch_is_an_error():
 
 
 def test_choose_host_platform_defaults_to_this_machine(monkeypatch):
-    import polyarch.platforms as platforms
+    import polyarch.core.platforms as platforms
 
     monkeypatch.setattr(platforms._platform, "machine", lambda: "aarch64")
     assert choose_host_platform().platform == "linux/arm64"

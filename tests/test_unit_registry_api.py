@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from polyarch.registry_api import delete_manifest
+from polyarch.adapters.registry import delete_manifest
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -151,8 +151,8 @@ def test_a_bundle_is_assembled_from_registry_blobs_and_checksummed_while_written
     import hashlib
     import tarfile
 
-    from polyarch.execute import fetch_bundle
-    from polyarch.plans import FetchBundle
+    from polyarch.execution.runner import fetch_bundle
+    from polyarch.planning.plans import FetchBundle
 
     blobs, manifest = image_parts()
     server, _ = serve_registry(blobs, manifest)
@@ -181,9 +181,9 @@ def test_a_bundle_is_assembled_from_registry_blobs_and_checksummed_while_written
 def test_a_registry_that_sends_other_bytes_leaves_no_bundle(tmp_path):
     import os
 
-    from polyarch.errors import BundleError
-    from polyarch.execute import fetch_bundle
-    from polyarch.plans import FetchBundle
+    from polyarch.core.errors import BundleError
+    from polyarch.execution.runner import fetch_bundle
+    from polyarch.planning.plans import FetchBundle
 
     blobs, manifest = image_parts()
     server, _ = serve_registry(blobs, manifest, lie=os.urandom(300_000))
@@ -198,7 +198,7 @@ def test_a_registry_that_sends_other_bytes_leaves_no_bundle(tmp_path):
 
 
 def test_a_single_platform_image_of_another_platform_is_refused(tmp_path):
-    from polyarch.registry_api import RegistryHTTPError, resolve_image
+    from polyarch.adapters.registry import RegistryHTTPError, resolve_image
 
     blobs, manifest = image_parts()
     server, _ = serve_registry(blobs, manifest)
@@ -210,7 +210,7 @@ def test_a_single_platform_image_of_another_platform_is_refused(tmp_path):
 
 
 def test_names_get_a_tag_for_the_classic_store_and_a_full_form_for_containerd():
-    from polyarch.ocibundle import full_name, repo_tag
+    from polyarch.adapters.ocibundle import full_name, repo_tag
 
     assert repo_tag("lumen-chatbot") == "lumen-chatbot:latest"
     assert repo_tag("127.0.0.1:5000/x/app") == "127.0.0.1:5000/x/app:latest"

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from polyarch.registry_api import RegistryHTTPError, resolve_image
+from polyarch.adapters.registry import RegistryHTTPError, resolve_image
 
 
 @contextlib.contextmanager
@@ -90,7 +90,7 @@ def test_a_registry_that_stops_sending_times_out_between_bytes(monkeypatch):
 
 @pytest.mark.parametrize(("text", "expected"), [("", 30), ("5", 5), ("0.5", 0.5), ("abc", 30), ("-1", 30)])
 def test_the_timeout_comes_from_the_environment(monkeypatch, text, expected):
-    from polyarch.registry_api import timeout
+    from polyarch.adapters.registry import timeout
 
     monkeypatch.setenv("POLYARCH_REGISTRY_TIMEOUT", text)
     assert timeout() == expected

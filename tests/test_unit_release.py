@@ -9,16 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.digests import read_digests, write_digest
-from polyarch.errors import PlatformError, StackError, UsageError, VerificationError
-from polyarch.gitinfo import git_state
-from polyarch.planner import (airtight_package_plan, airtight_run_plan, builder_plan, cache_settings, deploy_plan,
+from polyarch.adapters.digests import read_digests, write_digest
+from polyarch.core.errors import PlatformError, StackError, UsageError, VerificationError
+from polyarch.adapters.git import git_state
+from polyarch.planning.planner import (airtight_package_plan, airtight_run_plan, builder_plan, cache_settings, deploy_plan,
                                prod_plan, publish_build_plan, publish_merge_plan, published_ref)
-from polyarch.plans import (KeepNames, RestoreNames, AddBuilderNode, Build, CheckImages, ComposeDown, ComposeUp, CopyByDigest, CreateManifest,
+from polyarch.planning.plans import (KeepNames, RestoreNames, AddBuilderNode, Build, CheckImages, ComposeDown, ComposeUp, CopyByDigest, CreateManifest,
                             LoadBundle, Pull, RecordDigests, RemoveBuilder, SaveBundle, Tag, UpdateValues, Verify)
-from polyarch.release import (GitState, check_registry, choose_platforms, choose_registry, choose_tag, release_images,
+from polyarch.adapters.git import GitState
+from polyarch.planning.release_rules import (check_registry, choose_platforms, choose_registry, choose_tag, release_images,
                               release_tags)
-from polyarch.settings import ImageSettings
+from polyarch.model.settings import ImageSettings
 from unit_helpers import (REPO, compose_cli, copy_repo_stack, edit_settings, fresh_console, load_clean,  # noqa: F401
                           load_repo_stack, run_invoke, write_files)
 
@@ -223,7 +224,7 @@ def adopted(tmp_path_factory):
 
 
 def values_of(stack) -> dict:
-    from polyarch.values import read_values
+    from polyarch.model.values import read_values
 
     return read_values(stack.values_file)
 
@@ -314,7 +315,7 @@ def test_a_named_values_file_that_is_not_here_skips_what_it_feeds(adopted):
 
 
 def test_literal_build_args_win_and_are_named_as_such(adopted):
-    from polyarch.settings import BuildArgSources
+    from polyarch.model.settings import BuildArgSources
 
     frontend = adopted.settings.images["frontend"].model_copy(update={"build_args": BuildArgSources(
         values_prefix="config.PUBLIC_", env=["API_URL"], literal={"PUBLIC_DEBUG": False, "ENABLE_OVH": True, "API_URL": "https://fixed"})})
@@ -324,7 +325,7 @@ def test_literal_build_args_win_and_are_named_as_such(adopted):
     assert (args["PUBLIC_DEBUG"], args["ENABLE_OVH"], args["API_URL"]) == ("false", "true", "https://fixed")
     assert dict(images[1].arg_sources) == {"PUBLIC_API_URL": "values config.PUBLIC_", "PUBLIC_DEBUG": "polyarch.toml",
                                            "ENABLE_OVH": "polyarch.toml", "API_URL": "polyarch.toml"}
-    from polyarch.release import Variables
+    from polyarch.planning.release_rules import Variables
 
     images, _, _ = release_images(adopted, values_of(adopted), Variables({"API_URL": "https://x"}, frozenset({"API_URL"})))
     assert dict(images[1].arg_sources)["API_URL"] == "environment"
@@ -487,7 +488,7 @@ def test_airtight_package_plan_builds_pulls_and_saves_one_bundle(stack):
 
 @pytest.mark.parametrize("bundle", [None, Path("/dist/b.tar.gz")])
 def test_airtight_run_plan_never_pulls_or_builds(stack, bundle):
-    from polyarch.plans import DropKeptNames, KeepNames
+    from polyarch.planning.plans import DropKeptNames, KeepNames
 
     plan = airtight_run_plan(stack, bundle, "linux/amd64", env_present=True, sha256="ab" * 32 if bundle else None)
     loading = [KeepNames, LoadBundle, CheckImages, DropKeptNames] if bundle else [CheckImages]
@@ -606,7 +607,7 @@ def test_git_state_outside_git(tmp_path, monkeypatch):
 
 
 def test_oci_metadata_names_the_commit_and_hides_credentials_in_the_remote():
-    from polyarch.release import SourceInfo, https_source, oci_metadata
+    from polyarch.planning.release_rules import SourceInfo, https_source, oci_metadata
 
     assert https_source("git@github.com:Org/Repo.git") == "https://github.com/Org/Repo"
     assert https_source("https://x-access-token:SECRET@github.com/o/r.git") == "https://github.com/o/r"
@@ -623,7 +624,7 @@ def test_oci_metadata_names_the_commit_and_hides_credentials_in_the_remote():
 
 
 def test_deploy_plan_stamps_labels_annotations_and_the_commit_time(stack):
-    from polyarch.release import SourceInfo
+    from polyarch.planning.release_rules import SourceInfo
 
     images, _, _ = release_images(stack, None, {})
     plan = deploy_plan(images, ("linux/amd64",), "reg/ns", "abc1234", source=SourceInfo("e" * 40, 1700000000, None),
@@ -644,8 +645,8 @@ def test_gha_cache_is_scoped_per_image(stack):
 
 
 def test_gha_cache_outside_github_actions_is_refused_before_building():
-    from polyarch.errors import UsageError
-    from polyarch.tasks.release import check_gha_runtime
+    from polyarch.core.errors import UsageError
+    from polyarch.cli.tasks.release import check_gha_runtime
 
     with pytest.raises(UsageError, match="ACTIONS_RUNTIME_TOKEN"):
         check_gha_runtime({})
@@ -653,7 +654,7 @@ def test_gha_cache_outside_github_actions_is_refused_before_building():
 
 
 def test_publish_build_caches_per_image_and_platform_and_stamps_the_manifest(stack):
-    from polyarch.release import SourceInfo
+    from polyarch.planning.release_rules import SourceInfo
 
     images, _, _ = release_images(stack, None, {})
     plan = publish_build_plan(stack, images, "linux/arm/v7", "reg/ns", Path("/d"), push_by_digest=True, cache="gha",
@@ -672,7 +673,7 @@ def test_publish_build_caches_per_image_and_platform_and_stamps_the_manifest(sta
 
 
 def test_merge_plan_annotates_each_list_with_the_commit(stack):
-    from polyarch.release import SourceInfo
+    from polyarch.planning.release_rules import SourceInfo
 
     images, _, _ = release_images(stack, None, {})
     platforms = ("linux/amd64", "linux/arm64", "linux/arm/v7")
@@ -691,8 +692,8 @@ def test_merge_plan_annotates_each_list_with_the_commit(stack):
 
 
 def test_a_cache_the_builder_cannot_export_is_refused_before_building():
-    from polyarch.errors import UsageError
-    from polyarch.tasks.release import check_cache
+    from polyarch.core.errors import UsageError
+    from polyarch.cli.tasks.release import check_cache
 
     with pytest.raises(UsageError, match="docker driver on the classic image store"):
         check_cache("registry", "docker", containerd_store=False)
@@ -708,7 +709,7 @@ def test_airtight_run_plan_without_start_only_loads_and_checks(stack):
 
 
 def test_package_plan_from_a_registry_builds_and_saves_nothing(stack):
-    from polyarch.plans import Build, FetchBundle
+    from polyarch.planning.plans import Build, FetchBundle
 
     plan = airtight_package_plan(stack, "linux/arm64", "1.0", Path("/dist"), level=1, registry="r:5000/ns")
     (fetch,) = plan.steps

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from polyarch import console
-from polyarch.errors import EnvFileError
+from polyarch.core import console
+from polyarch.core.errors import EnvFileError
 
 
 @pytest.fixture
 def clean_secrets(monkeypatch):
-    from polyarch.masking import Secrets
+    from polyarch.core.masking import Secrets
 
     monkeypatch.setattr(console, "_secrets", Secrets())
 
@@ -47,7 +47,7 @@ def test_terminal_control_sequences_are_removed(clean_secrets):
 
 
 def test_an_env_file_that_is_a_folder_is_a_clear_error(tmp_path):
-    from polyarch.envfile import read_env
+    from polyarch.model.envfile import read_env
 
     (tmp_path / ".env").mkdir()
     with pytest.raises(EnvFileError, match="is not a file"):
@@ -55,7 +55,7 @@ def test_an_env_file_that_is_a_folder_is_a_clear_error(tmp_path):
 
 
 def test_an_env_file_that_is_not_utf8_is_a_clear_error(tmp_path):
-    from polyarch.envfile import read_env
+    from polyarch.model.envfile import read_env
 
     (tmp_path / ".env").write_bytes(b"KEY=\xff\xfe\n")
     with pytest.raises(EnvFileError, match="not UTF-8"):
@@ -63,8 +63,8 @@ def test_an_env_file_that_is_not_utf8_is_a_clear_error(tmp_path):
 
 
 def test_a_digest_file_is_never_echoed(tmp_path):
-    from polyarch.digests import read_digests
-    from polyarch.errors import UsageError
+    from polyarch.adapters.digests import read_digests
+    from polyarch.core.errors import UsageError
 
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "amd64").write_text("API_TOKEN=super-secret-value\n")
@@ -75,8 +75,8 @@ def test_a_digest_file_is_never_echoed(tmp_path):
 
 
 def test_a_symlinked_digest_file_is_refused(tmp_path):
-    from polyarch.digests import read_digests
-    from polyarch.errors import UsageError
+    from polyarch.adapters.digests import read_digests
+    from polyarch.core.errors import UsageError
 
     secret = tmp_path / "secret"
     secret.write_text("sha256:" + "a" * 64)
@@ -87,8 +87,8 @@ def test_a_symlinked_digest_file_is_refused(tmp_path):
 
 
 def test_a_folder_where_a_digest_file_belongs_is_named_as_a_folder(tmp_path):
-    from polyarch.digests import read_digests
-    from polyarch.errors import UsageError
+    from polyarch.adapters.digests import read_digests
+    from polyarch.core.errors import UsageError
 
     (tmp_path / "app" / "amd64").mkdir(parents=True)
     with pytest.raises(UsageError, match="is a folder where a digest file was expected"):
@@ -96,7 +96,7 @@ def test_a_folder_where_a_digest_file_belongs_is_named_as_a_folder(tmp_path):
 
 
 def test_two_bundle_writers_never_share_a_temporary_file(tmp_path):
-    from polyarch.bundle import PendingFiles
+    from polyarch.adapters.bundle import PendingFiles
 
     a = PendingFiles(tmp_path / "b.tar.gz", tmp_path / "b.tar.gz.sha256")
     b = PendingFiles(tmp_path / "b.tar.gz", tmp_path / "b.tar.gz.sha256")
@@ -110,7 +110,7 @@ def test_a_second_run_waits_for_the_stack_lock(tmp_path, monkeypatch):
     script = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from polyarch.locks import acquire, lock_path, release_all
+        from polyarch.adapters.locks import acquire, lock_path, release_all
         path = lock_path(Path({str(tmp_path)!r}), "demo")
         acquire(path, sys.argv[1], lambda other: print("waiting for", other, flush=True))
         print("got", sys.argv[1], time.monotonic(), flush=True)
@@ -130,7 +130,7 @@ def test_a_second_run_waits_for_the_stack_lock(tmp_path, monkeypatch):
 SLOW_TASK = textwrap.dedent("""
     import time
     from invoke import Collection, Program
-    from polyarch.cli import polyarch_task
+    from polyarch.cli.session import polyarch_task
 
     @polyarch_task
     def slow(c):
@@ -185,7 +185,7 @@ def test_one_task_running_two_plans_takes_its_own_lock_once(tmp_path, monkeypatc
     """restart runs down, then up: the second plan must not wait for the first's lock."""
     import threading
 
-    from polyarch.locks import acquire, lock_path, release_all
+    from polyarch.adapters.locks import acquire, lock_path, release_all
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     path = lock_path(tmp_path, "demo")
@@ -208,8 +208,8 @@ def test_verify_and_doctor_refuse_a_stack_path_that_does_not_exist(tmp_path, tas
 
 
 def test_an_uppercase_registry_namespace_is_bad_input():
-    from polyarch.errors import UsageError
-    from polyarch.release import check_registry
+    from polyarch.core.errors import UsageError
+    from polyarch.planning.release_rules import check_registry
 
     with pytest.raises(UsageError) as caught:
         check_registry("127.0.0.1:5000/MyTeam", "--registry")
@@ -221,7 +221,7 @@ def test_init_on_a_full_disk_is_a_clear_error_and_keeps_the_old_file(tmp_path, m
     """The disk-full error is injected (a stand-in writer that raises ENOSPC): filling a real disk is not practical here."""
     import errno
 
-    import polyarch.envfile as envfile
+    import polyarch.model.envfile as envfile
 
     env = tmp_path / ".env"
     env.write_text("SECRET_KEY=\n")
@@ -259,8 +259,8 @@ def test_a_manifest_claiming_a_huge_size_is_not_read(tmp_path):
     import gzip
     import tarfile
 
-    from polyarch.bundle import MANIFEST_NAME, read_manifest
-    from polyarch.errors import BundleError
+    from polyarch.adapters.bundle import MANIFEST_NAME, read_manifest
+    from polyarch.core.errors import BundleError
 
     info = tarfile.TarInfo(MANIFEST_NAME)
     info.size = 3 * 1024 ** 3
@@ -275,8 +275,8 @@ def test_a_manifest_whose_images_are_not_a_mapping_is_refused(tmp_path):
     import gzip
     import json
 
-    from polyarch.bundle import BundleManifest, manifest_member, read_manifest
-    from polyarch.errors import BundleError
+    from polyarch.adapters.bundle import BundleManifest, manifest_member, read_manifest
+    from polyarch.core.errors import BundleError
 
     good = BundleManifest("s", "1", "linux/amd64", {"a:1": "sha256:x"}, "0.1.0")
     data = json.loads(good.to_json())
@@ -290,7 +290,7 @@ def test_a_manifest_whose_images_are_not_a_mapping_is_refused(tmp_path):
 
 def test_odd_files_in_a_build_context_are_fingerprinted_as_docker_sends_them(tmp_path):
     """A dangling symlink, a FIFO and a link to /dev/zero: no traceback, no hang, no endless read."""
-    from polyarch.fingerprint import context_files, fingerprint
+    from polyarch.planning.fingerprint import context_files, fingerprint
 
     context = tmp_path / "ctx"
     context.mkdir()
@@ -307,8 +307,8 @@ def test_odd_files_in_a_build_context_are_fingerprinted_as_docker_sends_them(tmp
 
 
 def test_an_output_folder_that_cannot_be_made_is_refused_before_anything(tmp_path):
-    from polyarch.atomic import writable_folder
-    from polyarch.errors import UsageError
+    from polyarch.adapters.files import writable_folder
+    from polyarch.core.errors import UsageError
 
     with pytest.raises(UsageError, match="Cannot create --digest-dir /proc/polyarch-nope"):
         writable_folder(Path("/proc/polyarch-nope/x"), "--digest-dir", create=True)
@@ -324,7 +324,7 @@ def test_sigterm_stops_the_child_processes_a_task_started(tmp_path):
     script = textwrap.dedent("""
         import subprocess, time
         from invoke import Collection, Program
-        from polyarch.cli import polyarch_task
+        from polyarch.cli.session import polyarch_task
 
         @polyarch_task
         def slow(c):
@@ -353,7 +353,7 @@ def test_sigterm_stops_the_child_processes_a_task_started(tmp_path):
 
 
 def test_a_dead_builder_node_is_not_called_a_dead_engine():
-    from polyarch.engine import _explain
+    from polyarch.adapters.docker.engine import _explain
 
     class Failed(Exception):
         docker_command = ["docker", "buildx", "bake", "--builder", "polyarch-native", "server"]
@@ -370,7 +370,7 @@ def test_a_dead_builder_node_is_not_called_a_dead_engine():
 
 
 def test_every_error_kind_ends_with_a_tip_even_when_the_raiser_gives_none():
-    import polyarch.errors as errors
+    import polyarch.core.errors as errors
 
     kinds = [v for v in vars(errors).values() if isinstance(v, type) and issubclass(v, errors.PolyarchError)]
     assert len(kinds) >= 9
@@ -391,7 +391,7 @@ class FlakyRegistryBake:
         self.calls = 0
 
     def bake(self, build, metadata=False, on_line=None):
-        from polyarch.errors import EngineError
+        from polyarch.core.errors import EngineError
 
         self.calls += 1
         if self.calls <= self.failures:
@@ -402,7 +402,7 @@ class FlakyRegistryBake:
 
 
 def pushing_build():
-    from polyarch.plans import BakeTarget, Build
+    from polyarch.planning.plans import BakeTarget, Build
 
     target = BakeTarget(name="server", context=Path("/tmp"), dockerfile=Path("/tmp/Dockerfile"), stage=None, platforms=("linux/amd64",),
                         tags=("127.0.0.1:5000/x/server:t",))
@@ -410,7 +410,7 @@ def pushing_build():
 
 
 def test_a_push_the_registry_answers_with_a_5xx_is_tried_again_a_little_later_each_time(monkeypatch):
-    import polyarch.execute as execute
+    import polyarch.execution.runner as execute
 
     pauses = []
     monkeypatch.setattr(execute.time, "sleep", pauses.append)
@@ -420,8 +420,8 @@ def test_a_push_the_registry_answers_with_a_5xx_is_tried_again_a_little_later_ea
 
 
 def test_a_push_that_keeps_failing_gives_up_after_five_tries_with_the_registrys_error(monkeypatch):
-    import polyarch.execute as execute
-    from polyarch.errors import EngineError
+    import polyarch.execution.runner as execute
+    from polyarch.core.errors import EngineError
 
     monkeypatch.setattr(execute.time, "sleep", lambda seconds: None)
     engine = FlakyRegistryBake(failures=99)
@@ -469,8 +469,8 @@ def test_a_path_outside_the_project_is_refused_before_init_writes(settings, key,
 
 
 def test_a_polyarch_toml_that_is_a_folder_is_a_clear_error(tmp_path):
-    from polyarch.errors import StackError
-    from polyarch.project import find_project
+    from polyarch.core.errors import StackError
+    from polyarch.model.project import find_project
 
     (tmp_path / "polyarch.toml").mkdir()
     (tmp_path / "compose.yaml").write_text("services:\n  app:\n    image: redis\n")
@@ -479,8 +479,8 @@ def test_a_polyarch_toml_that_is_a_folder_is_a_clear_error(tmp_path):
 
 
 def test_a_lock_path_that_is_a_folder_is_a_clear_error(tmp_path, monkeypatch):
-    from polyarch.errors import UsageError
-    from polyarch.locks import acquire, lock_path
+    from polyarch.core.errors import UsageError
+    from polyarch.adapters.locks import acquire, lock_path
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     path = lock_path(tmp_path, "acme")
@@ -492,8 +492,8 @@ def test_a_lock_path_that_is_a_folder_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_a_state_folder_that_cannot_be_made_is_a_clear_error(tmp_path, monkeypatch):
     """XDG_STATE_HOME naming a file stands in for a read-only one (root may write anywhere)."""
-    from polyarch.errors import UsageError
-    from polyarch.locks import acquire, lock_path
+    from polyarch.core.errors import UsageError
+    from polyarch.adapters.locks import acquire, lock_path
 
     (tmp_path / "state").write_text("not a folder")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
@@ -503,8 +503,8 @@ def test_a_state_folder_that_cannot_be_made_is_a_clear_error(tmp_path, monkeypat
 
 
 def test_a_default_url_with_an_impossible_port_is_refused():
-    from polyarch.errors import StackError
-    from polyarch.settings import parse_settings
+    from polyarch.core.errors import StackError
+    from polyarch.model.settings import parse_settings
 
     with pytest.raises(StackError, match=r"project.urls: API: the port is not a number from 1 to 65535 in 'http://127.0.0.1:99999/healthz'"):
         parse_settings({"project": {"urls": {"API": ["API_URL", "http://127.0.0.1:99999/healthz"]}}}, Path("polyarch.toml"))
@@ -514,8 +514,8 @@ def test_a_default_url_with_an_impossible_port_is_refused():
 
 @pytest.mark.parametrize("registry", ["127.0.0.1:99999/team", "127.0.0.1:0/team", "reg$(id).example.com/team", "host:port/team"])
 def test_a_registry_with_a_bad_host_or_port_is_refused(registry):
-    from polyarch.errors import UsageError
-    from polyarch.release import check_registry
+    from polyarch.core.errors import UsageError
+    from polyarch.planning.release_rules import check_registry
 
     with pytest.raises(UsageError, match="must look like HOST") as caught:
         check_registry(registry, "--registry")
@@ -528,8 +528,8 @@ def test_a_registry_with_a_bad_host_or_port_is_refused(registry):
                                              ("bad registry", "Pass --registry HOST[:PORT]/NAMESPACE"),
                                              ("https://127.0.0.1:5000/team", "Pass --registry HOST[:PORT]/NAMESPACE")])
 def test_a_refused_registry_gets_a_tip_saying_what_to_pass(registry, tip):
-    from polyarch.errors import UsageError
-    from polyarch.release import check_registry
+    from polyarch.core.errors import UsageError
+    from polyarch.planning.release_rules import check_registry
 
     with pytest.raises(UsageError, match="must look like HOST") as caught:
         check_registry(registry, "--registry")
@@ -537,8 +537,8 @@ def test_a_refused_registry_gets_a_tip_saying_what_to_pass(registry, tip):
 
 
 def test_an_image_name_with_an_impossible_registry_port_is_refused():
-    from polyarch.errors import StackError
-    from polyarch.stack import check_ref
+    from polyarch.core.errors import StackError
+    from polyarch.model.stack import check_ref
 
     with pytest.raises(StackError, match="port 99999 is out of range"):
         check_ref("127.0.0.1:99999/app:1", "mode 'dev': service 'app' image")
@@ -552,8 +552,8 @@ def test_an_image_name_with_an_impossible_registry_port_is_refused():
 
 
 def test_a_built_service_named_by_digest_is_refused_naming_the_service(tmp_path):
-    from polyarch.errors import StackError
-    from polyarch.stack import _raw_builds
+    from polyarch.core.errors import StackError
+    from polyarch.model.stack import _raw_builds
 
     config = {"services": {"api": {"build": {"context": str(tmp_path)}, "image": "acme/api@sha256:" + "a" * 64}}}
     with pytest.raises(StackError, match="service 'api' builds its image and names it by digest"):
@@ -561,8 +561,8 @@ def test_a_built_service_named_by_digest_is_refused_naming_the_service(tmp_path)
 
 
 def test_a_cache_ref_prefix_that_is_not_a_registry_reference_is_refused():
-    from polyarch.errors import UsageError
-    from polyarch.tasks.release import check_cache
+    from polyarch.core.errors import UsageError
+    from polyarch.cli.tasks.release import check_cache
 
     with pytest.raises(UsageError, match="neither"):
         check_cache("127.0.0.1:5000/c,type=local,dest=/tmp/elsewhere")
@@ -579,8 +579,8 @@ def test_verify_refuses_a_ref_with_an_impossible_port_before_asking_the_engine(t
 
 
 def test_names_with_a_trailing_line_break_are_refused():
-    from polyarch.errors import StackError
-    from polyarch.settings import parse_settings
+    from polyarch.core.errors import StackError
+    from polyarch.model.settings import parse_settings
 
     with pytest.raises(StackError) as caught:
         parse_settings({"images": {"app": {"repository": "acme\n"}}, "workflows": {"registry": "ghcr.io/team\n"}},
@@ -590,8 +590,8 @@ def test_names_with_a_trailing_line_break_are_refused():
 
 def test_env_keys_that_init_would_write_must_be_variable_names():
     """A line break in a key would make init write a line of the attacker's choosing into .env."""
-    from polyarch.errors import StackError
-    from polyarch.settings import parse_settings
+    from polyarch.core.errors import StackError
+    from polyarch.model.settings import parse_settings
 
     data = {"project": {"secrets": ["API_TOKEN\nDEBUG=1"], "required": ["A B"]},
             "modes": {"dev": {"files": ["compose.yaml"], "overlay": {"key": "X=1", "value": "y", "files": ["o.yaml"]}}}}
@@ -604,9 +604,9 @@ def test_env_keys_that_init_would_write_must_be_variable_names():
 @pytest.mark.parametrize("after", [1, 2], ids=["after-the-checksum", "after-the-bundle"])
 def test_an_interruption_while_publishing_a_bundle_never_leaves_one_without_the_other(tmp_path, monkeypatch, after):
     """A signal that lands right after a rename: before the bundle's, nothing stays; after it, both stay."""
-    import polyarch.bundle
-    from polyarch.execute import _write_bundle
-    from polyarch.plans import SaveBundle
+    import polyarch.adapters.bundle
+    from polyarch.execution.runner import _write_bundle
+    from polyarch.planning.plans import SaveBundle
 
     item = SaveBundle(("x",), tmp_path / "b.tar.gz", tmp_path / "b.tar.gz.sha256", "s", "v", "linux/amd64", 1)
     real, calls = os.replace, []
@@ -617,7 +617,7 @@ def test_an_interruption_while_publishing_a_bundle_never_leaves_one_without_the_
         if len(calls) == after:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(polyarch.bundle.os, "replace", replace_then_interrupt)
+    monkeypatch.setattr(polyarch.adapters.bundle.os, "replace", replace_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         _write_bundle(item, lambda sink: sink.write(b"data") and None)
     left = sorted(p.name for p in tmp_path.iterdir())

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 from unit_helpers import compose_cli, write_files  # noqa: F401
 
-from polyarch.errors import StackError
+from polyarch.core.errors import StackError
 
 DOCKERFILE = "FROM busybox:1.36.1 AS prod\nRUN true\nFROM prod AS worker\nRUN true\n"
 
 
 def test_two_stages_of_one_context_publish_to_two_repositories(compose_cli, tmp_path):
-    from polyarch.planner import published_ref
-    from polyarch.release import release_images
-    from polyarch.stack import load_stack
+    from polyarch.planning.planner import published_ref
+    from polyarch.planning.release_rules import release_images
+    from polyarch.model.stack import load_stack
 
     root = write_files(tmp_path / "shop", {
         "compose.yaml": "services:\n  app:\n    build: {context: ./app, target: prod}\n"
@@ -25,8 +25,8 @@ def test_two_stages_of_one_context_publish_to_two_repositories(compose_cli, tmp_
 
 
 def test_two_images_given_one_repository_are_refused_naming_both(compose_cli, tmp_path):
-    from polyarch.release import release_images
-    from polyarch.stack import load_stack
+    from polyarch.planning.release_rules import release_images
+    from polyarch.model.stack import load_stack
 
     root = write_files(tmp_path / "shop", {
         "compose.yaml": "services:\n  app:\n    build: {context: ./app, target: prod}\n"

@@ -1,6 +1,6 @@
 """Secrets hidden by key in a plan's data, and every --json plan valid JSON.
 
-The rules are pure (polyarch.masking); the task runs use the adoption fixture
+The rules are pure (polyarch.core.masking); the task runs use the adoption fixture
 (tests/fixtures/lumen) in-process, with a `.env` that holds ordinary words
 (`admin`, `false`, `image`, ...) under secret-looking keys next to real
 secrets, as after `cp .env.example .env` in a real project. Reading the stack
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.masking import PLACEHOLDER, Secrets, looks_secret_key, looks_secret_value
-from polyarch.plans import BakeTarget, Build, Compose, ComposeUp, Plan
+from polyarch.core.masking import PLACEHOLDER, Secrets, looks_secret_key, looks_secret_value
+from polyarch.planning.plans import BakeTarget, Build, Compose, ComposeUp, Plan
 from unit_helpers import REPO, compose_cli, copy_repo_stack, edit_settings, fresh_console, run_invoke  # noqa: F401  (fixtures)
 
 LUMEN = REPO / "tests" / "fixtures" / "lumen"
@@ -173,7 +173,7 @@ def lumen(tmp_path, monkeypatch, fresh_console, compose_cli):
 def test_every_task_with_json_is_covered():
     import inspect
 
-    from polyarch.tasks import namespace
+    from polyarch.cli.tasks import namespace
 
     ns = namespace()
     with_json = {name for name in ns.task_names if "json" in inspect.signature(ns[name].body).parameters}
@@ -246,10 +246,10 @@ def test_an_engine_error_quoting_an_escaped_secret_hides_it(tmp_path, monkeypatc
 
 def test_secrets_init_generates_are_hidden_at_once(tmp_path, monkeypatch, fresh_console, compose_cli):
     """`dev` runs init after reading the stack: the fresh secrets are hidden from compose's output too."""
-    from polyarch import console
-    from polyarch.envfile import read_env
-    from polyarch.stack import load_stack
-    from polyarch.tasks.devloop import run_init
+    from polyarch.core import console
+    from polyarch.model.envfile import read_env
+    from polyarch.model.stack import load_stack
+    from polyarch.cli.tasks.devloop import run_init
 
     stack = load_stack(str(copy_repo_stack(tmp_path / "project")))
     monkeypatch.setattr(console, "_secrets", Secrets())

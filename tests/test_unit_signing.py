@@ -11,14 +11,14 @@ from ruamel.yaml import YAML
 from test_unit_workflows import assert_real_tasks_and_flags, lint, write
 from unit_helpers import compose_cli, copy_repo_stack, edit_settings, fresh_console, load_clean, run_invoke  # noqa: F401
 
-from polyarch import cosign
-from polyarch.engine import attestation_kinds
-from polyarch.errors import SignatureError, StackError, UsageError
-from polyarch.planner import Attestations, airtight_package_plan, airtight_run_plan, deploy_plan, prod_plan, publish_merge_plan
-from polyarch.plans import Build, LoadBundle, Pull, PullVerified, SaveBundle, SignImage, Verify, VerifyBundleSignature, VerifySignature
-from polyarch.settings import SigningSettings, WorkflowSettings, parse_settings
-from polyarch.signing import OIDC_VAR, Signer, check_ready, public_key_for, signer_for
-from polyarch.workflows import render
+from polyarch.adapters import cosign
+from polyarch.adapters.docker.engine import attestation_kinds
+from polyarch.core.errors import SignatureError, StackError, UsageError
+from polyarch.planning.planner import Attestations, airtight_package_plan, airtight_run_plan, deploy_plan, prod_plan, publish_merge_plan
+from polyarch.planning.plans import Build, LoadBundle, Pull, PullVerified, SaveBundle, SignImage, Verify, VerifyBundleSignature, VerifySignature
+from polyarch.model.settings import SigningSettings, WorkflowSettings, parse_settings
+from polyarch.planning.signing import OIDC_VAR, Signer, check_ready, public_key_for, signer_for
+from polyarch.planning.ci_workflows import render
 
 PASSWORD = "pw-that-must-never-show-up-0123456789"
 
@@ -140,7 +140,7 @@ def test_keyless_outside_github_actions_is_refused():
 # -- plans -------------------------------------------------------------------------
 
 def test_deploy_build_signs_each_list_after_it_is_verified(signed_stack):
-    from polyarch.release import release_images
+    from polyarch.planning.release_rules import release_images
 
     stack = load_clean(signed_stack)
     images, _, _ = release_images(stack, None, {})
@@ -157,7 +157,7 @@ def test_deploy_build_signs_each_list_after_it_is_verified(signed_stack):
 
 
 def test_published_images_carry_full_provenance_by_default_and_each_attestation_can_be_turned_off(signed_stack):
-    from polyarch.release import release_images
+    from polyarch.planning.release_rules import release_images
 
     images, _, _ = release_images(load_clean(signed_stack), None, {})
 
@@ -204,7 +204,7 @@ def test_a_signed_bundle_is_checked_before_anything_is_loaded(signed_stack, tmp_
 
 
 def test_publish_merge_signs_each_image_once_after_every_tag_is_verified(signed_stack):
-    from polyarch.release import release_images
+    from polyarch.planning.release_rules import release_images
 
     images, _, _ = release_images(load_clean(signed_stack), None, {})
     digests = {i.name: {"linux/amd64": "sha256:" + "a" * 64} for i in images}
@@ -287,7 +287,7 @@ def test_ci_bundles_are_not_signed_with_a_key_the_repository_does_not_hold(tmp_p
 
 
 def test_turning_an_attestation_on_or_off_is_a_change_for_the_unchanged_image_check(signed_stack):
-    from polyarch.release import release_images
+    from polyarch.planning.release_rules import release_images
 
     images, _, _ = release_images(load_clean(signed_stack), None, {})
     fingerprints = {i.name: "f00d" for i in images}
@@ -303,8 +303,8 @@ def test_turning_an_attestation_on_or_off_is_a_change_for_the_unchanged_image_ch
 
 def test_an_sbom_is_refused_before_building_when_no_registry_serves_the_scanner_image(monkeypatch):
     """Test double for the engine (only its mirror list) and for the registry read, which fails as it does offline."""
-    from polyarch import registry_api
-    from polyarch.tasks.release import SBOM_SCANNER, check_sbom_scanner
+    from polyarch.adapters import registry as registry_api
+    from polyarch.cli.tasks.release import SBOM_SCANNER, check_sbom_scanner
 
     asked = []
 
@@ -330,13 +330,13 @@ def test_an_sbom_is_refused_before_building_when_no_registry_serves_the_scanner_
     ("app:latest", "app"),
 ])
 def test_the_repository_a_signature_is_stored_in(ref, repository):
-    from polyarch.execute import repository_of
+    from polyarch.execution.runner import repository_of
 
     assert repository_of(ref) == repository
 
 
 def test_doctor_checks_cosign_only_when_the_project_signs_or_checks():
-    from polyarch.doctor import judge_cosign
+    from polyarch.execution.doctor import judge_cosign
 
     assert judge_cosign(None, configured=False) is None
     missing = judge_cosign(None, configured=True)
@@ -352,6 +352,6 @@ def test_doctor_checks_cosign_only_when_the_project_signs_or_checks():
     ("sha256-abc.sig", False),
 ])
 def test_the_tags_cosign_stores_beside_an_image_are_told_apart_from_versions(tag, cosign_s):
-    from polyarch.signing import is_cosign_tag
+    from polyarch.planning.signing import is_cosign_tag
 
     assert is_cosign_tag(tag) is cosign_s

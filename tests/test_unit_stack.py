@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from unit_helpers import require_compose
 
-from polyarch.errors import StackError
-from polyarch.project import find_project
-from polyarch.settings import Settings, parse_settings
-from polyarch.stack import build_stack, dockerfile_stages, mode_files, normalize_ref
+from polyarch.core.errors import StackError
+from polyarch.model.project import find_project
+from polyarch.model.settings import Settings, parse_settings
+from polyarch.model.stack import build_stack, dockerfile_stages, mode_files, normalize_ref
 
 REPO = Path(__file__).resolve().parent.parent
 LUMEN = REPO / "tests" / "fixtures" / "lumen"
@@ -297,7 +297,7 @@ def compose_cli():
 @pytest.fixture(scope="module")
 def lumen(compose_cli, tmp_path_factory):
     """The adoption fixture, copied so that its .env and git state are the test's own."""
-    from polyarch.stack import load_stack
+    from polyarch.model.stack import load_stack
 
     dest = tmp_path_factory.mktemp("adopt") / "lumen"
     shutil.copytree(LUMEN, dest)
@@ -343,8 +343,8 @@ def test_adoption_fixture_project_name_is_the_folder(lumen):
 
 
 def test_adoption_fixture_deploy_images_match_the_makefile(lumen):
-    from polyarch.release import release_images
-    from polyarch.values import read_values
+    from polyarch.planning.release_rules import release_images
+    from polyarch.model.values import read_values
 
     values = read_values(lumen.values_file)
     images, ref_keys, notes = release_images(lumen, values, {})
@@ -361,7 +361,7 @@ def test_adoption_fixture_deploy_images_match_the_makefile(lumen):
 
 
 def test_repo_sample_stack_in_ordinary_compose_form(compose_cli):
-    from polyarch.stack import load_stack
+    from polyarch.model.stack import load_stack
 
     stack = load_stack(str(REPO))
     dev, prod = stack.mode("dev"), stack.mode("prod")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.envfile import read_env
-from polyarch.platforms import KNOWN_PLATFORMS
+from polyarch.model.envfile import read_env
+from polyarch.core.platforms import KNOWN_PLATFORMS
 from unit_helpers import (REPO, add_profiled_service, compose_cli, copy_repo_stack, fresh_console, require_compose,  # noqa: F401  (fixtures)
                           run_invoke, write_files)
 
@@ -52,7 +52,7 @@ def write_env(project: Path) -> None:
 
 
 def test_list_shows_every_task(capsys, fresh_console):
-    from polyarch.tasks import namespace
+    from polyarch.cli.tasks import namespace
 
     code = run_invoke("--list")
     out = capsys.readouterr().out
@@ -274,7 +274,7 @@ class FakeEngine:
 
 
 def test_logs_passes_services_and_tail_to_compose(stack_copy, capsys, monkeypatch):
-    from polyarch.cli import Session
+    from polyarch.cli.session import Session
 
     fake = FakeEngine()
     monkeypatch.setattr(Session, "engine", lambda self: fake)
@@ -292,7 +292,7 @@ def test_logs_passes_services_and_tail_to_compose(stack_copy, capsys, monkeypatc
     (("--services", "api,nope"), "The stack has no service nope (services: api, frontend, init, scheduler, worker)."),
 ])
 def test_logs_refuses_bad_input_before_asking_the_engine(stack_copy, capsys, monkeypatch, args, message):
-    from polyarch.cli import Session
+    from polyarch.cli.session import Session
 
     fake = FakeEngine()
     monkeypatch.setattr(Session, "engine", lambda self: fake)
@@ -565,7 +565,7 @@ def test_every_flag_of_every_task_has_a_help_text():
     import sys
 
     script = (
-        "from polyarch.tasks import namespace\n"
+        "from polyarch.cli.tasks import namespace\n"
         "ns = namespace()\n"
         "for name in sorted(ns.task_names):\n"
         "    for arg in ns[name].get_arguments():\n"

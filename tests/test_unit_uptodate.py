@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from polyarch.uptodate import ContainerState, judge
+from polyarch.planning.uptodate import ContainerState, judge
 
 HASHES = {"api": "h-api", "worker": "h-worker", "init": "h-init"}
 IDS = {"acme-api:dev": "sha256:a", "busybox:1.36.1": "sha256:b"}

@@ -12,10 +12,10 @@ import threading
 
 import pytest
 
-from polyarch.engine import ImageIndex
-from polyarch.errors import VerificationError
-from polyarch.execute import read_indexes_ahead, run_plan
-from polyarch.plans import Plan, Tag, Verify
+from polyarch.adapters.docker.engine import ImageIndex
+from polyarch.core.errors import VerificationError
+from polyarch.execution.runner import read_indexes_ahead, run_plan
+from polyarch.planning.plans import Plan, Tag, Verify
 
 BOTH = ("linux/amd64", "linux/arm64")
 
@@ -84,7 +84,7 @@ def test_any_error_reading_a_tag_is_raised_by_that_tags_step():
 
 
 def test_a_known_tag_in_the_middle_of_a_run_starts_no_second_read(monkeypatch):
-    import polyarch.execute as execute
+    import polyarch.execution.runner as execute
 
     known = ImageIndex("r/b:1", "sha256:" + "b" * 64, BOTH)
     # As if a Build step earlier in the run had found r/b:1 unchanged in the registry.

@@ -16,20 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.cli import SHORT_FLAGS
+from polyarch.cli.session import SHORT_FLAGS
 from test_unit_tasks import stack_copy  # noqa: F401  (fixture)
 from unit_helpers import REPO, compose_cli, fresh_console, run_invoke  # noqa: F401  (fixtures)
 
 
 def task_names() -> list[str]:
-    from polyarch.tasks import namespace
+    from polyarch.cli.tasks import namespace
 
     return sorted(namespace().task_names)
 
 
 def run_polyarch(*args: str) -> int:
-    """Run the `polyarch` command in-process (polyarch.program.main); return the exit code."""
-    from polyarch.program import main
+    """Run the `polyarch` command in-process (polyarch.cli.program.main); return the exit code."""
+    from polyarch.cli.program import main
 
     try:
         main(list(args))
@@ -42,7 +42,7 @@ def run_polyarch(*args: str) -> int:
 
 
 def test_every_flag_of_every_task_has_a_help_text_also_when_read_twice():
-    from polyarch.tasks import namespace
+    from polyarch.cli.tasks import namespace
 
     ns = namespace()
     for _ in range(2):
@@ -59,7 +59,7 @@ def test_help_for_an_unknown_task_is_bad_input_with_a_hint(capsys):
 
 @pytest.mark.parametrize("task", task_names())
 def test_polyarch_help_task_shows_a_help_line_for_every_flag(task, capsys):
-    from polyarch.tasks import namespace
+    from polyarch.cli.tasks import namespace
 
     assert run_polyarch("--help", task) == 0
     out = capsys.readouterr().out
@@ -72,7 +72,7 @@ def test_polyarch_help_task_shows_a_help_line_for_every_flag(task, capsys):
 
 
 def test_each_short_flag_means_one_long_flag_in_every_task():
-    from polyarch.tasks import namespace
+    from polyarch.cli.tasks import namespace
 
     ns = namespace()
     meanings: dict[str, set[str]] = {}
@@ -105,8 +105,8 @@ def test_a_tip_names_polyarch_through_polyarch_and_invoke_through_invoke(stack_c
 
 
 def test_a_default_tip_names_the_program_typed(capsys, fresh_console):
-    from polyarch.cli import typed_as
-    from polyarch.errors import UsageError
+    from polyarch.core.progname import typed_as
+    from polyarch.core.errors import UsageError
 
     with typed_as("polyarch"):
         assert "`polyarch --help TASK`" in UsageError("bad").tip
@@ -126,8 +126,8 @@ def _message_strings(path: Path):
 
 
 def test_no_message_hard_codes_a_program_name():
-    # program.py is the polyarch command itself; workflows.py writes CI files that install polyarch.
-    allowed = {"program.py", "workflows.py"}
+    # program.py is the polyarch command itself; ci_workflows.py writes CI files that install polyarch.
+    allowed = {"program.py", "ci_workflows.py"}
     command = re.compile(r"\b(invoke|polyarch) (--|(" + "|".join(map(re.escape, task_names())) + r")\b)")
     # A bare task name to type (`down`, `rebuild api`) names no program at all.
     bare = re.compile(r"`(" + "|".join(map(re.escape, task_names())) + r")\b")
@@ -165,7 +165,7 @@ def test_a_compose_variable_without_a_value_is_bad_input_naming_file_variable_an
     ("something new compose says", "docker compose could not read compose.yaml:\nsomething new compose says", "Fix what compose names"),
 ])
 def test_compose_refusals_are_said_in_the_project_terms(text, message, tip):
-    from polyarch.compose_errors import ComposeProject, compose_config_error
+    from polyarch.model.compose_errors import ComposeProject, compose_config_error
 
     root = Path("/p")
     error = compose_config_error(text, ComposeProject(root, (root / "compose.yaml",), root / ".env"), "polyarch")
@@ -197,7 +197,7 @@ ERROR: failed to solve: process "/bin/sh -c echo failing && exit 4" did not comp
 
 
 def test_the_failed_step_is_found_in_buildx_output():
-    from polyarch.buildlog import failed_step
+    from polyarch.adapters.docker.buildlog import failed_step
 
     step = failed_step(BAKE_FAILURE, ("web", "api"))
     assert (step.target, step.platform, step.instruction, step.line) == ("api", "linux/amd64", "RUN echo failing && exit 4", 3)
@@ -218,8 +218,8 @@ class FailedBake(Exception):
 
 
 def test_a_failed_bake_names_image_services_and_line_without_repeating_the_output(tmp_path):
-    from polyarch.engine import _bake_error
-    from polyarch.plans import BakeTarget, Build
+    from polyarch.adapters.docker.engine import _bake_error
+    from polyarch.planning.plans import BakeTarget, Build
 
     targets = tuple(BakeTarget(name, tmp_path / name, tmp_path / name / "Dockerfile", None, ("linux/amd64",), (f"{name}:dev",),
                                services=services) for name, services in (("web", ("web",)), ("api", ("api", "worker"))))
@@ -244,8 +244,8 @@ ERROR: failed to solve: failed to resolve source metadata for docker.io/docker/d
 
 
 def test_a_base_image_the_build_cannot_reach_gets_a_network_tip_not_fix_that_line(tmp_path):
-    from polyarch.engine import _bake_error
-    from polyarch.plans import BakeTarget, Build
+    from polyarch.adapters.docker.engine import _bake_error
+    from polyarch.planning.plans import BakeTarget, Build
 
     target = BakeTarget("web", tmp_path, tmp_path / "Dockerfile", None, ("linux/amd64",), ("web:dev",), services=("web",))
     error = _bake_error(FailedBake(UNREACHABLE_BASE), Build((target,), load=True), streamed=True)
@@ -276,13 +276,13 @@ class Refused(Exception):
     ("no space left on device", False),
 ])
 def test_doctor_is_suggested_only_for_engine_problems(stderr, names_doctor, fresh_console):
-    from polyarch.engine import _explain
+    from polyarch.adapters.docker.engine import _explain
 
     assert ("doctor" in _explain(Refused(stderr), "pull x").tip) == names_doctor
 
 
 def test_no_default_tip_names_a_file_the_project_lacks():
-    import polyarch.errors as errors
+    import polyarch.core.errors as errors
 
     for kind in (v for v in vars(errors).values() if isinstance(v, type) and issubclass(v, errors.PolyarchError)):
         tip = kind("x").tip
@@ -305,7 +305,9 @@ def test_verify_refuses_a_malformed_ref_with_one_error_and_a_tip(capsys, fresh_c
 def test_ctrl_c_says_what_was_cleaned_up_and_how_to_resume(capsys, fresh_console):
     from invoke import Collection, Program
 
-    from polyarch.cli import polyarch_task, typed_as
+    from polyarch.core.progname import typed_as
+
+    from polyarch.cli.session import polyarch_task
 
     @polyarch_task
     def stopped(c):
@@ -320,10 +322,10 @@ def test_ctrl_c_says_what_was_cleaned_up_and_how_to_resume(capsys, fresh_console
 
 
 def test_a_full_disk_while_writing_a_bundle_says_to_free_space_or_pick_another_output(tmp_path, fresh_console):
-    from polyarch.bundle import compress_stream
-    from polyarch.errors import BundleError
-    from polyarch.execute import _write_bundle
-    from polyarch.plans import SaveBundle
+    from polyarch.adapters.bundle import compress_stream
+    from polyarch.core.errors import BundleError
+    from polyarch.execution.runner import _write_bundle
+    from polyarch.planning.plans import SaveBundle
 
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this machine")
@@ -342,7 +344,7 @@ def test_a_full_disk_while_writing_a_bundle_says_to_free_space_or_pick_another_o
 
 
 def test_pigz_and_python_gzip_both_report_a_full_disk_as_enospc(monkeypatch):
-    import polyarch.bundle as bundle
+    import polyarch.adapters.bundle as bundle
 
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this machine")
@@ -358,7 +360,7 @@ def test_pigz_and_python_gzip_both_report_a_full_disk_as_enospc(monkeypatch):
 
 
 def test_a_missing_tag_lists_the_known_tags_first():
-    from polyarch.release import missing_tag_message
+    from polyarch.planning.release_rules import missing_tag_message
 
     message, instead = missing_tag_message("127.0.0.1:5000/ns/server:latest", ["a1", "b2", "c3"],
                                            {"b2": "the last deploy-build", "zz": "this commit"})

@@ -16,9 +16,9 @@ import pytest
 from ruamel.yaml import YAML
 from unit_helpers import REPO, compose_cli, copy_repo_stack, edit_settings, fresh_console, load_clean, run_invoke  # noqa: F401
 
-from polyarch.settings import WorkflowSettings
-from polyarch.tasks import namespace
-from polyarch.workflows import Target, render, runner_for
+from polyarch.model.settings import WorkflowSettings
+from polyarch.cli.tasks import namespace
+from polyarch.planning.ci_workflows import Target, render, runner_for
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 LUMEN = REPO / "tests" / "fixtures" / "lumen"
@@ -299,7 +299,7 @@ def test_settings_reach_run_steps_only_through_quoted_env_values(tmp_path):
 
 
 def test_a_project_name_or_folder_with_a_line_break_is_refused():
-    from polyarch.errors import StackError
+    from polyarch.core.errors import StackError
 
     with pytest.raises(StackError, match="line break"):
         render("acme\non: push", ("server",), ("linux/amd64",), WorkflowSettings())
@@ -333,8 +333,8 @@ def all_steps(doc: dict) -> list[dict]:
 
 
 def test_every_action_is_pinned_by_a_full_sha_with_its_version_beside_it(tmp_path):
-    from polyarch.settings import SigningSettings
-    from polyarch.workflows import ACTIONS
+    from polyarch.model.settings import SigningSettings
+    from polyarch.planning.ci_workflows import ACTIONS
 
     options = WorkflowSettings(airtight_from="registry")
     texts = [*render("acme", ("server",), THREE, options, signing=SigningSettings(keyless=True)).values(),
@@ -445,7 +445,7 @@ def test_a_hand_written_workflow_is_never_overwritten(compose_cli, fresh_console
 
 
 def test_an_install_step_no_index_serves_is_warned_about(compose_cli, fresh_console, capsys, tmp_path, monkeypatch):
-    from polyarch.workflows import install_warning
+    from polyarch.planning.ci_workflows import install_warning
 
     assert "no index is known to serve it" in install_warning("pip install polyarch==0.1.0", vendored=False)
     assert "no index is known to serve it" in install_warning("pip install 'polyarch[test]'", vendored=False)

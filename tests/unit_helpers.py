@@ -69,7 +69,7 @@ def load_clean(where: Path | str):
 
     For module-scoped fixtures, which cannot use the `compose_cli` fixture.
     """
-    from polyarch.stack import load_stack
+    from polyarch.model.stack import load_stack
 
     require_compose()
     with pytest.MonkeyPatch.context() as patch:
@@ -183,7 +183,7 @@ def run_invoke(*args: str) -> int:
     """
     from invoke import Program
 
-    from polyarch.tasks import namespace
+    from polyarch.cli.tasks import namespace
 
     try:
         Program(namespace=namespace(), name="invoke").run(["invoke", *args], exit=True)
@@ -198,14 +198,14 @@ def run_invoke(*args: str) -> int:
 @pytest.fixture
 def fresh_console(monkeypatch):
     """Rebuild polyarch's cached rich console so it writes plain text to the captured stderr."""
-    import polyarch.console
+    import polyarch.core.console
 
     for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "POLYARCH_DEBUG", "POLYARCH_STACK"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COLUMNS", "400")
-    polyarch.console.err.cache_clear()
+    polyarch.core.console.err.cache_clear()
     yield
-    polyarch.console.err.cache_clear()
+    polyarch.core.console.err.cache_clear()
 
 
 def add_profiled_service(base: Path, image: str) -> None:

@@ -1,0 +1,1 @@
+"""Command-line layer: the program, the task session, and the tasks."""
