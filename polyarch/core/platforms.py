@@ -1,5 +1,7 @@
 """Platform names: parsing user input and detecting the host's platform.
 
+Every per-platform fact (spellings, machine names, file-name arch, uname,
+QEMU handler) is one row of PLATFORMS; other modules read them from here.
 Pure functions, no docker. Every place a platform list comes in (flags,
 environment variables, the stack description) goes through `parse_platforms`.
 """
@@ -11,86 +13,39 @@ from dataclasses import dataclass
 
 from polyarch.core.errors import PlatformError
 
-# What `platform.machine()` (or the engine's reported architecture) may say,
-# mapped to the OCI platform we build for.
-MACHINE_TO_PLATFORM: dict[str, str] = {
-    "x86_64": "linux/amd64",
-    "amd64": "linux/amd64",
-    "x64": "linux/amd64",
-    "aarch64": "linux/arm64",
-    "arm64": "linux/arm64",
-    "armv8": "linux/arm64",
-    "armv8l": "linux/arm/v7",
-    "armv7l": "linux/arm/v7",
-    "armv7": "linux/arm/v7",
-    "armhf": "linux/arm/v7",
-    "armv6l": "linux/arm/v6",
-    "i386": "linux/386",
-    "i486": "linux/386",
-    "i586": "linux/386",
-    "i686": "linux/386",
-    "x86": "linux/386",
-    "ppc64le": "linux/ppc64le",
-    "s390x": "linux/s390x",
-    "riscv64": "linux/riscv64",
-}
 
-# Every platform polyarch accepts, in canonical form.
-KNOWN_PLATFORMS: tuple[str, ...] = (
-    "linux/amd64",
-    "linux/arm64",
-    "linux/arm/v7",
-    "linux/arm/v6",
-    "linux/386",
-    "linux/ppc64le",
-    "linux/s390x",
-    "linux/riscv64",
+@dataclass(frozen=True)
+class PlatformFacts:
+    """What polyarch knows of one platform, in one row."""
+
+    name: str  # the canonical OCI platform
+    arch: str  # the short name in file names (bundle names, digest files)
+    uname: str  # what `uname -m` prints inside a container of it
+    qemu: str  # the name QEMU's binfmt_misc handler registers under
+    aliases: tuple[str, ...]  # other spellings users and tools write
+    machines: tuple[str, ...]  # what `platform.machine()` or the engine's architecture may say
+
+
+# Every platform polyarch accepts, in the order it lists them.
+PLATFORMS: tuple[PlatformFacts, ...] = (
+    PlatformFacts("linux/amd64", "amd64", "x86_64", "qemu-x86_64",
+                  ("amd64", "x86_64", "linux/x86_64", "linux/amd64/v1"), ("x86_64", "amd64", "x64")),
+    PlatformFacts("linux/arm64", "arm64", "aarch64", "qemu-aarch64",
+                  ("arm64", "aarch64", "linux/aarch64", "linux/arm64/v8"), ("aarch64", "arm64", "armv8")),
+    PlatformFacts("linux/arm/v7", "armv7", "armv7l", "qemu-arm",
+                  ("arm/v7", "armv7", "linux/arm"), ("armv8l", "armv7l", "armv7", "armhf")),
+    PlatformFacts("linux/arm/v6", "armv6", "armv6l", "qemu-arm", ("arm/v6",), ("armv6l",)),
+    PlatformFacts("linux/386", "386", "i686", "qemu-i386", ("386", "i386"), ("i386", "i486", "i586", "i686", "x86")),
+    PlatformFacts("linux/ppc64le", "ppc64le", "ppc64le", "qemu-ppc64le", ("ppc64le",), ("ppc64le",)),
+    PlatformFacts("linux/s390x", "s390x", "s390x", "qemu-s390x", ("s390x",), ("s390x",)),
+    PlatformFacts("linux/riscv64", "riscv64", "riscv64", "qemu-riscv64", ("riscv64",), ("riscv64",)),
 )
 
-# Other spellings of the same platforms, as users and tools write them.
-_ALIASES: dict[str, str] = {
-    "amd64": "linux/amd64",
-    "x86_64": "linux/amd64",
-    "linux/x86_64": "linux/amd64",
-    "linux/amd64/v1": "linux/amd64",
-    "arm64": "linux/arm64",
-    "aarch64": "linux/arm64",
-    "linux/aarch64": "linux/arm64",
-    "linux/arm64/v8": "linux/arm64",
-    "arm/v7": "linux/arm/v7",
-    "armv7": "linux/arm/v7",
-    "linux/arm": "linux/arm/v7",
-    "arm/v6": "linux/arm/v6",
-    "386": "linux/386",
-    "i386": "linux/386",
-    "ppc64le": "linux/ppc64le",
-    "s390x": "linux/s390x",
-    "riscv64": "linux/riscv64",
-}
-
-# The short architecture name used in file names (bundle names, digest files).
-_ARCH_NAMES: dict[str, str] = {
-    "linux/amd64": "amd64",
-    "linux/arm64": "arm64",
-    "linux/arm/v7": "armv7",
-    "linux/arm/v6": "armv6",
-    "linux/386": "386",
-    "linux/ppc64le": "ppc64le",
-    "linux/s390x": "s390x",
-    "linux/riscv64": "riscv64",
-}
-
-# What `uname -m` prints inside a container of each platform.
-_UNAME: dict[str, str] = {
-    "linux/amd64": "x86_64",
-    "linux/arm64": "aarch64",
-    "linux/arm/v7": "armv7l",
-    "linux/arm/v6": "armv6l",
-    "linux/386": "i686",
-    "linux/ppc64le": "ppc64le",
-    "linux/s390x": "s390x",
-    "linux/riscv64": "riscv64",
-}
+_BY_NAME: dict[str, PlatformFacts] = {p.name: p for p in PLATFORMS}
+KNOWN_PLATFORMS: tuple[str, ...] = tuple(_BY_NAME)
+MACHINE_TO_PLATFORM: dict[str, str] = {m: p.name for p in PLATFORMS for m in p.machines}
+_ALIASES: dict[str, str] = {a: p.name for p in PLATFORMS for a in p.aliases}
+QEMU_NAMES: dict[str, str] = {p.name: p.qemu for p in PLATFORMS}
 
 VALID_FORMS = (
     "a comma- or space-separated list such as 'linux/amd64,linux/arm64'; "
@@ -163,12 +118,12 @@ def platform_from_parts(os_name: str, arch: str, variant: str | None = None) -> 
 
 def arch_name(platform: str) -> str:
     """Short arch name for file names: 'linux/arm64' -> 'arm64'."""
-    return _ARCH_NAMES[platform]
+    return _BY_NAME[platform].arch
 
 
 def uname_for(platform: str) -> str:
     """What `uname -m` reports in a container of this platform."""
-    return _UNAME[platform]
+    return _BY_NAME[platform].uname
 
 
 @dataclass(frozen=True)

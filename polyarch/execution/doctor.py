@@ -12,21 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from polyarch.core.errors import PolyarchError
-from polyarch.core.platforms import choose_host_platform
+from polyarch.core.platforms import QEMU_NAMES, choose_host_platform
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
-
-# The name QEMU's binfmt handler registers under, per platform.
-QEMU_NAMES = {
-    "linux/amd64": "qemu-x86_64",
-    "linux/arm64": "qemu-aarch64",
-    "linux/arm/v7": "qemu-arm",
-    "linux/arm/v6": "qemu-arm",
-    "linux/386": "qemu-i386",
-    "linux/ppc64le": "qemu-ppc64le",
-    "linux/s390x": "qemu-s390x",
-    "linux/riscv64": "qemu-riscv64",
-}
 
 CONTAINERD_FIX = (
     'Turn on the containerd image store: add {"features": {"containerd-snapshotter": true}} to '
