@@ -16,7 +16,7 @@ from unit_helpers import require_compose
 from polyarch.core.errors import StackError
 from polyarch.model.project import find_project
 from polyarch.model.settings import Settings, parse_settings
-from polyarch.model.stack import build_stack, dockerfile_stages, mode_files, normalize_ref
+from polyarch.model.stack import build_stack, dockerfile_stages, mode_files
 
 REPO = Path(__file__).resolve().parent.parent
 LUMEN = REPO / "tests" / "fixtures" / "lumen"
@@ -117,12 +117,6 @@ def test_image_only_service_naming_a_build_of_its_own_mode_is_first_party(tmp_pa
     config = {"services": {"api": service(tmp_path / "app", "prod", "shop/api:2"), "migrate": {"image": "shop/api:2"}}}
     mode = stack_of(tmp_path, {"default": config}).role("dev")
     assert mode.images[0].services == ("api", "migrate") and mode.third_party == ()
-
-
-@pytest.mark.parametrize("a, b", [("redis", "docker.io/library/redis:latest"), ("x/y:1", "docker.io/x/y:1"),
-                                  ("library/redis:7", "redis:7")])
-def test_image_names_compare_in_their_full_form(a, b):
-    assert normalize_ref(a) == normalize_ref(b)
 
 
 def test_zero_config_every_task_uses_the_one_mode(tmp_path):

@@ -24,6 +24,8 @@ from typing import Callable
 
 from polyarch.adapters.bundle import MANIFEST_LIMIT, MANIFEST_NAME, BundleManifest, manifest_from_json
 from polyarch.core.errors import BundleError, typed_program
+from polyarch.core.imageref import comparable
+from polyarch.core.imageref import split as split_ref
 from polyarch.core.platforms import platform_from_parts
 
 _CHUNK = 1 << 20
@@ -270,7 +272,7 @@ def _index_names(path: Path, annotations: object) -> tuple[str, ...]:
         raise BundleError(f"{path} has a malformed index.json (annotations); nothing was loaded.")
     names = [annotations[_NAME_KEY]] if _NAME_KEY in annotations else []
     ref = annotations.get(_REF_KEY)
-    if ref and not (names and names[0].split("@", 1)[0].rsplit(":", 1)[-1] == ref):
+    if ref and not (names and split_ref(names[0]).tag == ref):
         names.append(ref)
     return tuple(names)
 
@@ -282,22 +284,20 @@ def check_contents(path: Path, contents: BundleContents, allowed: tuple[str, ...
     nothing else (a foreign name would be repointed by the load). Each must
     be an image for `platform`.
     """
-    from polyarch.model.stack import normalize_ref
-
-    wanted = {normalize_ref(ref): ref for ref in allowed}
-    foreign = sorted({name for name in contents.names() if normalize_ref(name) not in wanted})
+    wanted = {comparable(ref): ref for ref in allowed}
+    foreign = sorted({name for name in contents.names() if comparable(name) not in wanted})
     if foreign:
         raise BundleError(
             f"{path.name} would name {len(foreign)} image(s) the stack does not run: {', '.join(n[:100] for n in foreign[:10])}; "
             "loading it would repoint those local names, so nothing was loaded.",
             tip=f"A bundle may only hold the stack's own images; make it with `{typed_program()} package-airtight` for this project.")
-    held = {normalize_ref(name) for name in contents.names()}
+    held = {comparable(name) for name in contents.names()}
     missing = [ref for key, ref in wanted.items() if key not in held]
     if missing:
         raise BundleError(f"{path.name} lacks {len(missing)} image(s) the airtight mode runs: {', '.join(missing)}; nothing was loaded.",
                           tip=f"Package the bundle again with `{typed_program()} package-airtight` from the same version of the project.")
     for key, ref in wanted.items():
-        known = [image.platforms for image in contents.images if image.platforms and key in map(normalize_ref, image.names)]
+        known = [image.platforms for image in contents.images if image.platforms and key in map(comparable, image.names)]
         if not known:
             raise BundleError(f"{path.name} names {ref} but holds no image config for it, so its platform cannot be checked; nothing was loaded.")
         other = sorted({p for platforms in known if platform not in platforms for p in platforms})

@@ -21,12 +21,12 @@ import subprocess
 from pathlib import Path
 
 from polyarch.core.errors import SignatureError, UsageError
+from polyarch.core.imageref import is_loopback
+from polyarch.core.imageref import split as split_ref
 
 PASSWORD_VAR = "COSIGN_PASSWORD"
 INSTALL_TIP = ("Install cosign (Debian 13: `apt-get install cosign`; Debian 12: from trixie, which "
                "scripts/provision-engine.sh does), or see https://docs.sigstore.dev/cosign/system_config/installation/.")
-# A registry on these hosts is spoken to over plain HTTP (Docker treats them as insecure registries too).
-_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 TIMEOUT = 300
 
 
@@ -35,8 +35,8 @@ def binary() -> str | None:
 
 
 def _registry_flags(ref: str) -> list[str]:
-    host = ref.split("/", 1)[0].rsplit(":", 1)[0] if "/" in ref else ""
-    return ["--allow-http-registry"] if host in _LOOPBACK or host.startswith("127.") else []
+    host = split_ref(ref).host
+    return ["--allow-http-registry"] if host and is_loopback(host) else []
 
 
 def sign_image_args(ref: str, key: Path | None) -> list[str]:

@@ -26,7 +26,8 @@ from typing import BinaryIO, Callable, Iterator
 
 from polyarch.adapters.bundle import tar_header, tar_padding
 from polyarch.core.errors import BundleError
-from polyarch.adapters.registry import Descriptor, RemoteImage, RegistryHTTPError, _why, open_blob, resolve_image, split_ref
+from polyarch.adapters.registry import Descriptor, RemoteImage, RegistryHTTPError, _why, open_blob, resolve_image
+from polyarch.core.imageref import split as split_ref
 
 _CHUNK = 1 << 20
 _COMPRESSED = ("gzip", "zstd")
@@ -193,8 +194,7 @@ def write_blob(out: HashingWriter, image: RemoteImage, blob: Descriptor, level: 
 
 def full_name(ref: str) -> str:
     """A local name as containerd stores it: polyarch-api -> docker.io/library/polyarch-api:latest."""
-    host, repository, tag = split_ref(ref)
-    return f"{host}/{repository}" + (f"@{tag}" if tag.startswith("sha256:") else f":{tag}")
+    return split_ref(ref).full()
 
 
 def image_index(images: tuple[BundledImage, ...]) -> bytes:
@@ -203,7 +203,7 @@ def image_index(images: tuple[BundledImage, ...]) -> bytes:
     for bundled in images:
         for name in bundled.names:
             full = full_name(name)
-            short = full.rsplit(":", 1)[1]
+            short = full.rsplit(":", 1)[1]  # the tag, or a digest's hex
             entries.append({
                 "mediaType": bundled.image.manifest.media_type,
                 "digest": bundled.image.manifest.digest,
@@ -216,8 +216,7 @@ def image_index(images: tuple[BundledImage, ...]) -> bytes:
 
 def repo_tag(name: str) -> str:
     """A name as the classic store's `docker load` accepts it: with a tag (redis -> redis:latest)."""
-    base = name.split("@", 1)[0]
-    return base if ":" in base.rsplit("/", 1)[-1] else base + ":latest"
+    return split_ref(name).with_tag()
 
 
 def docker_manifest(images: tuple[BundledImage, ...]) -> bytes:

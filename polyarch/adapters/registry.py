@@ -25,11 +25,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from polyarch.core import imageref
 from polyarch.core.platforms import platform_from_parts
 
 # Seconds to connect, and to wait for the next byte of an answer (POLYARCH_REGISTRY_TIMEOUT overrides).
 TIMEOUT = 30
-_LOCAL = re.compile(r"^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$")
 
 
 def timeout() -> float:
@@ -50,7 +50,7 @@ def _config_auth(host: str) -> str | None:
     except (OSError, ValueError):
         return None
     keys = [host, f"https://{host}", f"http://{host}", f"https://{host}/v1/"]
-    if host in ("registry-1.docker.io", "docker.io", "index.docker.io"):
+    if host in imageref.HUB_HOSTS:
         keys.append("https://index.docker.io/v1/")  # where `docker login` keeps Docker Hub's
     for key in keys:
         encoded = (auths.get(key) or {}).get("auth")
@@ -94,7 +94,7 @@ def base_url(host: str) -> list[str]:
     """Where a registry host answers: plain http is tried too for the local machine."""
     if host.startswith(("http://", "https://")):
         return [host.rstrip("/")]
-    return [f"http://{host}", f"https://{host}"] if _LOCAL.match(host) else [f"https://{host}"]
+    return [f"http://{host}", f"https://{host}"] if imageref.is_loopback(host) else [f"https://{host}"]
 
 
 def request(url: str, method: str = "GET", headers: dict[str, str] | None = None, action: str = "pull"):
@@ -183,26 +183,12 @@ class RemoteImage:
         return (self.config, *self.layers)
 
 
-def split_ref(ref: str) -> tuple[str, str, str]:
-    """(registry host, repository, tag or digest) with Docker's defaults: busybox -> docker.io, library/busybox, latest."""
-    name, at, digest = ref.partition("@")
-    first, slash, rest = name.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        host, path = first, rest
-    else:
-        host, path = "docker.io", name
-    tag = "latest"
-    last = path.rsplit("/", 1)[-1]
-    if ":" in last:
-        path, tag = path.rsplit(":", 1)
-    if host == "docker.io" and "/" not in path:
-        path = f"library/{path}"
-    return host, path, (digest if at else tag)
-
-
 def endpoints(host: str, mirrors: tuple[str, ...]) -> list[str]:
-    """Base URLs to read a host's images from: the engine's mirrors first for Docker Hub, as the engine does."""
-    if host in ("docker.io", "index.docker.io"):
+    """Base URLs to read a host's images from: the engine's mirrors first for Docker Hub, as the engine does.
+
+    `host` is a reference's domain (Docker's name for the registry: index.docker.io reads as docker.io).
+    """
+    if host == imageref.DOCKER_HUB:
         return [m.rstrip("/") for m in mirrors] + ["https://registry-1.docker.io"]
     return base_url(host)
 
@@ -270,7 +256,8 @@ def _descriptor(data: dict) -> Descriptor:
 
 def resolve_image(ref: str, platform: str, mirrors: tuple[str, ...] = ()) -> RemoteImage:
     """The image `ref` serves for `platform`, read from its registry (or the engine's mirror for Docker Hub)."""
-    host, repository, reference = split_ref(ref)
+    parts = imageref.split(ref)
+    host, repository, reference = parts.domain, parts.remote_path, parts.reference
     accept = {"Accept": ", ".join(INDEX_TYPES + MANIFEST_TYPES)}
     problems = []
     for base in endpoints(host, mirrors):
@@ -326,7 +313,8 @@ def open_blob(image: RemoteImage, blob: Descriptor):
 
 def list_tags(ref: str, mirrors: tuple[str, ...] = ()) -> list[str]:
     """Every tag the registry holds for `ref`'s repository ([] for a repository it does not know)."""
-    host, repository, _ = split_ref(ref)
+    parts = imageref.split(ref)
+    host, repository = parts.domain, parts.remote_path
     problems = []
     for base in endpoints(host, mirrors):
         try:

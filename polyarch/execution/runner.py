@@ -16,6 +16,8 @@ from dataclasses import replace
 from polyarch.core import console
 from polyarch.core.progname import prog
 from polyarch.adapters.docker.engine import Engine
+from polyarch.core.imageref import comparable, repository_of
+from polyarch.core.imageref import split as split_ref
 from polyarch.core.errors import BundleError, EngineError, PlatformError, SignatureError, VerificationError
 from polyarch.planning.plans import (
     AddBuilderNode,
@@ -402,13 +404,6 @@ def check_image_signature(ref: str, public_key, consequence: str) -> str:
     return digest
 
 
-def repository_of(ref: str) -> str:
-    """A ref without its tag or digest: 127.0.0.1:5000/ns/app:1 -> 127.0.0.1:5000/ns/app."""
-    from polyarch.planning.release_rules import split_tag
-
-    return split_tag(ref.split("@", 1)[0])[0]
-
-
 def _verified_digest(results: dict[int, object], ref: str) -> str | None:
     """The digest a VerifySignature step of this run checked for `ref`."""
     for result in results.values():
@@ -569,8 +564,6 @@ def unchanged_local_targets(engine: Engine, build: Build) -> dict[str, dict]:
 
 def check_images(engine: Engine, item: CheckImages) -> None:
     """Every image present; with a platform, runnable there; with image IDs, exactly those."""
-    from polyarch.model.stack import normalize_ref
-
     held = engine.local_images(item.refs)
     missing = [r for r in item.refs if r not in held]
     if missing:
@@ -580,8 +573,8 @@ def check_images(engine: Engine, item: CheckImages) -> None:
         # image store) and the config digest (classic store); either matches.
         promised: dict[str, set[str]] = {}
         for ref, image_id in item.image_ids:
-            promised.setdefault(normalize_ref(ref), set()).add(image_id)
-        wrong = [ref for ref in item.refs if normalize_ref(ref) in promised and held[ref].id not in promised[normalize_ref(ref)]]
+            promised.setdefault(comparable(ref), set()).add(image_id)
+        wrong = [ref for ref in item.refs if comparable(ref) in promised and held[ref].id not in promised[comparable(ref)]]
         if wrong:
             raise VerificationError(f"After loading, {', '.join(wrong)} are not the images the bundle names (other image IDs); the stack was not started.",
                                     tip="The bundle's manifest does not match its content: package it again.")
@@ -604,7 +597,7 @@ def _check_labels(item: Verify, index) -> None:
     """A merge source must carry the labels publish-build stamped on the image it built, else it is another image."""
     wrong = [(key, index.labels.get(key)) for key, value in item.labels if index.labels.get(key) != value]
     if wrong:
-        repository, _, digest = item.ref.partition("@")
+        repository, digest = repository_of(item.ref), split_ref(item.ref).digest
         said = "; ".join(f"{key} is {found!r}" if found is not None else f"it has no {key} label" for key, found in wrong)
         expected = ", ".join(f"{key}={value}" for key, value in item.labels)
         raise VerificationError(

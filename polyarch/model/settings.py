@@ -15,20 +15,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from polyarch.core.errors import StackError
+from polyarch.core.imageref import REPOSITORY, host_problem, port_problem
 
 SETTINGS_FILE = "polyarch.toml"
 
 # Compose's rule for project names.
 PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-# A repository path component as Docker's reference grammar allows it.
-_REPO_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-REPOSITORY = re.compile(rf"^{_REPO_COMPONENT}(?:/{_REPO_COMPONENT})*$")
 MODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# A registry host as Docker's reference grammar allows it: a DNS name or a
-# bracketed IPv6 address, optionally with a port.
-_HOST = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)"
-                   r"(?::(?P<port>[0-9]{1,5}))?$")
 # What a runner label may hold in a generated workflow (no spaces, quotes or line breaks).
 RUNNER_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 CACHE_BACKENDS = ("gha", "registry", "local", "none")
@@ -52,26 +46,6 @@ def credentials_in(value: str) -> tuple[str, str] | None:
         return None
     shown = hide_credentials(value)
     return shown, shown.removeprefix("***@").split("/")[0]
-
-
-def port_problem(port: int | str | None) -> str | None:
-    """Why a TCP port number is unusable (None when it is fine, or absent)."""
-    if port is None:
-        return None
-    if not 1 <= int(port) <= 65535:
-        return f"port {port} is out of range (1-65535)"
-    return None
-
-
-def host_problem(host: str) -> str | None:
-    """Why `host` is not a registry HOST[:PORT] (None when it is one)."""
-    if "@" in host:
-        # Not echoed: what stands before '@' is usually a password.
-        return "its host part holds '@'; a registry reference carries no credentials (log in with `docker login`)"
-    match = _HOST.fullmatch(host)
-    if match is None:
-        return f"'{host}' is not a host name (letters, digits, '.' and '-', optionally :PORT)"
-    return port_problem(match["port"])
 
 
 def registry_problem(value: str) -> str | None:

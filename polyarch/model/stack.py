@@ -20,7 +20,9 @@ from polyarch.model.buildspec import BuildSpec, compose_literal, dockerfile_text
 from polyarch.core.errors import PlatformError, StackError
 from polyarch.core.platforms import parse_platforms
 from polyarch.model.project import COMPOSE_NAMES, Project, compose_variable
-from polyarch.model.settings import REPOSITORY, ImageSettings, OptionalImage, Settings, hide_credentials, host_problem
+from polyarch.core.imageref import REPOSITORY, ImageRefError, comparable
+from polyarch.core.imageref import parse as parse_ref
+from polyarch.model.settings import ImageSettings, OptionalImage, Settings, hide_credentials
 
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
 ROLES = ("dev", "prod", "airtight")
@@ -211,38 +213,25 @@ def _did_you_mean(word: str, options: Any) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def normalize_ref(ref: str) -> str:
-    """A local image name in its full form, so that `redis` and `docker.io/library/redis:latest` compare equal."""
-    name, digest = (ref.split("@", 1) + [""])[:2]
-    last = name.rsplit("/", 1)[-1]
-    if ":" not in last:
-        name += ":latest"
-    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"):
-        if name.startswith(prefix):
-            name = name[len(prefix):]
-            break
-    if name.startswith("library/"):
-        name = name[len("library/"):]
-    return name + (f"@{digest}" if digest else "")
-
-
-_REF = re.compile(
-    r"^(?:(?P<host>[a-zA-Z0-9.-]+(?::(?P<port>\d{1,5}))?)/)?"
-    r"(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
-    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:[0-9a-f]{64})?$"
-)
-
-
 def check_ref(ref: str, where: str) -> str:
     """Refuse an image name Docker would refuse, naming where it came from."""
-    match = _REF.fullmatch(ref)
-    if not match:
-        raise StackError(f"{where}: '{hide_credentials(ref)}' is not a valid image name (Docker's rule: lowercase repository path, optional :tag).")
-    problem = host_problem(match["host"]) if match["host"] else None
-    if problem:
-        raise StackError(f"{where}: the registry part of '{ref}' is unusable: {problem}.",
-                         tip="Correct the registry host or port in the image name.")
+    try:
+        parse_ref(ref)
+    except ImageRefError as exc:
+        if exc.part != "host":
+            raise StackError(f"{where}: '{hide_credentials(ref)}' is {exc.reason}.") from None
+        raise StackError(f"{where}: the registry part of '{ref}' is unusable: {exc.reason}.",
+                         tip="Correct the registry host or port in the image name.") from None
     return ref
+
+
+def _well_formed(ref: str) -> bool:
+    """Whether `ref` is an image name by its shape (a wrong registry port still counts: check_ref says so later)."""
+    try:
+        parse_ref(ref)
+    except ImageRefError as exc:
+        return exc.part == "host"
+    return True
 
 
 def default_image_name(project: str, service: str) -> str:
@@ -446,16 +435,16 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
     by_local_name: dict[str, _RawBuild] = {}
     for mode_name in search_order:
         for b in raw[mode_name][0]:
-            by_local_name.setdefault(normalize_ref(b.local_name), b)
+            by_local_name.setdefault(comparable(b.local_name), b)
 
     checked: set[tuple] = set()
     modes = {}
     for mode_name, (builds, image_only, services) in raw.items():
         mode_where = f"mode '{mode_name}'"
         third_party: list[str] = []
-        own = {normalize_ref(b.local_name): b for b in builds}
+        own = {comparable(b.local_name): b for b in builds}
         for service, ref in image_only.items():
-            key = normalize_ref(ref)
+            key = comparable(ref)
             source = own.get(key) or by_local_name.get(key)
             if source is None:
                 check_ref(ref, f"{mode_where}: service '{service}' image")
@@ -490,9 +479,9 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
                 spec=first.spec,
             ))
         images = _link_siblings(images, mode_where)
-        local = {normalize_ref(n) for i in images for n in i.local_names}
+        local = {comparable(n) for i in images for n in i.local_names}
         for ref in third_party:
-            if normalize_ref(ref) in local:
+            if comparable(ref) in local:
                 raise StackError(f"{mode_where}: {ref} is both built by the stack and used as a third-party image.")
         modes[mode_name] = Mode(mode_name, files[mode_name], tuple(images),
                                 tuple(dict.fromkeys(third_party)), tuple(services))
@@ -512,7 +501,7 @@ def _refuse_shared_names(groups: dict[tuple, list[_RawBuild]], where: str) -> No
     owner: dict[str, _RawBuild] = {}
     for members in groups.values():
         for b in members:
-            seen = owner.setdefault(normalize_ref(b.local_name), b)
+            seen = owner.setdefault(comparable(b.local_name), b)
             if seen.key() != b.key():
                 raise StackError(f"{where}: services '{seen.service}' and '{b.service}' both name their image {b.local_name}, "
                                  "but build it differently, so one build would overwrite the other.",
@@ -527,7 +516,7 @@ def _link_siblings(images: list[ImageBuild], where: str) -> list[ImageBuild]:
     first and hands its result over (the rest stays parallel).
     """
     by_service = {s: i for i in images for s in i.services}
-    by_local = {normalize_ref(n): i for i in images for n in i.local_names}
+    by_local = {comparable(n): i for i in images for n in i.local_names}
     linked = []
     for image in images:
         contexts = dict(image.contexts)
@@ -545,7 +534,7 @@ def _link_siblings(images: list[ImageBuild], where: str) -> list[ImageBuild]:
         for ref in from_refs(dockerfile_text(image.dockerfile, image.spec.dockerfile_inline)) if readable else ():
             if ref.lower() in stages or "$" in ref or ref in contexts:
                 continue
-            other = by_local.get(normalize_ref(ref))
+            other = by_local.get(comparable(ref))
             if other is not None and other.name != image.name:
                 contexts[ref] = f"target:{other.name}"
         _refuse_double_links(image, contexts, where)
@@ -759,7 +748,7 @@ def _resolved_stack(project: Project, settings: Settings, configs: dict[str, dic
             # A built image whose name lacks a variable (`${REGISTRY}/app`) is
             # published under its repository anyway: it keeps compose's default
             # local name rather than stopping on an invalid one.
-            if spec.get("build") and findings[mode_name][service].image_missing and not _REF.fullmatch(str(spec.get("image"))):
+            if spec.get("build") and findings[mode_name][service].image_missing and not _well_formed(str(spec.get("image"))):
                 spec.pop("image")
     stack = build_stack(project, settings, configs, files, name, name_from, checked_modes)
     for mode_name, mode in stack.modes.items():

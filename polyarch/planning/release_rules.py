@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 
 from polyarch.core.errors import UsageError
+from polyarch.core.imageref import DEFAULT_TAG
+from polyarch.core.imageref import split as split_ref
 from polyarch.core.platforms import parse_platforms
 from polyarch.adapters.git import GitState, SourceInfo
 from polyarch.model.settings import credentials_in, registry_problem
@@ -304,15 +306,6 @@ def oci_metadata(source: SourceInfo, version: str, title: str) -> tuple[tuple[tu
     return labels, annotations
 
 
-def split_tag(ref: str) -> tuple[str, str]:
-    """(repository, tag) of an image reference; the tag defaults to latest."""
-    head, slash, last = ref.rpartition("/")
-    if ":" in last:
-        name, tag = last.rsplit(":", 1)
-        return f"{head}{slash}{name}", tag
-    return ref, "latest"
-
-
 def missing_tag_message(ref: str, tags: list[str] | None, known: dict[str, str], limit: int = 12) -> tuple[str, str | None]:
     """What to say about a tag the registry lacks, and the tag to suggest instead (None when there is none).
 
@@ -320,7 +313,8 @@ def missing_tag_message(ref: str, tags: list[str] | None, known: dict[str, str],
     be read); `known` maps tags worth naming first to why (e.g. the last
     deploy-build). Those come first, the rest in the registry's order.
     """
-    repository, tag = split_tag(ref)
+    parts = split_ref(ref)
+    repository, tag = parts.repository, parts.tag or DEFAULT_TAG
     if tags is None:
         return f"{ref} is not in its registry, and the registry's list of {repository} tags could not be read.", None
     if not tags:

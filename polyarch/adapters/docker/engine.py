@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 from polyarch.core.progname import prog
 from polyarch.core.errors import EngineError, MissingTagError, PlatformError
 from polyarch.planning.plans import Build, Compose, DockerArgs
+from polyarch.core.imageref import repository_of
 from polyarch.core.platforms import platform_from_parts
 
 NO_ENGINE_TIP = (
@@ -498,7 +499,7 @@ class Engine:
                 images = self.docker.image.list(filters={"reference": f"{repository}:*"})
             except self.DockerException as exc:
                 raise _explain(exc, f"list the local tags of {repository}") from None
-            present += [t for image in images for t in image.repo_tags if t.rsplit(":", 1)[0] == repository and t not in present]
+            present += [t for image in images for t in image.repo_tags if repository_of(t) == repository and t not in present]
         if present:
             try:
                 self.docker.image.remove(present, force=True)

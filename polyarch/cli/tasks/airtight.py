@@ -160,7 +160,7 @@ def _refuse_mismatch(path, sha_file, got: str, want: str | None) -> None:
 def check_bundle_fits(manifest, stack, mode, path) -> None:
     """Refuse, before loading, a bundle of another stack or one that lacks an image the airtight mode runs."""
     from polyarch.planning.planner import airtight_refs
-    from polyarch.model.stack import normalize_ref
+    from polyarch.core.imageref import comparable
 
     if manifest.stack != stack.name:
         raise BundleStackError(
@@ -169,8 +169,8 @@ def check_bundle_fits(manifest, stack, mode, path) -> None:
             tip=f"Use the bundle package-airtight wrote for this project, or name the stack '{manifest.stack}' on both sides "
                 f"with a top-level `name: {manifest.stack}` in the compose file (or project.name in polyarch.toml, "
                 f"or COMPOSE_PROJECT_NAME={manifest.stack} in .env), so that the folder's name does not matter.")
-    held = {normalize_ref(ref) for ref in manifest.images}
-    missing = [ref for ref in airtight_refs(mode) if normalize_ref(ref) not in held]
+    held = {comparable(ref) for ref in manifest.images}
+    missing = [ref for ref in airtight_refs(mode) if comparable(ref) not in held]
     if missing:
         raise BundleError(f"{path.name} lacks {len(missing)} image(s) the {mode.name} mode runs: {', '.join(missing)}; nothing was loaded.",
                           tip=f"Package the bundle again with `{prog()} package-airtight` from the same version of the project.")

@@ -117,11 +117,12 @@ def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, p
     results = session.carry_out(plan)
     if results is None:
         return
+    from polyarch.core.imageref import has_tag
     from polyarch.planning.plans import Verify
 
     rows = []
     for number, item in enumerate(plan.steps, 1):
-        if isinstance(item, Verify) and ":" in item.ref.rsplit("/", 1)[-1] and "@" not in item.ref:
+        if isinstance(item, Verify) and has_tag(item.ref):
             index = results[number]
             rows.append((item.ref, ", ".join(index.platforms), index.digest or "?"))
             console.emit(f"{item.ref}@{index.digest}")

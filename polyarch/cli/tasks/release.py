@@ -332,9 +332,9 @@ def verify(c, ref, platforms=None, key=None, stack=None):
     try:
         index = engine.inspect_index(ref)
     except MissingTagError as exc:
-        from polyarch.planning.release_rules import split_tag
+        from polyarch.core.imageref import repository_of
 
-        raise missing_tag(exc, known_tags_here(stack), lambda t: f"Check one it has: `{prog()} verify {split_tag(ref)[0]}:{t}`.") from None
+        raise missing_tag(exc, known_tags_here(stack), lambda t: f"Check one it has: `{prog()} verify {repository_of(ref)}:{t}`.") from None
     attestations = engine.attestations(ref)
     console.table(f"{ref}", ("platform", "wanted", "attestations"),
                   [(p, "yes" if p in wanted else "", ", ".join(attestations.get(p) or attestations.get("") or ()) or "none")
