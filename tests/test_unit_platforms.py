@@ -8,6 +8,8 @@ from polyarch.core.errors import PlatformError
 from polyarch.core.platforms import (
     KNOWN_PLATFORMS,
     MACHINE_TO_PLATFORM,
+    PLATFORMS,
+    QEMU_NAMES,
     arch_name,
     choose_host_platform,
     normalize_platform,
@@ -162,23 +164,31 @@ def test_parse_platform_rejects_two_platforms(value):
 
 
 @pytest.mark.parametrize(
-    ("platform", "arch", "uname"),
+    ("platform", "arch", "uname", "qemu"),
     [
-        ("linux/amd64", "amd64", "x86_64"),
-        ("linux/arm64", "arm64", "aarch64"),
-        ("linux/arm/v7", "armv7", "armv7l"),
-        ("linux/arm/v6", "armv6", "armv6l"),
-        ("linux/386", "386", "i686"),
-        ("linux/ppc64le", "ppc64le", "ppc64le"),
-        ("linux/s390x", "s390x", "s390x"),
-        ("linux/riscv64", "riscv64", "riscv64"),
+        ("linux/amd64", "amd64", "x86_64", "qemu-x86_64"),
+        ("linux/arm64", "arm64", "aarch64", "qemu-aarch64"),
+        ("linux/arm/v7", "armv7", "armv7l", "qemu-arm"),
+        ("linux/arm/v6", "armv6", "armv6l", "qemu-arm"),
+        ("linux/386", "386", "i686", "qemu-i386"),
+        ("linux/ppc64le", "ppc64le", "ppc64le", "qemu-ppc64le"),
+        ("linux/s390x", "s390x", "s390x", "qemu-s390x"),
+        ("linux/riscv64", "riscv64", "riscv64", "qemu-riscv64"),
     ],
 )
-def test_arch_name_and_uname(platform, arch, uname):
+def test_arch_name_uname_and_qemu_handler(platform, arch, uname, qemu):
     assert arch_name(platform) == arch
     assert uname_for(platform) == uname
+    assert QEMU_NAMES[platform] == qemu
     # what uname prints inside the container maps back to the same platform
     assert platform_for_machine(uname) == platform
+
+
+@pytest.mark.parametrize("column", ["name", "arch", "aliases", "machines"])
+def test_no_spelling_names_two_platforms(column):
+    # The lookup dicts are built from the rows: a repeated spelling would silently pick one.
+    spellings = [s for row in PLATFORMS for s in ((getattr(row, column),) if column in ("name", "arch") else getattr(row, column))]
+    assert len(spellings) == len(set(spellings))
 
 
 def test_arch_name_and_uname_cover_every_known_platform():
