@@ -202,8 +202,9 @@ def image_index(images: tuple[BundledImage, ...]) -> bytes:
     entries = []
     for bundled in images:
         for name in bundled.names:
-            full = full_name(name)
-            short = full.rsplit(":", 1)[1]  # the tag, or a digest's hex
+            parts = split_ref(name)
+            full = parts.full()
+            short = parts.tag or parts.digest.partition(":")[2] or "latest"  # the tag; a digest-only name gives its hex
             entries.append({
                 "mediaType": bundled.image.manifest.media_type,
                 "digest": bundled.image.manifest.digest,
