@@ -102,7 +102,7 @@ class IndexEngine:
     def __init__(self, index: ImageIndex) -> None:
         self.index = index
 
-    def inspect_index(self, ref):
+    def inspect_index(self, ref, missing_ok=False):
         return self.index
 
 

@@ -295,8 +295,6 @@ def test_only_an_exited_container_makes_polyarch_judge_the_project_itself():
 
 
 def test_an_env_secret_is_read_from_the_environment_first_then_the_env_file(tmp_path, monkeypatch):
-    from polyarch.adapters.docker.engine import _secret_variables
-
     root = tree(tmp_path)
     (root / ".env").write_text("API_KEY=from-env-file\nOTHER=not-asked\n")
     secrets = {"a": {"environment": "API_KEY"}, "b": {"environment": "SHELL_KEY"}}
@@ -304,6 +302,6 @@ def test_an_env_secret_is_read_from_the_environment_first_then_the_env_file(tmp_
     monkeypatch.delenv("API_KEY", raising=False)
     monkeypatch.setenv("SHELL_KEY", "from-shell")
     # Only what the environment lacks is added, and only the variables a secret names.
-    assert _secret_variables(build) == (("API_KEY", "from-env-file"),)
+    assert build.secret_variables() == (("API_KEY", "from-env-file"),)
     monkeypatch.setenv("API_KEY", "from-shell-too")
-    assert _secret_variables(build) == ()
+    assert build.secret_variables() == ()

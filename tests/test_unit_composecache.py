@@ -24,7 +24,7 @@ def project(tmp_path, compose_cli):
 
 def counting_reader(root: Path, env_file: Path, calls: list):
     """The real compose reader, counting how often compose is started."""
-    from polyarch.adapters.docker.engine import compose_config_reader
+    from polyarch.model.composecache import compose_config_reader
 
     real = compose_config_reader(root, env_file)
 

@@ -155,7 +155,7 @@ class FakeEngine:
     def plugin_version(self, name):
         return self._plugins.get(name)
 
-    def builder(self):
+    def builder(self, name=None, bootstrap=True):
         if isinstance(self._builder, Exception):
             raise self._builder
         return self._builder

@@ -35,7 +35,7 @@ class LabelsEngine:
     def __init__(self, labels):
         self.labels = labels
 
-    def inspect_index(self, ref):
+    def inspect_index(self, ref, missing_ok=False):
         return ImageIndex(ref, ref.split("@")[1], ("linux/amd64",), {}, True, self.labels)
 
 

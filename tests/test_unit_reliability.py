@@ -353,7 +353,7 @@ def test_sigterm_stops_the_child_processes_a_task_started(tmp_path):
 
 
 def test_a_dead_builder_node_is_not_called_a_dead_engine():
-    from polyarch.adapters.docker.engine import _explain
+    from polyarch.adapters.docker.errors import explain
 
     class Failed(Exception):
         docker_command = ["docker", "buildx", "bake", "--builder", "polyarch-native", "server"]
@@ -361,12 +361,12 @@ def test_a_dead_builder_node_is_not_called_a_dead_engine():
         stderr = "ERROR: error during connect: ssh://me@arm-box: connection refused"
         stdout = ""
 
-    error = _explain(Failed(), "build server")
+    error = explain(Failed(), "build server")
     assert "A node of the buildx builder does not answer" in error.message and "--builder" in error.tip
 
     Failed.docker_command = ["docker", "info"]
     Failed.stderr = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
-    assert "The Docker engine does not answer" in _explain(Failed(), "read info").message
+    assert "The Docker engine does not answer" in explain(Failed(), "read info").message
 
 
 def test_every_error_kind_ends_with_a_tip_even_when_the_raiser_gives_none():

@@ -218,12 +218,12 @@ class FailedBake(Exception):
 
 
 def test_a_failed_bake_names_image_services_and_line_without_repeating_the_output(tmp_path):
-    from polyarch.adapters.docker.engine import _bake_error
+    from polyarch.adapters.docker.buildx import bake_error
     from polyarch.planning.plans import BakeTarget, Build
 
     targets = tuple(BakeTarget(name, tmp_path / name, tmp_path / name / "Dockerfile", None, ("linux/amd64",), (f"{name}:dev",),
                                services=services) for name, services in (("web", ("web",)), ("api", ("api", "worker"))))
-    error = _bake_error(FailedBake(BAKE_FAILURE), Build(targets, load=True), streamed=True)
+    error = bake_error(FailedBake(BAKE_FAILURE), Build(targets, load=True), streamed=True)
     assert error.message.startswith("The api image (services api, worker) failed to build for linux/amd64 at ")
     assert error.message.endswith("api/Dockerfile:3: `RUN echo failing && exit 4` exited with code 4.")
     assert "1.097 failing" not in error.message and "doctor" not in error.tip
@@ -244,11 +244,11 @@ ERROR: failed to solve: failed to resolve source metadata for docker.io/docker/d
 
 
 def test_a_base_image_the_build_cannot_reach_gets_a_network_tip_not_fix_that_line(tmp_path):
-    from polyarch.adapters.docker.engine import _bake_error
+    from polyarch.adapters.docker.buildx import bake_error
     from polyarch.planning.plans import BakeTarget, Build
 
     target = BakeTarget("web", tmp_path, tmp_path / "Dockerfile", None, ("linux/amd64",), ("web:dev",), services=("web",))
-    error = _bake_error(FailedBake(UNREACHABLE_BASE), Build((target,), load=True), streamed=True)
+    error = bake_error(FailedBake(UNREACHABLE_BASE), Build((target,), load=True), streamed=True)
     assert "docker.io/docker/dockerfile:1.4" in error.message and "no such host" in error.message
     assert "Fix that line" not in error.tip and "network" in error.tip
 
@@ -276,9 +276,9 @@ class Refused(Exception):
     ("no space left on device", False),
 ])
 def test_doctor_is_suggested_only_for_engine_problems(stderr, names_doctor, fresh_console):
-    from polyarch.adapters.docker.engine import _explain
+    from polyarch.adapters.docker.errors import explain
 
-    assert ("doctor" in _explain(Refused(stderr), "pull x").tip) == names_doctor
+    assert ("doctor" in explain(Refused(stderr), "pull x").tip) == names_doctor
 
 
 def test_no_default_tip_names_a_file_the_project_lacks():

@@ -191,9 +191,9 @@ def polyarch_task(*args, **kwargs) -> Callable:
             except Exception as exc:
                 # A python-on-whales error no engine method converted: still no traceback.
                 if type(exc).__module__.startswith("python_on_whales") and not debugging():
-                    from polyarch.adapters.docker.engine import _explain
+                    from polyarch.adapters.docker.errors import explain
 
-                    converted = _explain(exc, "run a docker command")
+                    converted = explain(exc, "run a docker command")
                     console.error(converted.message, converted.tip)
                     raise Exit(code=1) from None
                 raise
@@ -268,7 +268,7 @@ class Session:
         show_plan(shown, self.dry_run, self.verbose)
         if self.dry_run:
             return None
-        from polyarch.adapters.docker.engine import require_platform_runs
+        from polyarch.execution.doctor import require_platform_runs
         from polyarch.execution.runner import run_plan
         from polyarch.adapters.locks import acquire, lock_path
 

@@ -10,9 +10,14 @@ import os
 import platform as _platform
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from polyarch.core.errors import PolyarchError
+from polyarch.core.errors import PlatformError, PolyarchError
 from polyarch.core.platforms import QEMU_NAMES, choose_host_platform
+from polyarch.core.progname import prog
+
+if TYPE_CHECKING:
+    from polyarch.adapters.docker.api import EngineAPI
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 
@@ -52,6 +57,21 @@ def can_build(platform: str, builder_platforms: tuple[str, ...], binfmt_dir: Pat
     one that works (linux/arm/v7 here), so an enabled binfmt_misc handler counts too.
     """
     return platform in builder_platforms or binfmt_state(platform, binfmt_dir) == "enabled"
+
+
+def require_platform_runs(engine: "EngineAPI", platform: str, native: str) -> None:
+    """Fail before building when a foreign platform has no emulator."""
+    if platform == native:
+        return
+    builder = engine.builder()
+    if not can_build(platform, builder.platforms):
+        raise PlatformError(
+            f"This machine cannot build or run {platform}: the builder '{builder.name}' only lists "
+            f"{', '.join(builder.platforms) or 'no platforms'}.",
+            tip="Register QEMU user emulation (Debian: `apt-get install qemu-user-static binfmt-support`, "
+            "or `docker run --privileged --rm tonistiigi/binfmt --install all` where a registry is reachable); "
+            f"`{prog()} doctor` checks it.",
+        )
 
 
 def judge_platform(platform: str, native: str, builder_platforms: tuple[str, ...], binfmt: str) -> Check:

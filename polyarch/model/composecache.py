@@ -20,6 +20,9 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
+from polyarch.core.progname import prog
+from polyarch.model.compose_errors import ComposeProject, compose_config_error
+
 # Bumped when the key or the stored form changes.
 FORMAT = "1"
 # Oldest entries beyond this many are removed when a new one is written.
@@ -111,11 +114,33 @@ def reading_key(files: tuple[Path, ...], project: str | None, env_file: Path) ->
     return digest.hexdigest()
 
 
+def compose_config_reader(root: Path, env_file: Path | None, env_example: Path | None = None,
+                          all_profiles: bool = False, interpolate: bool = True) -> Reader:
+    """A function that returns compose's resolved config (as JSON data) for some files; no cache.
+
+    The engine module runs `compose config` (polyarch.adapters.docker.compose);
+    what compose refuses in the files becomes a StackError (exit 2) naming the
+    file and the fix. `env_example` is named in the tip for a missing variable.
+    """
+    from polyarch.adapters.docker.compose import compose_config_reader as engine_reader
+    from polyarch.adapters.docker.errors import ComposeRefused
+    read_config = engine_reader(env_file, all_profiles=all_profiles, interpolate=interpolate)
+
+    def read(files: tuple[Path, ...], project: str | None) -> dict[str, Any]:
+        try:
+            return read_config(files, project)
+        except ComposeRefused as refused:
+            where = ComposeProject(root, files, env_file or root / ".env", env_example)
+            raise compose_config_error(refused.output, where, prog()) from None
+
+    return read
+
+
 def cached_reader(root: Path, env_file: Path | None, env_example: Path | None = None, real: Callable[[], Reader] | None = None,
                   folder: Path | None = None, interpolate: bool = True) -> Reader:
     """A config reader that answers from the cache when the key matches, else asks compose and stores the answer.
 
-    `real` makes the uncached reader (by default the engine module's, created
+    `real` makes the uncached reader (by default compose_config_reader's, created
     only on the first miss, so a warm run never imports python-on-whales).
     """
     made: list[Reader] = []
@@ -131,8 +156,6 @@ def cached_reader(root: Path, env_file: Path | None, env_example: Path | None = 
             pass
         if not made:
             if real is None:
-                from polyarch.adapters.docker.engine import compose_config_reader
-
                 made.append(compose_config_reader(root, env_file, env_example, interpolate=interpolate))
             else:
                 made.append(real())

@@ -2,54 +2,19 @@
 
 A planner (pure, in `polyarch.planning.planner`) turns a stack, a mode and options into a
 `Plan`; `--dry-run` prints it; `polyarch.execution.runner` walks the same plan step by
-step. Nothing here touches docker, the network or the file system.
+step. Nothing here touches docker or the network; the file system is read only by
+`Build.secret_variables`, when the engine asks for the build secrets' values.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
-
-
-@dataclass(frozen=True)
-class DockerArgs:
-    """One docker CLI call a step makes: its fixed words, python-on-whales keyword arguments and operands.
-
-    The engine passes `kwargs()` and `operands` to python-on-whales as they
-    are; `words()` is the same call as the plan prints it, so the two cannot drift.
-    """
-
-    command: tuple[str, ...]
-    options: tuple[tuple[str, object], ...] = ()
-    operands: tuple[str, ...] = ()
-
-    # python-on-whales names whose flag is spelled otherwise, and flags that a False value turns on.
-    FLAGS = {"files": "--file"}
-    NEGATED = {"cache": "--no-cache"}
-
-    def kwargs(self) -> dict[str, object]:
-        return dict(self.options)
-
-    def words(self) -> list[str]:
-        words = list(self.command)
-        for key, value in self.options:
-            flag = self.FLAGS.get(key, "--" + key.replace("_", "-"))
-            if value is False and key in self.NEGATED:
-                words.append(self.NEGATED[key])
-            elif value is True and key not in self.NEGATED:
-                words.append(flag)
-            elif isinstance(value, (tuple, list)):
-                for item in value:
-                    words += [flag, str(item)]
-            elif value not in (None, False, True):
-                words += [flag, str(value)]
-        return words + list(self.operands)
-
-    def text(self) -> str:
-        return " ".join(self.words())
+from polyarch.adapters.docker.args import DockerArgs
 
 
 @dataclass(frozen=True)
@@ -209,6 +174,23 @@ class Build:
         return DockerArgs(("buildx", "bake"), (("files", (bake_file,)), ("builder", self.builder), ("load", self.load),
                                                ("push", self.push), ("cache", not self.no_cache)),
                           tuple(t.name for t in self.targets))
+
+    def secret_variables(self) -> tuple[tuple[str, str], ...]:
+        """Values for the `env=` build secrets that the environment lacks, read (at run time) from the stack's .env as compose reads them."""
+        from polyarch.model.envfile import read_env
+
+        wanted: dict[str, Path] = {}
+        for target in self.targets:
+            for secret in target.secrets:
+                fields = dict(part.split("=", 1) for part in secret.split(",") if "=" in part)
+                if "env" in fields and fields["env"] not in os.environ and target.secret_env_file is not None:
+                    wanted[fields["env"]] = target.secret_env_file
+        values = []
+        for name, env_file in wanted.items():
+            value = read_env(env_file).get(name)
+            if value is not None:
+                values.append((name, value))
+        return tuple(values)
 
     def command(self, bake_file: str = "<bake.json>") -> list[str]:
         """The buildx command line this step runs."""

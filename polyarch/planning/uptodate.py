@@ -10,20 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class ContainerState:
-    """What compose's labels and the engine say about one container of the project."""
-
-    service: str
-    config_hash: str
-    image_name: str
-    image_id: str
-    state: str
-    health: str
-    exit_code: int
-    # "service:condition:..." entries of com.docker.compose.depends_on.
-    depends_on: tuple[str, ...] = ()
+# `compose ps` rows as the engine reads them (the type lives beside the engine, which never imports this layer).
+from polyarch.adapters.docker.models import ContainerState
 
 
 def _completed_jobs(containers: list[ContainerState]) -> set[str]:

@@ -218,7 +218,7 @@ def stop(session: Session, volumes: bool = False, images: bool = False) -> None:
     warn_unread(stack)
     names = None
     if images:
-        from polyarch.adapters.docker.engine import compose_config_reader
+        from polyarch.model.composecache import compose_config_reader
 
         # Services under a profile no mode turns on still built images under the stack's names.
         names = stack.every_profile_local_names(compose_config_reader(stack.root, stack.env_file, stack.env_example,
