@@ -27,9 +27,9 @@ def test_engine_module_pushes_a_two_platform_manifest_list(registry, tmp_path):
     engine = Engine()
     # Through the same retry a real run uses: the local registry (distribution's
     # filesystem store) now and then answers a push with a 500.
-    from polyarch.execution.runner import _bake_with_retry
+    from polyarch.execution.handlers.build import bake_with_retry
 
-    metadata = _bake_with_retry(engine, build)
+    metadata = bake_with_retry(engine, build)
     index = engine.inspect_index(ref)
     assert sorted(index.platforms) == ["linux/amd64", "linux/arm64"]
     assert index.digest and index.digest == metadata["tiny"]["containerimage.digest"]

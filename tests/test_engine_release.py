@@ -248,9 +248,11 @@ def test_a_run_of_verify_steps_is_read_at_once_but_judged_in_order(namespace, pu
 
     both = ("linux/amd64", "linux/arm64")
     server, frontend, missing = f"{namespace}/server:t1", f"{namespace}/frontend:t1", f"{namespace}/server:never-pushed"
-    results = run_plan(Engine(), Plan("verify", (Verify(server, both), Verify(frontend, both))))
-    assert [results[1].ref, results[2].ref] == [server, frontend]
-    assert all(results[n].digest.startswith("sha256:") and set(both) <= set(results[n].platforms) for n in (1, 2))
+    from polyarch.execution.results import VerifyResult
+
+    verified = run_plan(Engine(), Plan("verify", (Verify(server, both), Verify(frontend, both)))).all(VerifyResult)
+    assert [v.ref for v in verified] == [server, frontend]
+    assert all(v.digest.startswith("sha256:") and set(both) <= set(v.index.platforms) for v in verified)
     # Step 2 fails on its platform before step 3's missing tag is reported.
     with pytest.raises(VerificationError, match=r"frontend:t1 does not serve linux/arm/v7"):
         run_plan(Engine(), Plan("verify", (Verify(server, both), Verify(frontend, both + ("linux/arm/v7",)), Verify(missing, both))))

@@ -115,17 +115,17 @@ def attested(platforms=("linux/amd64",), labels=None) -> ImageIndex:
 
 
 def test_a_merge_source_may_be_a_bare_manifest_or_a_one_platform_index():
-    assert run_step(IndexEngine(attested()), source_check(), {}).attested
-    assert run_step(IndexEngine(ImageIndex("r", IMAGE, ("linux/amd64",), {}, True, dict(TITLE))), source_check(), {}).single
+    assert run_step(IndexEngine(attested()), source_check()).index.attested
+    assert run_step(IndexEngine(ImageIndex("r", IMAGE, ("linux/amd64",), {}, True, dict(TITLE))), source_check()).index.single
 
 
 def test_a_one_platform_index_of_another_platform_or_image_is_refused():
     with pytest.raises(VerificationError, match="does not serve linux/amd64; it lists linux/arm64"):
-        run_step(IndexEngine(attested(("linux/arm64",))), source_check(), {})
+        run_step(IndexEngine(attested(("linux/arm64",))), source_check())
     with pytest.raises(VerificationError, match="is not the image publish-build built .*title is 'frontend'"):
-        run_step(IndexEngine(attested(labels={"org.opencontainers.image.title": "frontend"})), source_check(), {})
+        run_step(IndexEngine(attested(labels={"org.opencontainers.image.title": "frontend"})), source_check())
     with pytest.raises(VerificationError, match="is a manifest list, not a single linux/amd64 manifest"):
-        run_step(IndexEngine(ImageIndex("r", "d", ("linux/amd64", "linux/arm64"))), source_check(), {})
+        run_step(IndexEngine(ImageIndex("r", "d", ("linux/amd64", "linux/arm64"))), source_check())
 
 
 

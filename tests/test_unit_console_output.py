@@ -11,6 +11,7 @@ from unit_helpers import fresh_console  # noqa: F401  (fixture)
 from polyarch.core import console
 
 from polyarch.execution import runner as execute
+from polyarch.execution.handlers.build import bake_lines
 from polyarch.planning.plans import BakeTarget, Build, Compose, ComposeDown, Plan, Pull
 
 LONG_REF = "127.0.0.1:5000/a-rather-long-team-namespace/and-an-even-longer-repository-name:0123456789abcdef"
@@ -80,7 +81,7 @@ def test_each_pull_says_which_image_and_which_of_the_plan_s_pulls_it_is(fresh_co
 def test_a_pushing_build_says_which_image_it_pushes_n_of_m(fresh_console, statuses, capsys):
     targets = tuple(BakeTarget(name, Path("/c"), Path("/c/Dockerfile"), "prod", ("linux/amd64",), (f"r/{name}:1",))
                     for name in ("server", "frontend"))
-    with execute.bake_lines(Build(targets, push=True)) as on_line:
+    with bake_lines(Build(targets, push=True)) as on_line:
         for line in ("#20 exporting to image", "#20 pushing manifest for r/frontend:1@sha256:" + "a" * 64,
                      "#20 pushing manifest for r/frontend:1@sha256:" + "a" * 64 + " 0.1s done",
                      "#21 pushing manifest for r/server:1@sha256:" + "b" * 64):

@@ -42,10 +42,10 @@ class LabelsEngine:
 def test_a_digest_of_another_image_is_refused_naming_image_arch_and_digest():
     step = Verify(f"r:5000/ns/server@{D1}", ("linux/amd64",), single=True, labels=((TITLE, "server"), (REVISION, "e" * 40)))
     with pytest.raises(VerificationError) as caught:
-        run_step(LabelsEngine({}), step, {})
+        run_step(LabelsEngine({}), step)
     message = caught.value.message
     assert f"r:5000/ns/server for linux/amd64: the digest {D1} is not the image publish-build built" in message
     assert f"it has no {TITLE} label" in message and "nothing was merged" in message
     with pytest.raises(VerificationError, match=f"{TITLE} is 'frontend'"):
-        run_step(LabelsEngine({TITLE: "frontend", REVISION: "e" * 40}), step, {})
-    assert run_step(LabelsEngine({TITLE: "server", REVISION: "e" * 40, "other": "x"}), step, {}).single
+        run_step(LabelsEngine({TITLE: "frontend", REVISION: "e" * 40}), step)
+    assert run_step(LabelsEngine({TITLE: "server", REVISION: "e" * 40, "other": "x"}), step).index.single

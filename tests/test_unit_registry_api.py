@@ -151,7 +151,7 @@ def test_a_bundle_is_assembled_from_registry_blobs_and_checksummed_while_written
     import hashlib
     import tarfile
 
-    from polyarch.execution.runner import fetch_bundle
+    from polyarch.execution.handlers.bundle import fetch_bundle
     from polyarch.planning.plans import FetchBundle
 
     blobs, manifest = image_parts()
@@ -164,7 +164,7 @@ def test_a_bundle_is_assembled_from_registry_blobs_and_checksummed_while_written
     finally:
         stop(server)
     data = item.bundle.read_bytes()
-    assert stats["sha256"] == hashlib.sha256(data).hexdigest() and item.checksum.read_text().startswith(stats["sha256"])
+    assert stats.sha256 == hashlib.sha256(data).hexdigest() and item.checksum.read_text().startswith(stats.sha256)
     with tarfile.open(item.bundle) as archive:
         names = archive.getnames()
         index = json.load(archive.extractfile("index.json"))
@@ -182,7 +182,7 @@ def test_a_registry_that_sends_other_bytes_leaves_no_bundle(tmp_path):
     import os
 
     from polyarch.core.errors import BundleError
-    from polyarch.execution.runner import fetch_bundle
+    from polyarch.execution.handlers.bundle import fetch_bundle
     from polyarch.planning.plans import FetchBundle
 
     blobs, manifest = image_parts()

@@ -410,23 +410,23 @@ def pushing_build():
 
 
 def test_a_push_the_registry_answers_with_a_5xx_is_tried_again_a_little_later_each_time(monkeypatch):
-    import polyarch.execution.runner as execute
+    import polyarch.execution.handlers.build as build_steps
 
     pauses = []
-    monkeypatch.setattr(execute.time, "sleep", pauses.append)
+    monkeypatch.setattr(build_steps.time, "sleep", pauses.append)
     engine = FlakyRegistryBake(failures=4)
-    assert execute._bake_with_retry(engine, pushing_build())["server"]["containerimage.digest"].startswith("sha256:")
+    assert build_steps.bake_with_retry(engine, pushing_build())["server"]["containerimage.digest"].startswith("sha256:")
     assert engine.calls == 5 and pauses == [1, 2, 3, 4]
 
 
 def test_a_push_that_keeps_failing_gives_up_after_five_tries_with_the_registrys_error(monkeypatch):
-    import polyarch.execution.runner as execute
+    import polyarch.execution.handlers.build as build_steps
     from polyarch.core.errors import EngineError
 
-    monkeypatch.setattr(execute.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(build_steps.time, "sleep", lambda seconds: None)
     engine = FlakyRegistryBake(failures=99)
     with pytest.raises(EngineError, match="500 Internal Server Error"):
-        execute._bake_with_retry(engine, pushing_build())
+        build_steps.bake_with_retry(engine, pushing_build())
     assert engine.calls == 5
 
 
@@ -605,7 +605,7 @@ def test_env_keys_that_init_would_write_must_be_variable_names():
 def test_an_interruption_while_publishing_a_bundle_never_leaves_one_without_the_other(tmp_path, monkeypatch, after):
     """A signal that lands right after a rename: before the bundle's, nothing stays; after it, both stay."""
     import polyarch.adapters.bundle
-    from polyarch.execution.runner import _write_bundle
+    from polyarch.execution.handlers.bundle import _write_bundle
     from polyarch.planning.plans import SaveBundle
 
     item = SaveBundle(("x",), tmp_path / "b.tar.gz", tmp_path / "b.tar.gz.sha256", "s", "v", "linux/amd64", 1)

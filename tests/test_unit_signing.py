@@ -330,7 +330,7 @@ def test_an_sbom_is_refused_before_building_when_no_registry_serves_the_scanner_
     ("app:latest", "app"),
 ])
 def test_the_repository_a_signature_is_stored_in(ref, repository):
-    from polyarch.execution.runner import repository_of
+    from polyarch.core.imageref import repository_of
 
     assert repository_of(ref) == repository
 

@@ -14,8 +14,10 @@ import pytest
 
 from polyarch.adapters.docker.engine import ImageIndex
 from polyarch.core.errors import VerificationError
-from polyarch.execution.runner import read_indexes_ahead, run_plan
-from polyarch.planning.plans import Plan, Tag, Verify
+from polyarch.execution.handlers.registry import read_indexes_ahead
+from polyarch.execution.results import BuildResult, RunLog, UnchangedTarget, VerifyResult
+from polyarch.execution.runner import run_plan
+from polyarch.planning.plans import Build, Plan, Tag, Verify
 
 BOTH = ("linux/amd64", "linux/arm64")
 
@@ -47,8 +49,8 @@ class RecordingRegistry:
 
 def test_the_reads_of_a_run_of_verify_steps_are_in_flight_together():
     registry = RecordingRegistry(barrier=threading.Barrier(3, timeout=5))
-    results = run_plan(registry, Plan("verify", tuple(Verify(ref, BOTH) for ref in ("r/a:1", "r/b:1", "r/c:1"))))
-    assert [results[n].ref for n in (1, 2, 3)] == ["r/a:1", "r/b:1", "r/c:1"]
+    log = run_plan(registry, Plan("verify", tuple(Verify(ref, BOTH) for ref in ("r/a:1", "r/b:1", "r/c:1"))))
+    assert [v.ref for v in log.all(VerifyResult)] == ["r/a:1", "r/b:1", "r/c:1"]
     assert sorted(registry.reads) == ["r/a:1", "r/b:1", "r/c:1"]
 
 
@@ -63,7 +65,8 @@ def test_each_tag_is_read_once_per_run_and_again_after_any_other_step():
 
 def test_a_tag_this_run_already_read_is_not_read_again():
     known = ImageIndex("r/a:1", "sha256:" + "a" * 64, BOTH)
-    results = {1: {"server": {"skipped": True, "index": known}}}  # what a Build step returns for an unchanged image
+    results = RunLog()
+    results.record(Build(()), BuildResult(unchanged={"server": UnchangedTarget(index=known)}))  # a Build that found the image unchanged
     registry = RecordingRegistry()
     ahead = read_indexes_ahead(registry, (Verify("r/a:1", BOTH), Verify("r/b:1", BOTH), Verify("r/c:1", BOTH)), results)
     assert ahead["r/a:1"] is known and sorted(ahead) == ["r/a:1", "r/b:1", "r/c:1"]
@@ -84,12 +87,12 @@ def test_any_error_reading_a_tag_is_raised_by_that_tags_step():
 
 
 def test_a_known_tag_in_the_middle_of_a_run_starts_no_second_read(monkeypatch):
-    import polyarch.execution.runner as execute
+    import polyarch.execution.handlers.registry as registry_steps
 
     known = ImageIndex("r/b:1", "sha256:" + "b" * 64, BOTH)
     # As if a Build step earlier in the run had found r/b:1 unchanged in the registry.
-    monkeypatch.setattr(execute, "_index_read_this_run", lambda results, ref: known if ref == "r/b:1" else None)
+    monkeypatch.setattr(registry_steps, "index_read_this_run", lambda log, ref: known if ref == "r/b:1" else None)
     registry = RecordingRegistry()
-    results = run_plan(registry, Plan("verify", tuple(Verify(ref, BOTH) for ref in ("r/a:1", "r/b:1", "r/c:1", "r/d:1"))))
-    assert results[2] is known
+    log = run_plan(registry, Plan("verify", tuple(Verify(ref, BOTH) for ref in ("r/a:1", "r/b:1", "r/c:1", "r/d:1"))))
+    assert log.all(VerifyResult)[1].index is known
     assert sorted(registry.reads) == ["r/a:1", "r/c:1", "r/d:1"]

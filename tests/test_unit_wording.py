@@ -324,7 +324,7 @@ def test_ctrl_c_says_what_was_cleaned_up_and_how_to_resume(capsys, fresh_console
 def test_a_full_disk_while_writing_a_bundle_says_to_free_space_or_pick_another_output(tmp_path, fresh_console):
     from polyarch.adapters.bundle import compress_stream
     from polyarch.core.errors import BundleError
-    from polyarch.execution.runner import _write_bundle
+    from polyarch.execution.handlers.bundle import _write_bundle
     from polyarch.planning.plans import SaveBundle
 
     if not Path("/dev/full").exists():

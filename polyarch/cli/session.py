@@ -24,6 +24,7 @@ from polyarch.core.progname import prog
 if TYPE_CHECKING:
     from polyarch.adapters.docker.engine import Engine
     from polyarch.core.platforms import HostPlatform
+    from polyarch.execution.results import RunLog
     from polyarch.model.stack import Scope, Stack
 
 # Task modules import only this module, console and errors at load time, so
@@ -249,8 +250,8 @@ class Session:
             self._engine = Engine()
         return self._engine
 
-    def carry_out(self, plan, platform: str | None = None, mode=None) -> dict | None:
-        """Print the plan; in a real run, execute it and return each step's result.
+    def carry_out(self, plan, platform: str | None = None, mode=None) -> RunLog | None:
+        """Print the plan; in a real run, execute it and return the log of the steps' results.
 
         The one place that decides between a dry run and a real one. With
         `platform`, a real run first checks that this host can build and run it.

@@ -70,22 +70,23 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
     results = session.carry_out(plan, chosen, mode)
     if results is None:
         return
+    from polyarch.execution.results import BundleWritten
     from polyarch.planning.plans import FetchBundle, SaveBundle
 
     save = next(st for st in plan.steps if isinstance(st, (SaveBundle, FetchBundle)))
-    stats = results[plan.steps.index(save) + 1]
+    stats = results.first(BundleWritten)
     size = save.bundle.stat().st_size
-    ratio = stats["raw_bytes"] / size if size else 0
+    ratio = stats.raw_bytes / size if size else 0
     console.table("Airtight bundle", ("", ""), [
         ("bundle", str(save.bundle)),
         ("checksum", str(save.checksum)),
         *([("signature", str(save.signature.path))] if save.signature else []),
         ("platform", chosen),
         ("images", str(len(save.refs))),
-        ("size", f"{size / 1e6:.1f} MB" + (f" (docker save wrote {stats['raw_bytes'] / 1e6:.1f} MB; ratio {ratio:.2f})"
+        ("size", f"{size / 1e6:.1f} MB" + (f" (docker save wrote {stats.raw_bytes / 1e6:.1f} MB; ratio {ratio:.2f})"
                                             if isinstance(save, SaveBundle) else " (read from the registries)")),
         ("time", f"{time.monotonic() - started:.1f}s ("
-                 + ("save + compress" if isinstance(save, SaveBundle) else "registry read + write") + f" {stats['seconds']:.1f}s)"),
+                 + ("save + compress" if isinstance(save, SaveBundle) else "registry read + write") + f" {stats.seconds:.1f}s)"),
         ("on the target", f"{prog()} prod-airtight --bundle {save.bundle.name}"),
     ])
     console.emit(str(save.bundle))

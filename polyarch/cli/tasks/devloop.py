@@ -121,7 +121,7 @@ def warn_unread(stack: Stack) -> None:
                      "json": HELP["json"], "stack": HELP["stack"]})
 def init(c, force=False, dry_run=False, json=False, stack=None):
     """Create .env from .env.example and fill empty secrets."""
-    from polyarch.model.envfile import init_needs_writing, preview_init
+    from polyarch.model.envfile import InitResult, init_needs_writing, preview_init
     from polyarch.planning.planner import init_plan
     from polyarch.model.stack import Scope
 
@@ -133,7 +133,7 @@ def init(c, force=False, dry_run=False, json=False, stack=None):
     results = session.carry_out(plan)
     if results is not None:
         # What was done, which differs from the plan when another run created .env meanwhile.
-        report_init(s, next(iter(results.values()), None) or preview)
+        report_init(s, results.last(InitResult) or preview)
 
 
 @polyarch_task(help={"platform": HELP["platform"], "no_cache": HELP["no_cache"], "fresh": HELP["fresh"], "mode": HELP["mode"] + " Default: the dev mode.",

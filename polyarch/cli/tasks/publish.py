@@ -73,9 +73,9 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
     results = session.carry_out(plan, chosen)
     if results is None:
         return
-    from polyarch.planning.plans import RecordDigests
+    from polyarch.execution.results import DigestsRecorded
 
-    for path in next(r for i, r in results.items() if isinstance(plan.steps[i - 1], RecordDigests)):
+    for path in results.first(DigestsRecorded).paths:
         console.emit(f"{path}: {path.read_text().strip()}")
 
 
@@ -118,14 +118,13 @@ def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, p
     if results is None:
         return
     from polyarch.core.imageref import has_tag
-    from polyarch.planning.plans import Verify
+    from polyarch.execution.results import VerifyResult
 
     rows = []
-    for number, item in enumerate(plan.steps, 1):
-        if isinstance(item, Verify) and has_tag(item.ref):
-            index = results[number]
-            rows.append((item.ref, ", ".join(index.platforms), index.digest or "?"))
-            console.emit(f"{item.ref}@{index.digest}")
+    for verified in results.all(VerifyResult, lambda r: has_tag(r.ref)):
+        index = verified.index
+        rows.append((verified.ref, ", ".join(index.platforms), index.digest or "?"))
+        console.emit(f"{verified.ref}@{index.digest}")
     console.table("Published manifest lists", ("tag", "platforms", "digest"), rows)
 
 

@@ -275,18 +275,18 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     results = session.carry_out(plan, mode=s.role("prod"))
     if results is None:
         return
-    from polyarch.planning.plans import Build
+    from polyarch.execution.results import BuildResult
 
     elapsed = time.monotonic() - started
-    metadata = next(r for i, r in results.items() if isinstance(plan.steps[i - 1], Build))
+    build = results.first(BuildResult)
     from polyarch.planning.planner import published_ref
 
     rows = []
     for image in images:
         ref = published_ref(target_registry, image, release_tag)
-        entry = (metadata or {}).get(image.name, {})
-        digest = entry.get("containerimage.digest", "?")
-        rows.append((image.name, ref, ", ".join(chosen), digest, "unchanged, skipped" if entry.get("skipped") else "built and pushed"))
+        digest = build.digest(image.name)
+        digest = "?" if digest is None else digest
+        rows.append((image.name, ref, ", ".join(chosen), digest, "unchanged, skipped" if build.skipped(image.name) else "built and pushed"))
         console.emit(f"{ref}@{digest}")
     console.table(f"Published in {elapsed:.1f}s", ("image", "tag", "platforms", "manifest list digest", "result"), rows)
 
@@ -300,7 +300,7 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
 def verify(c, ref, platforms=None, key=None, stack=None):
     """Fail unless a registry tag serves every platform asked for."""
     from polyarch.core.errors import UsageError
-    from polyarch.execution.runner import verify_index
+    from polyarch.execution.handlers.registry import verify_index
     from polyarch.core.platforms import parse_platforms
     from polyarch.model.stack import check_ref
 
@@ -344,7 +344,7 @@ def verify(c, ref, platforms=None, key=None, stack=None):
         console.table("OCI annotations", ("key", "value"), oci)
     verify_index(engine, ref, wanted)
     if public_key is not None:
-        from polyarch.execution.runner import check_image_signature
+        from polyarch.execution.handlers.signing import check_image_signature
 
         signed = check_image_signature(ref, public_key, "refused")
         if signed != index.digest:
