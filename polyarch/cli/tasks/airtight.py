@@ -70,8 +70,12 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
                                  key=signer.key if signer else None)
     started = time.monotonic()
     results = session.carry_out(plan, chosen, mode)
-    if results is None:
-        return
+    if results is not None:
+        show_bundle(plan, results, chosen, started)
+
+
+def show_bundle(plan, results: dict, platform: str, started: float) -> None:
+    """The summary of a bundle package-airtight wrote, then its path on stdout."""
     from polyarch.planning.plans import FetchBundle, SaveBundle
 
     save = next(st for st in plan.steps if isinstance(st, (SaveBundle, FetchBundle)))
@@ -82,7 +86,7 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
         ("bundle", str(save.bundle)),
         ("checksum", str(save.checksum)),
         *([("signature", str(save.signature.path))] if save.signature else []),
-        ("platform", chosen),
+        ("platform", platform),
         ("images", str(len(save.refs))),
         ("size", f"{size / 1e6:.1f} MB" + (f" (docker save wrote {stats['raw_bytes'] / 1e6:.1f} MB; ratio {ratio:.2f})"
                                             if isinstance(save, SaveBundle) else " (read from the registries)")),
