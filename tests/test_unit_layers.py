@@ -123,6 +123,19 @@ def test_no_task_module_imports_another():
     assert [f"{m} -> {t}" for m in sorted(tasks) for t in sorted(graph[m] & tasks)] == []
 
 
+def test_listing_the_tasks_imports_no_planning_execution_rich_or_docker_client():
+    """`polyarch --list` loads every task module: what they import at load time is its start-up cost."""
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom polyarch.cli.tasks import namespace\nnamespace()\n"
+              "print('\\n'.join(sorted(sys.modules)))\n")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            cwd=PACKAGE.parent).stdout.split()
+    heavy = ("polyarch.model", "polyarch.planning", "polyarch.execution", "polyarch.adapters.docker", "rich", "python_on_whales")
+    assert [m for m in loaded if any(m == h or m.startswith(h + ".") for h in heavy)] == []
+
+
 def test_the_checks_catch_what_they_look_for():
     graph = {"polyarch.core.a": {"polyarch.cli.b"}, "polyarch.cli.b": {"polyarch.core.a"}}
     assert upward_imports(graph) == ["polyarch.core.a -> polyarch.cli.b"]
