@@ -126,7 +126,7 @@ def test_literal_dollars_in_build_args_read_alike_for_running_and_publishing(com
 
 def test_verify_and_doctor_read_the_project_without_its_runtime_variables(compose_cli, project, monkeypatch):
     """They only need its platforms and signing key: a runtime ${VAR:?} (no .env, as in CI) must not stop them."""
-    from polyarch.cli.tasks.release import stack_if_any
+    from polyarch.cli.session import stack_if_any
 
     for name in ("BUILD_TOKEN", "DB_PASSWORD", "FLASK_PORT"):
         monkeypatch.delenv(name, raising=False)

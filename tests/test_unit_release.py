@@ -646,7 +646,7 @@ def test_gha_cache_is_scoped_per_image(stack):
 
 def test_gha_cache_outside_github_actions_is_refused_before_building():
     from polyarch.core.errors import UsageError
-    from polyarch.cli.tasks.release import check_gha_runtime
+    from polyarch.cli.preflight import check_gha_runtime
 
     with pytest.raises(UsageError, match="ACTIONS_RUNTIME_TOKEN"):
         check_gha_runtime({})
@@ -693,7 +693,7 @@ def test_merge_plan_annotates_each_list_with_the_commit(stack):
 
 def test_a_cache_the_builder_cannot_export_is_refused_before_building():
     from polyarch.core.errors import UsageError
-    from polyarch.cli.tasks.release import check_cache
+    from polyarch.cli.preflight import check_cache
 
     with pytest.raises(UsageError, match="docker driver on the classic image store"):
         check_cache("registry", "docker", containerd_store=False)

@@ -130,7 +130,7 @@ def test_a_second_run_waits_for_the_stack_lock(tmp_path, monkeypatch):
 SLOW_TASK = textwrap.dedent("""
     import time
     from invoke import Collection, Program
-    from polyarch.cli.session import polyarch_task
+    from polyarch.cli.taskdecorator import polyarch_task
 
     @polyarch_task
     def slow(c):
@@ -324,7 +324,7 @@ def test_sigterm_stops_the_child_processes_a_task_started(tmp_path):
     script = textwrap.dedent("""
         import subprocess, time
         from invoke import Collection, Program
-        from polyarch.cli.session import polyarch_task
+        from polyarch.cli.taskdecorator import polyarch_task
 
         @polyarch_task
         def slow(c):
@@ -562,7 +562,7 @@ def test_a_built_service_named_by_digest_is_refused_naming_the_service(tmp_path)
 
 def test_a_cache_ref_prefix_that_is_not_a_registry_reference_is_refused():
     from polyarch.core.errors import UsageError
-    from polyarch.cli.tasks.release import check_cache
+    from polyarch.cli.preflight import check_cache
 
     with pytest.raises(UsageError, match="neither"):
         check_cache("127.0.0.1:5000/c,type=local,dest=/tmp/elsewhere")

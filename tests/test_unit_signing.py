@@ -304,7 +304,7 @@ def test_turning_an_attestation_on_or_off_is_a_change_for_the_unchanged_image_ch
 def test_an_sbom_is_refused_before_building_when_no_registry_serves_the_scanner_image(monkeypatch):
     """Test double for the engine (only its mirror list) and for the registry read, which fails as it does offline."""
     from polyarch.adapters import registry as registry_api
-    from polyarch.cli.tasks.release import SBOM_SCANNER, check_sbom_scanner
+    from polyarch.cli.preflight import SBOM_SCANNER, check_sbom_scanner
 
     asked = []
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.cli.session import SHORT_FLAGS
+from polyarch.cli.taskdecorator import SHORT_FLAGS
 from test_unit_tasks import stack_copy  # noqa: F401  (fixture)
 from unit_helpers import REPO, compose_cli, fresh_console, run_invoke  # noqa: F401  (fixtures)
 
@@ -307,7 +307,7 @@ def test_ctrl_c_says_what_was_cleaned_up_and_how_to_resume(capsys, fresh_console
 
     from polyarch.core.progname import typed_as
 
-    from polyarch.cli.session import polyarch_task
+    from polyarch.cli.taskdecorator import polyarch_task
 
     @polyarch_task
     def stopped(c):

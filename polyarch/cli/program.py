@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from polyarch import __version__
+from polyarch.core.progname import typed_as
 
 # Tasks whose bare words after the task name are service names.
 SERVICE_LISTS = ("logs", "build")
@@ -98,9 +99,6 @@ def main(argv: list[str] | None = None) -> None:
     from polyarch.cli.tasks import namespace
 
     Program = _program_class()
-
-    from polyarch.core.progname import typed_as
-
     ns = namespace()
     words = list(sys.argv[1:] if argv is None else argv)
     words = gather_services(words, _value_options(ns), set(ns.task_names))

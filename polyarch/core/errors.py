@@ -1,6 +1,6 @@
 """Errors polyarch raises on purpose. Each carries a full-sentence message and a tip.
 
-One place (`polyarch.cli.session.polyarch_task`) turns them into an exit code and a
+One place (`polyarch.cli.taskdecorator.polyarch_task`) turns them into an exit code and a
 printed message; nothing else prints errors.
 """
 

@@ -1,4 +1,11 @@
-"""The task collections, one module per concern, assembled into one namespace."""
+"""The task collections, one module per concern, assembled into one namespace.
+
+No task module imports another: what several tasks share lives in the cli
+modules beside this package. At load time task modules import only invoke,
+core and those cli modules (which themselves import little), so that
+`polyarch --list` costs about what invoke's own start-up does; planning,
+execution, rich and python-on-whales are imported inside the tasks.
+"""
 
 from invoke import Collection
 

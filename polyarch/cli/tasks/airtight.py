@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke import Collection
 
+from polyarch.adapters.files import writable_folder
+from polyarch.adapters.git import git_state
+from polyarch.cli.release_inputs import read_inputs
+from polyarch.cli.session import Session
+from polyarch.cli.stack_start import print_urls, require_env
+from polyarch.cli.taskdecorator import HELP, polyarch_task
 from polyarch.core import console
+from polyarch.core.errors import BundleError, BundleStackError, UsageError
+from polyarch.core.platforms import arch_name, parse_platform
 from polyarch.core.progname import prog
-from polyarch.cli.session import HELP, Session, polyarch_task
-from polyarch.core.errors import BundleError, BundleStackError
+
+if TYPE_CHECKING:
+    from polyarch.execution.results import RunLog
 
 
 @polyarch_task(help={
@@ -28,10 +39,6 @@ from polyarch.core.errors import BundleError, BundleStackError
 def package_airtight(c, platform=None, version=None, output=None, registry=None, sign=True, dry_run=False, json=False,
                      stack=None, verbose=False):
     """Write an offline bundle of every image for one platform."""
-    from pathlib import Path
-
-    from polyarch.adapters.files import writable_folder
-    from polyarch.adapters.git import git_state
     from polyarch.planning.planner import airtight_package_plan
     from polyarch.planning.release_rules import check_tag
     from polyarch.planning.signing import Signer, check_ready, signer_for
@@ -43,7 +50,6 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
     if registry is None:
         # Built here: the variables the builds need must be set, and polyarch.toml's release build args apply.
         from polyarch.planning.release_rules import with_release_args
-        from polyarch.cli.tasks.release import read_inputs
 
         s.role("airtight").require_resolved()
         s = with_release_args(s, "airtight", *read_inputs(s))
@@ -68,8 +74,12 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
                                  key=signer.key if signer else None)
     started = time.monotonic()
     results = session.carry_out(plan, chosen, mode)
-    if results is None:
-        return
+    if results is not None:
+        show_bundle(plan, results, chosen, started)
+
+
+def show_bundle(plan, results: RunLog, platform: str, started: float) -> None:
+    """The summary of a bundle package-airtight wrote, then its path on stdout."""
     from polyarch.execution.results import BundleWritten
     from polyarch.planning.plans import FetchBundle, SaveBundle
 
@@ -81,7 +91,7 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
         ("bundle", str(save.bundle)),
         ("checksum", str(save.checksum)),
         *([("signature", str(save.signature.path))] if save.signature else []),
-        ("platform", chosen),
+        ("platform", platform),
         ("images", str(len(save.refs))),
         ("size", f"{size / 1e6:.1f} MB" + (f" (docker save wrote {stats.raw_bytes / 1e6:.1f} MB; ratio {ratio:.2f})"
                                             if isinstance(save, SaveBundle) else " (read from the registries)")),
@@ -105,7 +115,6 @@ def check_bundle(path, host_platform: str, insist: str | None, stack, mode):
     from polyarch.adapters.bundle import bundle_name, expected_checksum, read_manifest, sha256_of
     from polyarch.adapters.bundlescan import check_contents, scan_bundle
     from polyarch.planning.planner import airtight_refs
-    from polyarch.core.platforms import arch_name
 
     if not path.exists():
         raise BundleError(f"The bundle {path} does not exist.", tip="Check the path (AIRTIGHT_BUNDLE or --bundle).")
@@ -191,9 +200,7 @@ def prod_airtight(c, bundle=None, platform=None, start=True, key=None, dry_run=F
     """Check and load an offline bundle, then run it."""
     from polyarch.adapters.bundle import expand_user_path
     from polyarch.planning.planner import airtight_run_plan
-    from polyarch.core.platforms import parse_platform
     from polyarch.model.stack import Scope
-    from polyarch.cli.tasks.devloop import print_urls, require_env
 
     # It builds nothing: the build contexts (the source tree) need not be here.
     session = Session.open(stack, dry_run, json, scope=Scope(role="airtight"))
@@ -209,8 +216,6 @@ def prod_airtight(c, bundle=None, platform=None, start=True, key=None, dry_run=F
 
     public_key = public_key_for(s, key)
     if key and path is None:
-        from polyarch.core.errors import UsageError
-
         raise UsageError("--key checks a bundle's signature, and no bundle was given, so there is nothing to check.",
                          tip="Pass --bundle PATH (or set AIRTIGHT_BUNDLE).")
     check_verifier(public_key if path is not None else None, dry_run)

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from invoke import Collection
 
+from polyarch.cli.release_inputs import pull_registry_for
+from polyarch.cli.session import Session, suggest
+from polyarch.cli.stack_start import print_urls, require_env
+from polyarch.cli.taskdecorator import HELP, polyarch_task
 from polyarch.core import console
+from polyarch.core.errors import PolyarchError, UsageError
 from polyarch.core.progname import prog
-from polyarch.cli.session import HELP, Session, polyarch_task, suggest
-from polyarch.core.errors import EnvFileError, PolyarchError
 
 if TYPE_CHECKING:
     from polyarch.model.stack import Stack
-
-
-def print_urls(stack: Stack) -> None:
-    """Print the stack's URLs, read from .env with the description's defaults."""
-    from polyarch.model.envfile import read_env
-
-    values = read_env(stack.env_file)
-    rows = [(label, values.get(key) or default) for label, (key, default) in stack.urls.items()]
-    if rows:
-        console.table("The stack is up", ("", "URL"), rows)
 
 
 def run_init(stack: Stack, force: bool = False) -> None:
@@ -46,20 +40,6 @@ def report_init(stack: Stack, result) -> None:
         console.info(f"kept the values already set for {', '.join(result.kept)} (--force regenerates them)")
     if not result.filled and not result.created:
         console.info(f"{stack.env_file} already has every secret; nothing to do")
-
-
-def require_env(stack: Stack) -> None:
-    """Refuse to start a prod mode without .env or with empty required values."""
-    from polyarch.model.envfile import missing_required
-
-    if not stack.env_file.is_file():
-        raise EnvFileError(f"{stack.env_file} does not exist.", tip=f"Run `{suggest(stack, 'init')}` to create it with fresh secrets.")
-    missing = missing_required(stack.env_file, stack.required)
-    if missing:
-        raise EnvFileError(
-            f"{stack.env_file} has no value for {', '.join(missing)}.",
-            tip=f"Run `{suggest(stack, 'init')}` to fill empty secrets (it keeps the values you set).",
-        )
 
 
 def split_services(text: str | None) -> tuple[str, ...]:
@@ -92,8 +72,6 @@ def start_mode(session: Session, mode, platform: str | None, build: bool, no_cac
     plan = up_plan(stack, mode, chosen, env_present=stack.env_file.is_file() or (session.dry_run and creates_env), build=build,
                    no_cache=no_cache, fresh=fresh, fingerprints=fingerprints)
     if session.dry_run and creates_env:
-        from dataclasses import replace
-
         plan = replace(plan, notes=(f"first: {stack.env_file.name} does not exist yet, so `{prog()} init` creates it "
                                     f"from {stack.env_example.name} with fresh secrets", *plan.notes))
     if session.carry_out(plan, chosen, mode) is not None:
@@ -170,7 +148,6 @@ def build(c, services=None, platform=None, no_cache=False, mode=None, dry_run=Fa
     "dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"], "verbose": HELP["verbose"]})
 def rebuild(c, services, platform=None, mode=None, dry_run=False, json=False, stack=None, verbose=False):
     """Stop, rebuild and start just some services."""
-    from polyarch.core.errors import UsageError
     from polyarch.planning.planner import rebuild_plan
 
     session = open_for(stack, "dev", mode, True, dry_run, json, verbose)
@@ -201,8 +178,6 @@ def prod_build(c, platform=None, no_cache=False, fresh=False, mode=None, dry_run
 
 def published_repositories(stack: Stack) -> tuple[str, ...]:
     """The repositories `prod` pulls this stack's images from, when a registry is known."""
-    from polyarch.cli.tasks.release import pull_registry_for
-
     try:
         registry = pull_registry_for(stack, None)
         mode = stack.role("prod")
@@ -260,7 +235,6 @@ def nuke(c, dry_run=False, json=False, stack=None):
 )
 def logs(c, services=None, follow=True, tail="50", stack=None):
     """Show the last log lines of the stack and follow them."""
-    from polyarch.core.errors import UsageError
     from polyarch.planning.planner import compose_for
 
     tail = str(tail).strip()

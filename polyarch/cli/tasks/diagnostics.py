@@ -6,10 +6,12 @@ from pathlib import Path
 
 from invoke import Collection
 
+from polyarch.cli.session import stack_if_any
+from polyarch.cli.taskdecorator import HELP, polyarch_task
 from polyarch.core import console
-from polyarch.core.progname import prog
-from polyarch.cli.session import HELP, polyarch_task
 from polyarch.core.errors import PolyarchError
+from polyarch.core.platforms import parse_platforms
+from polyarch.core.progname import prog
 
 
 @polyarch_task(help={
@@ -20,10 +22,7 @@ from polyarch.core.errors import PolyarchError
 def doctor(c, platforms=None, binfmt_dir=None, stack=None):
     """Check engine, buildx, compose, builder and QEMU; name fixes."""
     from polyarch.execution.doctor import BINFMT_DIR, run_checks
-    from polyarch.core.platforms import parse_platforms
-
     from polyarch.model.stack import DEFAULT_PLATFORMS
-    from polyarch.cli.tasks.release import stack_if_any
 
     found = stack_if_any(stack)
     wanted = found.platforms if found is not None else DEFAULT_PLATFORMS

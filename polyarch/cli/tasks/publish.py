@@ -7,12 +7,18 @@ from pathlib import Path
 
 from invoke import Collection
 
-from polyarch.core import console
-from polyarch.core.progname import prog
-from polyarch.cli.session import HELP, Session, polyarch_task
 from polyarch.adapters.digests import DEFAULT_FOLDER as DIGEST_DIR
-from polyarch.core.errors import PolyarchError, UsageError
-from polyarch.cli.tasks.release import ATTESTATION_HELP
+from polyarch.adapters.digests import read_digests
+from polyarch.adapters.files import writable_folder
+from polyarch.adapters.git import current_ref, git_state, repo_root, source_info
+from polyarch.cli.preflight import check_cache, check_sbom_scanner
+from polyarch.cli.release_inputs import attestations_for, read_inputs, registry_for
+from polyarch.cli.session import Session
+from polyarch.cli.taskdecorator import ATTESTATION_HELP, HELP, polyarch_task
+from polyarch.core import console
+from polyarch.core.errors import PolyarchError, UsageError, VerificationError
+from polyarch.core.platforms import parse_platform, parse_platforms
+from polyarch.core.progname import prog
 
 
 @polyarch_task(help={
@@ -33,12 +39,8 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
     """Build one platform, push by digest, record the digests."""
     from platformdirs import user_cache_path
 
-    from polyarch.adapters.files import writable_folder
-    from polyarch.adapters.git import current_ref, source_info
     from polyarch.planning.planner import publish_build_plan
-    from polyarch.core.platforms import parse_platform
     from polyarch.planning.release_rules import release_images, release_tags
-    from polyarch.cli.tasks.release import attestations_for, check_cache, check_sbom_scanner, read_inputs, registry_for
 
     session = Session.open(stack, dry_run, json, verbose, reading="publish")
     check_cache(cache)
@@ -92,13 +94,9 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
 def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, platforms=None, sign=True, dry_run=False,
                   stack=None):
     """Merge per-platform digests into tagged manifest lists."""
-    from polyarch.adapters.digests import read_digests
-    from polyarch.adapters.git import current_ref, git_state, source_info
     from polyarch.planning.planner import publish_merge_plan
-    from polyarch.core.platforms import parse_platforms
     from polyarch.planning.release_rules import release_images, release_tags
     from polyarch.planning.signing import check_ready, signer_for
-    from polyarch.cli.tasks.release import read_inputs, registry_for
 
     session = Session.open(stack, dry_run, reading="publish")
     s = session.stack
@@ -136,9 +134,7 @@ def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, p
 })
 def builder(c, node=None, name=None, dry_run=False, stack=None):
     """Make a buildx builder with a native node per platform."""
-    from polyarch.core.errors import UsageError
     from polyarch.planning.planner import builder_plan
-    from polyarch.core.platforms import parse_platform
 
     session = Session.open(stack, dry_run)
     nodes = []
@@ -168,10 +164,8 @@ def builder(c, node=None, name=None, dry_run=False, stack=None):
 })
 def workflows(c, check=False, output=None, force=False, dry_run=False, json=False, stack=None):
     """Write the project's GitHub Actions release workflows (or --check them)."""
-    from polyarch.adapters.git import repo_root
     from polyarch.planning.planner import workflows_plan
     from polyarch.planning.release_rules import release_images
-    from polyarch.cli.tasks.release import read_inputs
     from polyarch.planning.ci_workflows import render
 
     # Only what a fresh clone has: no .env, no untracked values file, nothing
@@ -201,7 +195,6 @@ def workflows(c, check=False, output=None, force=False, dry_run=False, json=Fals
 
 def workflow_target(s, top: Path, folder: str):
     """Where the workflows run: the guard's repository and the install command, found once for render."""
-    from polyarch.adapters.git import source_info
     from polyarch.planning.release_rules import https_source
     from polyarch.planning.ci_workflows import Target, default_install
 
@@ -258,8 +251,6 @@ def workflow_warnings(s, top: Path, notes: tuple[str, ...]) -> list[str]:
 
 
 def check_workflows(name: str, target: Path, files: dict[str, str]) -> None:
-    from polyarch.core.errors import VerificationError
-
     drift = [n for n, text in files.items() if not (target / n).is_file() or (target / n).read_text() != text]
     for n in drift:
         show_difference(target / n, files[n])
