@@ -120,7 +120,7 @@ def compare(folder: Path) -> tuple[str, list[str]]:
     from polyarch.core.errors import PolyarchError
     from polyarch.planning.planner import host_build
     from polyarch.core.platforms import platform_for_machine
-    from polyarch.model.stack import load_stack
+    from polyarch.model.loading import load_stack
 
     import platform as host
 

@@ -26,7 +26,7 @@ from _common import BENCH_ENV, PYTHON, REPO, arguments, compare, invoke, sh
 
 sys.path.insert(0, str(REPO))
 from polyarch.planning.release_rules import release_images  # noqa: E402
-from polyarch.model.stack import load_stack  # noqa: E402
+from polyarch.model.loading import load_stack  # noqa: E402
 
 PLATFORMS = "linux/amd64,linux/arm64"
 

@@ -40,7 +40,7 @@ def test_a_failing_run_line_is_reported_once_with_service_and_dockerfile_line(en
 
 def test_prod_after_deploy_build_names_the_pushed_tag_and_how_to_pick_it(engine, registry, tmp_path):
     from polyarch.adapters.git import git_state
-    from polyarch.model.stack import load_stack
+    from polyarch.model.loading import load_stack
 
     root = write_project(tmp_path / f"wording-{uuid.uuid4().hex[:6]}", f"FROM {BASE}\n")
     namespace = f"{REGISTRY}/{root.name}"

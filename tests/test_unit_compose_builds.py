@@ -21,7 +21,7 @@ from polyarch.planning.plans import Build
 from polyarch.model.project import find_project
 from polyarch.execution.readiness import judge_ready, stopped_at_container
 from polyarch.model.settings import Settings
-from polyarch.model.stack import build_stack
+from polyarch.model.assembly import build_stack
 from polyarch.planning.uptodate import ContainerState
 
 

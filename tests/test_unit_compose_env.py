@@ -17,7 +17,7 @@ import pytest
 
 from polyarch.adapters.bundle import BundleManifest
 from polyarch.core.errors import BundleStackError, StackError
-from polyarch.model.stack import load_stack
+from polyarch.model.loading import load_stack
 from unit_helpers import compose_cli, fresh_console, run_invoke, write_files  # noqa: F401  (fixtures)
 
 DOCKERFILE = "FROM alpine AS prod\nFROM alpine AS dev\n"

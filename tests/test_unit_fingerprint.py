@@ -9,7 +9,7 @@ import pytest
 
 from polyarch.planning.fingerprint import ANNOTATION, fingerprint
 from polyarch.planning.release_rules import release_images
-from polyarch.model.stack import load_stack
+from polyarch.model.loading import load_stack
 from unit_helpers import REPO, compose_cli, copy_repo_stack, fresh_console, load_repo_stack, run_invoke  # noqa: F401  (fixtures)
 
 PLATFORMS = ("linux/amd64", "linux/arm64")

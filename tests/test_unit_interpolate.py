@@ -61,7 +61,7 @@ def project(tmp_path):
 def test_a_publishing_read_needs_no_env_file(compose_cli, project, monkeypatch):
     """Without .env, `docker compose config` refuses this project; publishing does not need what it refuses on."""
     from polyarch.planning.release_rules import release_images
-    from polyarch.model.stack import load_stack
+    from polyarch.model.loading import load_stack
 
     for name in ("BUILD_TOKEN", "API_URL", "DB_PASSWORD", "FLASK_PORT", "REGISTRY_PREFIX"):
         monkeypatch.delenv(name, raising=False)
@@ -76,7 +76,7 @@ def test_a_publishing_read_needs_no_env_file(compose_cli, project, monkeypatch):
 
 def test_a_variable_the_build_needs_is_named_before_anything_runs(compose_cli, project, monkeypatch):
     from polyarch.planning.release_rules import release_images
-    from polyarch.model.stack import load_stack
+    from polyarch.model.loading import load_stack
 
     monkeypatch.delenv("BUILD_TOKEN", raising=False)
     stack = load_stack(str(project), reading="publish")
@@ -88,7 +88,7 @@ def test_a_variable_the_build_needs_is_named_before_anything_runs(compose_cli, p
 
 
 def test_a_committed_read_ignores_env_file_and_environment(compose_cli, project, monkeypatch):
-    from polyarch.model.stack import load_stack
+    from polyarch.model.loading import load_stack
 
     (project / ".env").write_text("REGISTRY_PREFIX=mine\n")
     monkeypatch.setenv("API_URL", "https://local")
@@ -99,7 +99,7 @@ def test_a_committed_read_ignores_env_file_and_environment(compose_cli, project,
 
 
 def test_a_built_image_named_with_an_unset_variable_keeps_compose_s_default_name(compose_cli, tmp_path, monkeypatch):
-    from polyarch.model.stack import load_stack
+    from polyarch.model.loading import load_stack
 
     monkeypatch.delenv("REGISTRY", raising=False)
     root = write_files(tmp_path / "demo", {"compose.yaml": "services:\n  app:\n    build: ./app\n    image: ${REGISTRY}/app:${TAG:-dev}\n",
@@ -111,7 +111,7 @@ def test_a_built_image_named_with_an_unset_variable_keeps_compose_s_default_name
 
 def test_literal_dollars_in_build_args_read_alike_for_running_and_publishing(compose_cli, tmp_path, monkeypatch):
     """`$$` is compose's literal `$`: both readings hand the build the same text, however many there are."""
-    from polyarch.model.stack import load_stack
+    from polyarch.model.loading import load_stack
 
     monkeypatch.setenv("WHO", "me")
     root = write_files(tmp_path / "demo", {
@@ -137,7 +137,7 @@ def test_verify_and_doctor_read_the_project_without_its_runtime_variables(compos
 def test_a_release_builds_without_the_developers_env_file_unless_the_project_lists_the_key(compose_cli, tmp_path, monkeypatch):
     """A developer's local URL in .env must not end up in a published image; project.release_env opts a key in."""
     from polyarch.planning.release_rules import release_images
-    from polyarch.model.stack import load_stack
+    from polyarch.model.loading import load_stack
 
     for name in ("API_URL", "REGISTRY_PREFIX"):
         monkeypatch.delenv(name, raising=False)
@@ -165,7 +165,7 @@ def test_a_release_builds_without_the_developers_env_file_unless_the_project_lis
 
 def test_a_required_build_variable_set_only_in_env_file_is_refused_saying_so(compose_cli, project, monkeypatch):
     from polyarch.planning.release_rules import release_images
-    from polyarch.model.stack import load_stack
+    from polyarch.model.loading import load_stack
 
     monkeypatch.delenv("BUILD_TOKEN", raising=False)
     (project / ".env").write_text("BUILD_TOKEN=from-my-laptop\n")

@@ -538,7 +538,7 @@ def test_a_refused_registry_gets_a_tip_saying_what_to_pass(registry, tip):
 
 def test_an_image_name_with_an_impossible_registry_port_is_refused():
     from polyarch.core.errors import StackError
-    from polyarch.model.stack import check_ref
+    from polyarch.model.compose_builds import check_ref
 
     with pytest.raises(StackError, match="port 99999 is out of range"):
         check_ref("127.0.0.1:99999/app:1", "mode 'dev': service 'app' image")
@@ -553,11 +553,11 @@ def test_an_image_name_with_an_impossible_registry_port_is_refused():
 
 def test_a_built_service_named_by_digest_is_refused_naming_the_service(tmp_path):
     from polyarch.core.errors import StackError
-    from polyarch.model.stack import _raw_builds
+    from polyarch.model.compose_builds import raw_builds
 
     config = {"services": {"api": {"build": {"context": str(tmp_path)}, "image": "acme/api@sha256:" + "a" * 64}}}
     with pytest.raises(StackError, match="service 'api' builds its image and names it by digest"):
-        _raw_builds(config, "acme", "mode 'prod'")
+        raw_builds(config, "acme", "mode 'prod'")
 
 
 def test_a_cache_ref_prefix_that_is_not_a_registry_reference_is_refused():

@@ -13,7 +13,7 @@ DOCKERFILE = "FROM busybox:1.36.1 AS prod\nRUN true\nFROM prod AS worker\nRUN tr
 def test_two_stages_of_one_context_publish_to_two_repositories(compose_cli, tmp_path):
     from polyarch.planning.planner import published_ref
     from polyarch.planning.release_rules import release_images
-    from polyarch.model.stack import load_stack
+    from polyarch.model.loading import load_stack
 
     root = write_files(tmp_path / "shop", {
         "compose.yaml": "services:\n  app:\n    build: {context: ./app, target: prod}\n"
@@ -26,7 +26,7 @@ def test_two_stages_of_one_context_publish_to_two_repositories(compose_cli, tmp_
 
 def test_two_images_given_one_repository_are_refused_naming_both(compose_cli, tmp_path):
     from polyarch.planning.release_rules import release_images
-    from polyarch.model.stack import load_stack
+    from polyarch.model.loading import load_stack
 
     root = write_files(tmp_path / "shop", {
         "compose.yaml": "services:\n  app:\n    build: {context: ./app, target: prod}\n"

@@ -248,7 +248,7 @@ def test_secrets_init_generates_are_hidden_at_once(tmp_path, monkeypatch, fresh_
     """`dev` runs init after reading the stack: the fresh secrets are hidden from compose's output too."""
     from polyarch.core import console
     from polyarch.model.envfile import read_env
-    from polyarch.model.stack import load_stack
+    from polyarch.model.loading import load_stack
     from polyarch.cli.tasks.devloop import run_init
 
     stack = load_stack(str(copy_repo_stack(tmp_path / "project")))

@@ -16,7 +16,9 @@ from unit_helpers import require_compose
 from polyarch.core.errors import StackError
 from polyarch.model.project import find_project
 from polyarch.model.settings import Settings, parse_settings
-from polyarch.model.stack import build_stack, dockerfile_stages, mode_files
+from polyarch.model.assembly import build_stack
+from polyarch.model.compose_builds import dockerfile_stages
+from polyarch.model.modes import mode_files
 
 REPO = Path(__file__).resolve().parent.parent
 LUMEN = REPO / "tests" / "fixtures" / "lumen"
@@ -291,7 +293,7 @@ def compose_cli():
 @pytest.fixture(scope="module")
 def lumen(compose_cli, tmp_path_factory):
     """The adoption fixture, copied so that its .env and git state are the test's own."""
-    from polyarch.model.stack import load_stack
+    from polyarch.model.loading import load_stack
 
     dest = tmp_path_factory.mktemp("adopt") / "lumen"
     shutil.copytree(LUMEN, dest)
@@ -355,7 +357,7 @@ def test_adoption_fixture_deploy_images_match_the_makefile(lumen):
 
 
 def test_repo_sample_stack_in_ordinary_compose_form(compose_cli):
-    from polyarch.model.stack import load_stack
+    from polyarch.model.loading import load_stack
 
     stack = load_stack(str(REPO))
     dev, prod = stack.mode("dev"), stack.mode("prod")

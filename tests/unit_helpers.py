@@ -69,7 +69,7 @@ def load_clean(where: Path | str):
 
     For module-scoped fixtures, which cannot use the `compose_cli` fixture.
     """
-    from polyarch.model.stack import load_stack
+    from polyarch.model.loading import load_stack
 
     require_compose()
     with pytest.MonkeyPatch.context() as patch:

@@ -16,7 +16,8 @@ from polyarch.core.progname import prog
 if TYPE_CHECKING:
     from polyarch.execution.results import RunLog
     from polyarch.adapters.docker.engine import Engine
-    from polyarch.model.stack import Scope, Stack
+    from polyarch.model.loading import Scope
+    from polyarch.model.stack import Stack
 
 
 def suggest(stack: "Stack", task: str) -> str:
@@ -49,11 +50,11 @@ class Session:
     @classmethod
     def open(cls, stack_path: str | None = None, dry_run: bool = False, as_json: bool = False, verbose: bool = False,
              reading: str = "run", scope: "Scope | None" = None) -> "Session":
-        """`reading`: what the compose files may use (polyarch.model.stack.load_stack); publishing tasks pass "publish".
+        """`reading`: what the compose files may use (polyarch.model.loading.load_stack); publishing tasks pass "publish".
 
-        `scope`: which modes the task runs and builds (polyarch.model.stack.Scope); None reads and checks every mode.
+        `scope`: which modes the task runs and builds (polyarch.model.loading.Scope); None reads and checks every mode.
         """
-        from polyarch.model.stack import load_stack
+        from polyarch.model.loading import load_stack
 
         if as_json and not dry_run:
             raise UsageError("--json prints a plan, so it needs --dry-run.", tip="Add --dry-run.")

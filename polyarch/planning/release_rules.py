@@ -204,7 +204,7 @@ def release_images(stack, values: dict | None, env: dict[str, str], building: bo
     """
     from dataclasses import replace
 
-    from polyarch.model.stack import check_dockerfile
+    from polyarch.model.compose_builds import check_dockerfile
 
     mode = stack.role("prod")
     if building:

@@ -42,7 +42,7 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
     from polyarch.planning.planner import airtight_package_plan
     from polyarch.planning.release_rules import check_tag
     from polyarch.planning.signing import Signer, check_ready, signer_for
-    from polyarch.model.stack import Scope
+    from polyarch.model.loading import Scope
 
     # Without --registry it builds the images here, so their build contexts must be here.
     session = Session.open(stack, dry_run, json, verbose, reading="publish", scope=Scope(role="airtight", builds=registry is None))
@@ -200,7 +200,7 @@ def prod_airtight(c, bundle=None, platform=None, start=True, key=None, dry_run=F
     """Check and load an offline bundle, then run it."""
     from polyarch.adapters.bundle import expand_user_path
     from polyarch.planning.planner import airtight_run_plan
-    from polyarch.model.stack import Scope
+    from polyarch.model.loading import Scope
 
     # It builds nothing: the build contexts (the source tree) need not be here.
     session = Session.open(stack, dry_run, json, scope=Scope(role="airtight"))

@@ -84,7 +84,7 @@ def pick_mode(session: Session, mode: str | None, role: str):
 
 def open_for(stack_path, role: str | None, mode: str | None = None, builds: bool = False, *flags) -> Session:
     """A session that reads the mode the task runs (`mode`, else the role's) and checks its builds only when it builds."""
-    from polyarch.model.stack import Scope
+    from polyarch.model.loading import Scope
 
     return Session.open(stack_path, *flags, scope=Scope(role=role, mode=mode, builds=builds))
 
@@ -101,7 +101,7 @@ def init(c, force=False, dry_run=False, json=False, stack=None):
     """Create .env from .env.example and fill empty secrets."""
     from polyarch.model.envfile import InitResult, init_needs_writing, preview_init
     from polyarch.planning.planner import init_plan
-    from polyarch.model.stack import Scope
+    from polyarch.model.loading import Scope
 
     # No compose file is read: init is what makes them readable on a fresh clone.
     session = Session.open(stack, dry_run, json, scope=Scope(compose=False))

@@ -47,7 +47,7 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     from polyarch.planning.planner import deploy_plan, task_platforms
     from polyarch.planning.release_rules import choose_platforms, choose_tag, release_images
     from polyarch.planning.signing import check_ready, signer_for
-    from polyarch.model.stack import Scope
+    from polyarch.model.loading import Scope
 
     session = Session.open(stack, dry_run, json, verbose, reading="publish", scope=Scope(role="prod", builds=True))
     s = session.stack
@@ -103,7 +103,7 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
 def verify(c, ref, platforms=None, key=None, stack=None):
     """Fail unless a registry tag serves every platform asked for."""
     from polyarch.execution.handlers.registry import verify_index
-    from polyarch.model.stack import check_ref
+    from polyarch.model.compose_builds import check_ref
 
     try:
         check_ref(ref, "verify")
@@ -169,7 +169,7 @@ def prod(c, version=None, registry=None, platform=None, key=None, dry_run=False,
     """Pull the published images for this host and run them."""
     from polyarch.planning.planner import prod_plan
     from polyarch.planning.release_rules import check_tag
-    from polyarch.model.stack import Scope
+    from polyarch.model.loading import Scope
 
     # It pulls: the build contexts (the source tree) need not be here.
     session = Session.open(stack, dry_run, json, scope=Scope(role="prod"))
