@@ -7,7 +7,7 @@ import uuid
 from conftest import REGISTRY, run_invoke
 
 from polyarch.adapters.docker.engine import Engine
-from polyarch.planning.plans import BakeTarget, Build
+from polyarch.planning.steps.build import BakeTarget, Build
 
 TINY_DOCKERFILE = """\
 FROM busybox:1.36.1

@@ -244,7 +244,8 @@ def test_a_run_of_verify_steps_is_read_at_once_but_judged_in_order(namespace, pu
     from polyarch.adapters.docker.engine import Engine
     from polyarch.core.errors import EngineError, VerificationError
     from polyarch.execution.runner import run_plan
-    from polyarch.planning.plans import Plan, Verify
+    from polyarch.planning.plans import Plan
+    from polyarch.planning.steps.release import Verify
 
     both = ("linux/amd64", "linux/arm64")
     server, frontend, missing = f"{namespace}/server:t1", f"{namespace}/frontend:t1", f"{namespace}/server:never-pushed"

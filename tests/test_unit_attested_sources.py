@@ -19,7 +19,8 @@ from polyarch.adapters.docker.engine import Engine, ImageIndex, one_platform_ind
 from polyarch.core.errors import VerificationError
 from polyarch.execution.runner import run_step
 from polyarch.planning.planner import Attestations, publish_build_plan
-from polyarch.planning.plans import Build, Verify
+from polyarch.planning.steps.build import Build
+from polyarch.planning.steps.release import Verify
 from polyarch.planning.release_rules import release_images
 
 IMAGE = "sha256:cac6fc94abee1d79c7d9e5f4dd5710de969c026626f0fddb742a221b52330d73"

@@ -17,7 +17,7 @@ from polyarch.core.errors import StackError
 from polyarch.planning.fingerprint import image_fingerprints
 from polyarch.adapters.git import SourceInfo
 from polyarch.planning.planner import deploy_plan, host_build, publish_build_plan
-from polyarch.planning.plans import Build
+from polyarch.planning.steps.build import Build
 from polyarch.model.project import find_project
 from polyarch.execution.readiness import judge_ready, stopped_at_container
 from polyarch.model.settings import Settings

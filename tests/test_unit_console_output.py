@@ -12,7 +12,10 @@ from polyarch.core import console
 
 from polyarch.execution import runner as execute
 from polyarch.execution.handlers.build import bake_lines
-from polyarch.planning.plans import BakeTarget, Build, Compose, ComposeDown, Plan, Pull
+from polyarch.planning.steps.build import BakeTarget, Build
+from polyarch.planning.steps.compose import Compose, ComposeDown
+from polyarch.planning.plans import Plan
+from polyarch.planning.steps.images import Pull
 
 LONG_REF = "127.0.0.1:5000/a-rather-long-team-namespace/and-an-even-longer-repository-name:0123456789abcdef"
 

@@ -9,7 +9,7 @@ from polyarch.adapters.docker.engine import ImageIndex
 from polyarch.core.errors import VerificationError
 from polyarch.execution.runner import run_step
 from polyarch.planning.planner import publish_merge_plan
-from polyarch.planning.plans import Verify
+from polyarch.planning.steps.release import Verify
 from polyarch.planning.release_rules import SourceInfo, release_images
 
 D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64

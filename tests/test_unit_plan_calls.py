@@ -22,10 +22,18 @@ from unit_helpers import compose_cli, copy_repo_stack, fresh_console, load_repo_
 from polyarch.planning import plans
 from polyarch.adapters.docker.engine import ImageIndex, LocalImage
 from polyarch.execution.runner import run_plan
-from polyarch.planning.plans import (AddBuilderNode, BakeTarget, Build, CheckImages, Compose, ComposeDown, ComposeRemove, ComposeUp,
-                            CopyByDigest, CreateManifest, DockerArgs, DropKeptNames, FetchBundle, KeepNames, LoadBundle, Plan,
-                            InitEnv, Pull, PullVerified, RecordDigests, RemoveBuilder, RemoveImages, RestoreNames, SaveBundle, SignImage,
-                            Tag, UpdateValues, Verify, VerifyBundleSignature, VerifySignature, WriteFiles)
+from polyarch.planning.steps.build import AddBuilderNode, BakeTarget, Build, RemoveBuilder
+from polyarch.planning.steps.images import (
+    CheckImages, DropKeptNames, KeepNames, Pull, PullVerified, RemoveImages, RestoreNames, Tag
+)
+from polyarch.planning.steps.compose import Compose, ComposeDown, ComposeRemove, ComposeUp
+from polyarch.planning.steps.release import (
+    CopyByDigest, CreateManifest, RecordDigests, SignImage, UpdateValues, Verify, VerifySignature
+)
+from polyarch.adapters.docker.args import DockerArgs
+from polyarch.planning.steps.bundle import FetchBundle, LoadBundle, SaveBundle, VerifyBundleSignature
+from polyarch.planning.plans import Plan
+from polyarch.planning.steps.files import InitEnv, WriteFiles
 
 DIGEST = "sha256:" + "ab" * 32
 COMPOSE = Compose("proj", (Path("/p/base.yaml"), Path("/p/dev.yaml")), (Path("/p/.env"),), (("DOCKER_DEFAULT_PLATFORM", "linux/arm64"),))

@@ -15,8 +15,11 @@ import pytest
 from polyarch.core.errors import StackError
 from polyarch.planning.planner import (airtight_package_plan, build_plan, compose_for, deploy_plan, down_plan, host_build,
                                publish_build_plan, rebuild_plan, up_plan)
-from polyarch.planning.plans import (BakeTarget, Build, Compose, ComposeDown, ComposeRemove, ComposeUp, Plan, Pull, RemoveImages,
-                            UpdateValues)
+from polyarch.planning.steps.build import BakeTarget, Build
+from polyarch.planning.steps.compose import Compose, ComposeDown, ComposeRemove, ComposeUp
+from polyarch.planning.plans import Plan
+from polyarch.planning.steps.images import Pull, RemoveImages
+from polyarch.planning.steps.release import UpdateValues
 from polyarch.planning.release_rules import release_images
 from unit_helpers import REPO, REPO_SETTINGS, load_repo_stack
 

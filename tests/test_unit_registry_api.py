@@ -152,7 +152,7 @@ def test_a_bundle_is_assembled_from_registry_blobs_and_checksummed_while_written
     import tarfile
 
     from polyarch.execution.handlers.bundle import fetch_bundle
-    from polyarch.planning.plans import FetchBundle
+    from polyarch.planning.steps.bundle import FetchBundle
 
     blobs, manifest = image_parts()
     server, _ = serve_registry(blobs, manifest)
@@ -183,7 +183,7 @@ def test_a_registry_that_sends_other_bytes_leaves_no_bundle(tmp_path):
 
     from polyarch.core.errors import BundleError
     from polyarch.execution.handlers.bundle import fetch_bundle
-    from polyarch.planning.plans import FetchBundle
+    from polyarch.planning.steps.bundle import FetchBundle
 
     blobs, manifest = image_parts()
     server, _ = serve_registry(blobs, manifest, lie=os.urandom(300_000))

@@ -14,8 +14,11 @@ from polyarch.core.errors import PlatformError, StackError, UsageError, Verifica
 from polyarch.adapters.git import git_state
 from polyarch.planning.planner import (airtight_package_plan, airtight_run_plan, builder_plan, cache_settings, deploy_plan,
                                prod_plan, publish_build_plan, publish_merge_plan, published_ref)
-from polyarch.planning.plans import (KeepNames, RestoreNames, AddBuilderNode, Build, CheckImages, ComposeDown, ComposeUp, CopyByDigest, CreateManifest,
-                            LoadBundle, Pull, RecordDigests, RemoveBuilder, SaveBundle, Tag, UpdateValues, Verify)
+from polyarch.planning.steps.images import KeepNames, RestoreNames, CheckImages, Pull, Tag
+from polyarch.planning.steps.build import AddBuilderNode, Build, RemoveBuilder
+from polyarch.planning.steps.compose import ComposeDown, ComposeUp
+from polyarch.planning.steps.release import CopyByDigest, CreateManifest, RecordDigests, UpdateValues, Verify
+from polyarch.planning.steps.bundle import LoadBundle, SaveBundle
 from polyarch.adapters.git import GitState
 from polyarch.planning.release_rules import (check_registry, choose_platforms, choose_registry, choose_tag, release_images,
                               release_tags)
@@ -488,7 +491,7 @@ def test_airtight_package_plan_builds_pulls_and_saves_one_bundle(stack):
 
 @pytest.mark.parametrize("bundle", [None, Path("/dist/b.tar.gz")])
 def test_airtight_run_plan_never_pulls_or_builds(stack, bundle):
-    from polyarch.planning.plans import DropKeptNames, KeepNames
+    from polyarch.planning.steps.images import DropKeptNames, KeepNames
 
     plan = airtight_run_plan(stack, bundle, "linux/amd64", env_present=True, sha256="ab" * 32 if bundle else None)
     loading = [KeepNames, LoadBundle, CheckImages, DropKeptNames] if bundle else [CheckImages]
@@ -709,7 +712,8 @@ def test_airtight_run_plan_without_start_only_loads_and_checks(stack):
 
 
 def test_package_plan_from_a_registry_builds_and_saves_nothing(stack):
-    from polyarch.planning.plans import Build, FetchBundle
+    from polyarch.planning.steps.build import Build
+    from polyarch.planning.steps.bundle import FetchBundle
 
     plan = airtight_package_plan(stack, "linux/arm64", "1.0", Path("/dist"), level=1, registry="r:5000/ns")
     (fetch,) = plan.steps

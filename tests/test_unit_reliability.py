@@ -402,7 +402,7 @@ class FlakyRegistryBake:
 
 
 def pushing_build():
-    from polyarch.planning.plans import BakeTarget, Build
+    from polyarch.planning.steps.build import BakeTarget, Build
 
     target = BakeTarget(name="server", context=Path("/tmp"), dockerfile=Path("/tmp/Dockerfile"), stage=None, platforms=("linux/amd64",),
                         tags=("127.0.0.1:5000/x/server:t",))
@@ -606,7 +606,7 @@ def test_an_interruption_while_publishing_a_bundle_never_leaves_one_without_the_
     """A signal that lands right after a rename: before the bundle's, nothing stays; after it, both stay."""
     import polyarch.adapters.bundle
     from polyarch.execution.handlers.bundle import _write_bundle
-    from polyarch.planning.plans import SaveBundle
+    from polyarch.planning.steps.bundle import SaveBundle
 
     item = SaveBundle(("x",), tmp_path / "b.tar.gz", tmp_path / "b.tar.gz.sha256", "s", "v", "linux/amd64", 1)
     real, calls = os.replace, []

@@ -15,7 +15,9 @@ from polyarch.execution.results import (BuildResult, BundleWritten, PullResult, 
                                         VerifyResult)
 from polyarch.execution.runner import run_plan
 from polyarch.planning import plans
-from polyarch.planning.plans import DropKeptNames, KeepNames, Plan, Pull, PullVerified, Tag, Verify
+from polyarch.planning.steps.images import DropKeptNames, KeepNames, Pull, PullVerified, Tag
+from polyarch.planning.plans import Plan
+from polyarch.planning.steps.release import Verify, VerifySignature
 
 STEP_KINDS = set(typing.get_args(plans.Step))
 BOTH = ("linux/amd64", "linux/arm64")
@@ -132,7 +134,7 @@ def test_a_verified_pull_takes_the_digest_the_signature_step_logged():
 
     engine = PullEngine()
     state = RunState()
-    state.log.record(plans.VerifySignature("r/a:1", Path("k.pub")), SignatureVerified("r/a:1", "sha256:" + "7" * 64))
+    state.log.record(VerifySignature("r/a:1", Path("k.pub")), SignatureVerified("r/a:1", "sha256:" + "7" * 64))
     result = handler_for(PullVerified("r/a:1", "linux/amd64"))(engine, PullVerified("r/a:1", "linux/amd64"), state)
     assert engine.pulled == ["r/a@sha256:" + "7" * 64] and result == PullResult("r/a:1", "linux/amd64")
 

@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from polyarch.core.masking import PLACEHOLDER, Secrets, looks_secret_key, looks_secret_value
-from polyarch.planning.plans import BakeTarget, Build, Compose, ComposeUp, Plan
+from polyarch.planning.steps.build import BakeTarget, Build
+from polyarch.planning.steps.compose import Compose, ComposeUp
+from polyarch.planning.plans import Plan
 from unit_helpers import REPO, compose_cli, copy_repo_stack, edit_settings, fresh_console, run_invoke  # noqa: F401  (fixtures)
 
 LUMEN = REPO / "tests" / "fixtures" / "lumen"

@@ -15,7 +15,10 @@ from polyarch.adapters import cosign
 from polyarch.adapters.docker.engine import attestation_kinds
 from polyarch.core.errors import SignatureError, StackError, UsageError
 from polyarch.planning.planner import Attestations, airtight_package_plan, airtight_run_plan, deploy_plan, prod_plan, publish_merge_plan
-from polyarch.planning.plans import Build, LoadBundle, Pull, PullVerified, SaveBundle, SignImage, Verify, VerifyBundleSignature, VerifySignature
+from polyarch.planning.steps.build import Build
+from polyarch.planning.steps.bundle import LoadBundle, SaveBundle, VerifyBundleSignature
+from polyarch.planning.steps.images import Pull, PullVerified
+from polyarch.planning.steps.release import SignImage, Verify, VerifySignature
 from polyarch.model.settings import SigningSettings, WorkflowSettings, parse_settings
 from polyarch.planning.signing import OIDC_VAR, Signer, check_ready, public_key_for, signer_for
 from polyarch.planning.ci_workflows import render

@@ -17,7 +17,10 @@ from polyarch.core.errors import VerificationError
 from polyarch.execution.handlers.registry import read_indexes_ahead
 from polyarch.execution.results import BuildResult, RunLog, UnchangedTarget, VerifyResult
 from polyarch.execution.runner import run_plan
-from polyarch.planning.plans import Build, Plan, Tag, Verify
+from polyarch.planning.steps.build import Build
+from polyarch.planning.plans import Plan
+from polyarch.planning.steps.images import Tag
+from polyarch.planning.steps.release import Verify
 
 BOTH = ("linux/amd64", "linux/arm64")
 

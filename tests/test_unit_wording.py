@@ -219,7 +219,7 @@ class FailedBake(Exception):
 
 def test_a_failed_bake_names_image_services_and_line_without_repeating_the_output(tmp_path):
     from polyarch.adapters.docker.buildx import bake_error
-    from polyarch.planning.plans import BakeTarget, Build
+    from polyarch.planning.steps.build import BakeTarget, Build
 
     targets = tuple(BakeTarget(name, tmp_path / name, tmp_path / name / "Dockerfile", None, ("linux/amd64",), (f"{name}:dev",),
                                services=services) for name, services in (("web", ("web",)), ("api", ("api", "worker"))))
@@ -245,7 +245,7 @@ ERROR: failed to solve: failed to resolve source metadata for docker.io/docker/d
 
 def test_a_base_image_the_build_cannot_reach_gets_a_network_tip_not_fix_that_line(tmp_path):
     from polyarch.adapters.docker.buildx import bake_error
-    from polyarch.planning.plans import BakeTarget, Build
+    from polyarch.planning.steps.build import BakeTarget, Build
 
     target = BakeTarget("web", tmp_path, tmp_path / "Dockerfile", None, ("linux/amd64",), ("web:dev",), services=("web",))
     error = bake_error(FailedBake(UNREACHABLE_BASE), Build((target,), load=True), streamed=True)
@@ -325,7 +325,7 @@ def test_a_full_disk_while_writing_a_bundle_says_to_free_space_or_pick_another_o
     from polyarch.adapters.bundle import compress_stream
     from polyarch.core.errors import BundleError
     from polyarch.execution.handlers.bundle import _write_bundle
-    from polyarch.planning.plans import SaveBundle
+    from polyarch.planning.steps.bundle import SaveBundle
 
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this machine")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from polyarch.planning.plans import Build, ComposeDown, ComposeRemove, ComposeUp
+from polyarch.planning.steps.build import Build
+from polyarch.planning.steps.compose import ComposeDown, ComposeRemove, ComposeUp
 
 if TYPE_CHECKING:
     from polyarch.planning.plans import Plan

@@ -15,7 +15,9 @@ from polyarch.execution.handlers import RunState, handler_for
 from polyarch.execution.handlers.images import restore_names
 from polyarch.execution.handlers.registry import read_indexes_ahead
 from polyarch.execution.results import RunLog
-from polyarch.planning.plans import Plan, Pull, Step, Verify
+from polyarch.planning.plans import Plan, Step
+from polyarch.planning.steps.images import Pull
+from polyarch.planning.steps.release import Verify
 
 
 def run_plan(engine: Engine | None, plan: Plan) -> RunLog:

@@ -9,40 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from polyarch.planning.plans import (
-    AddBuilderNode,
-    ArgSource,
-    BundleSignature,
-    CreateManifest,
-    RecordDigests,
-    RemoveBuilder,
-    BakeTarget,
-    Build,
-    CheckImages,
-    CopyByDigest,
-    Compose,
-    ComposeDown,
-    ComposeRemove,
-    ComposeUp,
-    KeepNames,
-    LoadBundle,
-    Plan,
-    Pull,
-    PullVerified,
-    RemoveImages,
-    RestoreNames,
-    SaveBundle,
-    FetchBundle,
-    DropKeptNames,
-    InitEnv,
-    WriteFiles,
-    Tag,
-    UpdateValues,
-    SignImage,
-    Verify,
-    VerifyBundleSignature,
-    VerifySignature,
+from polyarch.planning.steps.build import AddBuilderNode, ArgSource, RemoveBuilder, BakeTarget, Build
+from polyarch.planning.steps.bundle import BundleSignature, LoadBundle, SaveBundle, FetchBundle, VerifyBundleSignature
+from polyarch.planning.steps.release import (
+    CreateManifest, RecordDigests, CopyByDigest, UpdateValues, SignImage, Verify, VerifySignature
 )
+from polyarch.planning.steps.images import (
+    CheckImages, KeepNames, Pull, PullVerified, RemoveImages, RestoreNames, DropKeptNames, Tag
+)
+from polyarch.planning.steps.compose import Compose, ComposeDown, ComposeRemove, ComposeUp
+from polyarch.planning.plans import Plan
+from polyarch.planning.steps.files import InitEnv, WriteFiles
 from polyarch.planning.release_rules import oci_metadata
 from polyarch.model.stack import ImageBuild, Mode, Stack
 

@@ -81,7 +81,7 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
 def show_bundle(plan, results: RunLog, platform: str, started: float) -> None:
     """The summary of a bundle package-airtight wrote, then its path on stdout."""
     from polyarch.execution.results import BundleWritten
-    from polyarch.planning.plans import FetchBundle, SaveBundle
+    from polyarch.planning.steps.bundle import FetchBundle, SaveBundle
 
     save = next(st for st in plan.steps if isinstance(st, (SaveBundle, FetchBundle)))
     stats = results.first(BundleWritten)

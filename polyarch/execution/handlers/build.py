@@ -14,7 +14,8 @@ from polyarch.core.progname import prog
 from polyarch.core.testpause import pause
 from polyarch.execution.handlers.state import RunState
 from polyarch.execution.results import BuildResult, CopiedByDigest, DigestsRecorded, UnchangedTarget
-from polyarch.planning.plans import AddBuilderNode, Build, CopyByDigest, RecordDigests, RemoveBuilder
+from polyarch.planning.steps.build import AddBuilderNode, Build, RemoveBuilder
+from polyarch.planning.steps.release import CopyByDigest, RecordDigests
 
 # A registry's 5xx during a push is usually a moment's contention (distribution's
 # filesystem store, say, races when one push writes a tag from several

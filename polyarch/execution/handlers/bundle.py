@@ -13,7 +13,7 @@ from polyarch.core.progname import prog
 from polyarch.core.testpause import pause
 from polyarch.execution.handlers.state import RunState
 from polyarch.execution.results import BundleLoaded, BundleWritten
-from polyarch.planning.plans import FetchBundle, LoadBundle, SaveBundle
+from polyarch.planning.steps.bundle import FetchBundle, LoadBundle, SaveBundle
 
 
 def save_bundle(engine: Engine, item: SaveBundle, state: RunState | None = None) -> BundleWritten:

@@ -12,7 +12,7 @@ from polyarch.core.errors import EngineError
 from polyarch.core.progname import prog
 from polyarch.execution.handlers.state import RunState
 from polyarch.execution.results import ComposeUpResult
-from polyarch.planning.plans import ComposeDown, ComposeRemove, ComposeUp
+from polyarch.planning.steps.compose import ComposeDown, ComposeRemove, ComposeUp
 
 # How long services may take to become running/healthy once compose's own wait stopped at a finished job.
 READY_TIMEOUT = 300

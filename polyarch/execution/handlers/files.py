@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from polyarch.execution.handlers.state import RunState
 from polyarch.model.envfile import InitResult
-from polyarch.planning.plans import InitEnv, UpdateValues, WriteFiles
+from polyarch.planning.steps.files import InitEnv, WriteFiles
+from polyarch.planning.steps.release import UpdateValues
 
 
 def init_env(engine, item: InitEnv, state: RunState) -> InitResult:

@@ -7,7 +7,8 @@ from polyarch.core import console
 from polyarch.core.errors import SignatureError
 from polyarch.execution.handlers.state import RunState
 from polyarch.execution.results import ImageSigned, SignatureVerified, VerifyResult
-from polyarch.planning.plans import SignImage, VerifyBundleSignature, VerifySignature
+from polyarch.planning.steps.release import SignImage, VerifySignature
+from polyarch.planning.steps.bundle import VerifyBundleSignature
 from polyarch.core.imageref import repository_of
 
 
