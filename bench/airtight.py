@@ -19,7 +19,7 @@ import sys
 from _common import BENCH_ENV, PYTHON, REPO, arguments, compare, sh
 
 sys.path.insert(0, str(REPO))
-from polyarch.planning.planner import airtight_refs  # noqa: E402
+from polyarch.planning.airtight_plans import airtight_refs  # noqa: E402
 from polyarch.model.loading import load_stack  # noqa: E402
 
 

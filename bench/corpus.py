@@ -118,7 +118,7 @@ def compose_view(service: dict[str, Any]) -> dict[str, Any]:
 def compare(folder: Path) -> tuple[str, list[str]]:
     """('agree' | 'refused' | 'disagree' | 'docker-error', details) for one compose project."""
     from polyarch.core.errors import PolyarchError
-    from polyarch.planning.planner import host_build
+    from polyarch.planning.bake_targets import host_build
     from polyarch.core.platforms import platform_for_machine
     from polyarch.model.loading import load_stack
 

@@ -18,7 +18,7 @@ from unit_helpers import load_repo_stack
 from polyarch.adapters.docker.engine import Engine, ImageIndex, one_platform_index
 from polyarch.core.errors import VerificationError
 from polyarch.execution.runner import run_step
-from polyarch.planning.planner import Attestations, publish_build_plan
+from polyarch.planning.release_plans import Attestations, publish_build_plan
 from polyarch.planning.steps.build import Build
 from polyarch.planning.steps.release import Verify
 from polyarch.planning.release_rules import release_images

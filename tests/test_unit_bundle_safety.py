@@ -26,7 +26,7 @@ OTHER = "arm64" if ARCH == "amd64" else "amd64"
 
 @functools.lru_cache(maxsize=1)
 def stack_refs() -> tuple[str, ...]:
-    from polyarch.planning.planner import airtight_refs
+    from polyarch.planning.airtight_plans import airtight_refs
 
     return airtight_refs(load_repo_stack().role("airtight"))
 

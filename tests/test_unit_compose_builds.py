@@ -16,7 +16,8 @@ from polyarch.model.buildspec import REFUSED, hcl_literal
 from polyarch.core.errors import StackError
 from polyarch.planning.fingerprint import image_fingerprints
 from polyarch.adapters.git import SourceInfo
-from polyarch.planning.planner import deploy_plan, host_build, publish_build_plan
+from polyarch.planning.release_plans import deploy_plan, publish_build_plan
+from polyarch.planning.bake_targets import host_build
 from polyarch.planning.steps.build import Build
 from polyarch.model.project import find_project
 from polyarch.execution.readiness import judge_ready, stopped_at_container

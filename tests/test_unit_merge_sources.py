@@ -8,7 +8,7 @@ from unit_helpers import load_repo_stack
 from polyarch.adapters.docker.engine import ImageIndex
 from polyarch.core.errors import VerificationError
 from polyarch.execution.runner import run_step
-from polyarch.planning.planner import publish_merge_plan
+from polyarch.planning.release_plans import publish_merge_plan
 from polyarch.planning.steps.release import Verify
 from polyarch.planning.release_rules import SourceInfo, release_images
 

@@ -281,7 +281,7 @@ def test_a_dev_dry_run_without_env_passes_an_env_file_only_when_the_real_run_wil
 
 
 def test_prod_airtight_keeps_names_until_the_checks_pass_not_until_a_bundle_is_written(tmp_path):
-    from polyarch.planning.planner import airtight_run_plan
+    from polyarch.planning.airtight_plans import airtight_run_plan
 
     stack = load_repo_stack()
     plan = airtight_run_plan(stack, tmp_path / "b.tar.gz", "linux/amd64", env_present=True)
@@ -291,17 +291,17 @@ def test_prod_airtight_keeps_names_until_the_checks_pass_not_until_a_bundle_is_w
 
 def test_every_plan_that_builds_or_fetches_images_names_each_image_s_target_stage(fresh_console, capsys, tmp_path):
     from polyarch.core import console
-    from polyarch.planning import planner
+    from polyarch.planning import airtight_plans, dev_plans, release_plans
 
     stack = load_repo_stack()
     prod, dev = stack.role("prod"), stack.role("dev")
     plans = {
-        "target dev": [planner.up_plan(stack, dev, "linux/amd64", True), planner.build_plan(stack, dev, "linux/amd64"),
-                       planner.rebuild_plan(stack, dev, "linux/amd64", True, ("api", "frontend"))],
-        "target prod": [planner.deploy_plan(prod.images, ("linux/amd64",), "r", "t"),
-                        planner.prod_plan(stack, "r", "t", "linux/amd64", True),
-                        planner.airtight_package_plan(stack, "linux/amd64", "1", tmp_path, 1),
-                        planner.airtight_package_plan(stack, "linux/amd64", "1", tmp_path, 1, registry="r")],
+        "target dev": [dev_plans.up_plan(stack, dev, "linux/amd64", True), dev_plans.build_plan(stack, dev, "linux/amd64"),
+                       dev_plans.rebuild_plan(stack, dev, "linux/amd64", True, ("api", "frontend"))],
+        "target prod": [release_plans.deploy_plan(prod.images, ("linux/amd64",), "r", "t"),
+                        release_plans.prod_plan(stack, "r", "t", "linux/amd64", True),
+                        airtight_plans.airtight_package_plan(stack, "linux/amd64", "1", tmp_path, 1),
+                        airtight_plans.airtight_package_plan(stack, "linux/amd64", "1", tmp_path, 1, registry="r")],
     }
     for stage, made in plans.items():
         for plan in made:

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from polyarch.core.errors import StackError
-from polyarch.planning.planner import (airtight_package_plan, build_plan, compose_for, deploy_plan, down_plan, host_build,
-                               publish_build_plan, rebuild_plan, up_plan)
+from polyarch.planning.airtight_plans import airtight_package_plan
+from polyarch.planning.dev_plans import build_plan, compose_for, down_plan, rebuild_plan, up_plan
+from polyarch.planning.release_plans import deploy_plan, publish_build_plan
+from polyarch.planning.bake_targets import host_build
 from polyarch.planning.steps.build import BakeTarget, Build
 from polyarch.planning.steps.compose import Compose, ComposeDown, ComposeRemove, ComposeUp
 from polyarch.planning.plans import Plan

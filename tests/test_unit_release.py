@@ -12,8 +12,11 @@ import pytest
 from polyarch.adapters.digests import read_digests, write_digest
 from polyarch.core.errors import PlatformError, StackError, UsageError, VerificationError
 from polyarch.adapters.git import git_state
-from polyarch.planning.planner import (airtight_package_plan, airtight_run_plan, builder_plan, cache_settings, deploy_plan,
-                               prod_plan, publish_build_plan, publish_merge_plan, published_ref)
+from polyarch.planning.airtight_plans import airtight_package_plan, airtight_run_plan
+from polyarch.planning.setup_plans import builder_plan
+from polyarch.planning.release_plans import (
+    cache_settings, deploy_plan, prod_plan, publish_build_plan, publish_merge_plan, published_ref
+)
 from polyarch.planning.steps.images import KeepNames, RestoreNames, CheckImages, Pull, Tag
 from polyarch.planning.steps.build import AddBuilderNode, Build, RemoveBuilder
 from polyarch.planning.steps.compose import ComposeDown, ComposeUp

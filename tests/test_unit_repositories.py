@@ -11,7 +11,7 @@ DOCKERFILE = "FROM busybox:1.36.1 AS prod\nRUN true\nFROM prod AS worker\nRUN tr
 
 
 def test_two_stages_of_one_context_publish_to_two_repositories(compose_cli, tmp_path):
-    from polyarch.planning.planner import published_ref
+    from polyarch.planning.release_plans import published_ref
     from polyarch.planning.release_rules import release_images
     from polyarch.model.loading import load_stack
 

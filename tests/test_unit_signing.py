@@ -14,7 +14,8 @@ from unit_helpers import compose_cli, copy_repo_stack, edit_settings, fresh_cons
 from polyarch.adapters import cosign
 from polyarch.adapters.docker.engine import attestation_kinds
 from polyarch.core.errors import SignatureError, StackError, UsageError
-from polyarch.planning.planner import Attestations, airtight_package_plan, airtight_run_plan, deploy_plan, prod_plan, publish_merge_plan
+from polyarch.planning.release_plans import Attestations, deploy_plan, prod_plan, publish_merge_plan
+from polyarch.planning.airtight_plans import airtight_package_plan, airtight_run_plan
 from polyarch.planning.steps.build import Build
 from polyarch.planning.steps.bundle import LoadBundle, SaveBundle, VerifyBundleSignature
 from polyarch.planning.steps.images import Pull, PullVerified

@@ -72,7 +72,7 @@ def pull_registry_for(stack: Stack, flag: str | None) -> str:
 
 def attestations_for(stack: Stack, provenance: bool, sbom: bool):
     """The attestations a publish carries: polyarch.toml's [attestations], which --no-provenance and --sbom adjust."""
-    from polyarch.planning.planner import Attestations
+    from polyarch.planning.release_plans import Attestations
 
     wanted = stack.settings.attestations
     return Attestations(provenance=provenance and wanted.provenance, sbom=sbom or wanted.sbom)

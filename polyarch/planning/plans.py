@@ -1,6 +1,6 @@
 """Plans: frozen descriptions of what a task will do to the outside world.
 
-A planner (pure, in `polyarch.planning.planner`) turns a stack, a mode and options into a
+A planner (pure, in `polyarch.planning.*_plans`) turns a stack, a mode and options into a
 `Plan`; `--dry-run` prints it; `polyarch.execution.runner` walks the same plan step by
 step. Nothing here touches docker or the network; the file system is read only by
 `Build.secret_variables`, when the engine asks for the build secrets' values.

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 def package_airtight(c, platform=None, version=None, output=None, registry=None, sign=True, dry_run=False, json=False,
                      stack=None, verbose=False):
     """Write an offline bundle of every image for one platform."""
-    from polyarch.planning.planner import airtight_package_plan
+    from polyarch.planning.airtight_plans import airtight_package_plan
     from polyarch.planning.release_rules import check_tag
     from polyarch.planning.signing import Signer, check_ready, signer_for
     from polyarch.model.loading import Scope
@@ -114,7 +114,7 @@ def check_bundle(path, host_platform: str, insist: str | None, stack, mode):
     """
     from polyarch.adapters.bundle import bundle_name, expected_checksum, read_manifest, sha256_of
     from polyarch.adapters.bundlescan import check_contents, scan_bundle
-    from polyarch.planning.planner import airtight_refs
+    from polyarch.planning.airtight_plans import airtight_refs
 
     if not path.exists():
         raise BundleError(f"The bundle {path} does not exist.", tip="Check the path (AIRTIGHT_BUNDLE or --bundle).")
@@ -169,7 +169,7 @@ def _refuse_mismatch(path, sha_file, got: str, want: str | None) -> None:
 
 def check_bundle_fits(manifest, stack, mode, path) -> None:
     """Refuse, before loading, a bundle of another stack or one that lacks an image the airtight mode runs."""
-    from polyarch.planning.planner import airtight_refs
+    from polyarch.planning.airtight_plans import airtight_refs
     from polyarch.core.imageref import comparable
 
     if manifest.stack != stack.name:
@@ -199,7 +199,7 @@ def check_bundle_fits(manifest, stack, mode, path) -> None:
 def prod_airtight(c, bundle=None, platform=None, start=True, key=None, dry_run=False, json=False, stack=None):
     """Check and load an offline bundle, then run it."""
     from polyarch.adapters.bundle import expand_user_path
-    from polyarch.planning.planner import airtight_run_plan
+    from polyarch.planning.airtight_plans import airtight_run_plan
     from polyarch.model.loading import Scope
 
     # It builds nothing: the build contexts (the source tree) need not be here.

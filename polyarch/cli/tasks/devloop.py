@@ -50,7 +50,7 @@ def split_services(text: str | None) -> tuple[str, ...]:
 def host_fingerprints(images, platform: str) -> dict[str, str]:
     """The input fingerprint of each image as a host task builds it: the `dev.polyarch.inputs` label's value."""
     from polyarch.planning.fingerprint import image_fingerprints
-    from polyarch.planning.planner import task_platforms
+    from polyarch.planning.bake_targets import task_platforms
 
     return image_fingerprints(images, lambda image: task_platforms(image, (platform,), host=True))
 
@@ -62,7 +62,7 @@ def start_mode(session: Session, mode, platform: str | None, build: bool, no_cac
     `creates_env`: a real run creates .env before this (dev runs init), so a
     dry run plans with it exactly as the real run will.
     """
-    from polyarch.planning.planner import up_plan
+    from polyarch.planning.dev_plans import up_plan
 
     stack = session.stack
     chosen = session.host_platform(platform)
@@ -100,7 +100,7 @@ def warn_unread(stack: Stack) -> None:
 def init(c, force=False, dry_run=False, json=False, stack=None):
     """Create .env from .env.example and fill empty secrets."""
     from polyarch.model.envfile import InitResult, init_needs_writing, preview_init
-    from polyarch.planning.planner import init_plan
+    from polyarch.planning.setup_plans import init_plan
     from polyarch.model.loading import Scope
 
     # No compose file is read: init is what makes them readable on a fresh clone.
@@ -132,7 +132,7 @@ def dev(c, platform=None, no_cache=False, fresh=False, mode=None, dry_run=False,
                      "mode": HELP["mode"] + " Default: the dev mode.", "stack": HELP["stack"], "verbose": HELP["verbose"]})
 def build(c, services=None, platform=None, no_cache=False, mode=None, dry_run=False, json=False, stack=None, verbose=False):
     """Build the images for this host without starting them."""
-    from polyarch.planning.planner import build_plan
+    from polyarch.planning.dev_plans import build_plan
 
     session = open_for(stack, "dev", mode, True, dry_run, json, verbose)
     chosen_mode = pick_mode(session, mode, "dev")
@@ -148,7 +148,7 @@ def build(c, services=None, platform=None, no_cache=False, mode=None, dry_run=Fa
     "dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"], "verbose": HELP["verbose"]})
 def rebuild(c, services, platform=None, mode=None, dry_run=False, json=False, stack=None, verbose=False):
     """Stop, rebuild and start just some services."""
-    from polyarch.planning.planner import rebuild_plan
+    from polyarch.planning.dev_plans import rebuild_plan
 
     session = open_for(stack, "dev", mode, True, dry_run, json, verbose)
     chosen_mode = pick_mode(session, mode, "dev")
@@ -187,7 +187,7 @@ def published_repositories(stack: Stack) -> tuple[str, ...]:
 
 
 def stop(session: Session, volumes: bool = False, images: bool = False) -> None:
-    from polyarch.planning.planner import down_plan
+    from polyarch.planning.dev_plans import down_plan
 
     stack = session.stack
     warn_unread(stack)
@@ -235,7 +235,7 @@ def nuke(c, dry_run=False, json=False, stack=None):
 )
 def logs(c, services=None, follow=True, tail="50", stack=None):
     """Show the last log lines of the stack and follow them."""
-    from polyarch.planning.planner import compose_for
+    from polyarch.planning.dev_plans import compose_for
 
     tail = str(tail).strip()
     if tail != "all" and not tail.isdigit():

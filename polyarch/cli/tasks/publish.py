@@ -39,7 +39,7 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
     """Build one platform, push by digest, record the digests."""
     from platformdirs import user_cache_path
 
-    from polyarch.planning.planner import publish_build_plan
+    from polyarch.planning.release_plans import publish_build_plan
     from polyarch.planning.release_rules import release_images, release_tags
 
     session = Session.open(stack, dry_run, json, verbose, reading="publish")
@@ -94,7 +94,7 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
 def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, platforms=None, sign=True, dry_run=False,
                   stack=None):
     """Merge per-platform digests into tagged manifest lists."""
-    from polyarch.planning.planner import publish_merge_plan
+    from polyarch.planning.release_plans import publish_merge_plan
     from polyarch.planning.release_rules import release_images, release_tags
     from polyarch.planning.signing import check_ready, signer_for
 
@@ -134,7 +134,7 @@ def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, p
 })
 def builder(c, node=None, name=None, dry_run=False, stack=None):
     """Make a buildx builder with a native node per platform."""
-    from polyarch.planning.planner import builder_plan
+    from polyarch.planning.setup_plans import builder_plan
 
     session = Session.open(stack, dry_run)
     nodes = []
@@ -164,7 +164,7 @@ def builder(c, node=None, name=None, dry_run=False, stack=None):
 })
 def workflows(c, check=False, output=None, force=False, dry_run=False, json=False, stack=None):
     """Write the project's GitHub Actions release workflows (or --check them)."""
-    from polyarch.planning.planner import workflows_plan
+    from polyarch.planning.setup_plans import workflows_plan
     from polyarch.planning.release_rules import release_images
     from polyarch.planning.ci_workflows import render
 

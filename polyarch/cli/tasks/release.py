@@ -44,7 +44,8 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
 
     from polyarch.planning.fingerprint import image_fingerprints
     from polyarch.adapters.git import git_state, source_info
-    from polyarch.planning.planner import deploy_plan, task_platforms
+    from polyarch.planning.release_plans import deploy_plan
+    from polyarch.planning.bake_targets import task_platforms
     from polyarch.planning.release_rules import choose_platforms, choose_tag, release_images
     from polyarch.planning.signing import check_ready, signer_for
     from polyarch.model.loading import Scope
@@ -82,7 +83,7 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
 
     elapsed = time.monotonic() - started
     build = results.first(BuildResult)
-    from polyarch.planning.planner import published_ref
+    from polyarch.planning.release_plans import published_ref
 
     rows = []
     for image in images:
@@ -167,7 +168,7 @@ def verify(c, ref, platforms=None, key=None, stack=None):
 })
 def prod(c, version=None, registry=None, platform=None, key=None, dry_run=False, json=False, stack=None):
     """Pull the published images for this host and run them."""
-    from polyarch.planning.planner import prod_plan
+    from polyarch.planning.release_plans import prod_plan
     from polyarch.planning.release_rules import check_tag
     from polyarch.model.loading import Scope
 
@@ -187,7 +188,7 @@ def prod(c, version=None, registry=None, platform=None, key=None, dry_run=False,
     try:
         results = session.carry_out(plan, chosen, s.role("prod"))
     except MissingTagError as exc:
-        from polyarch.planning.planner import published_ref
+        from polyarch.planning.release_plans import published_ref
 
         if exc.ref not in {published_ref(target_registry, image, wanted_version) for image in s.role("prod").images}:
             raise
