@@ -504,7 +504,7 @@ def test_a_state_folder_that_cannot_be_made_is_a_clear_error(tmp_path, monkeypat
 
 def test_a_default_url_with_an_impossible_port_is_refused():
     from polyarch.core.errors import StackError
-    from polyarch.model.settings import parse_settings
+    from polyarch.model.settings_file import parse_settings
 
     with pytest.raises(StackError, match=r"project.urls: API: the port is not a number from 1 to 65535 in 'http://127.0.0.1:99999/healthz'"):
         parse_settings({"project": {"urls": {"API": ["API_URL", "http://127.0.0.1:99999/healthz"]}}}, Path("polyarch.toml"))
@@ -580,7 +580,7 @@ def test_verify_refuses_a_ref_with_an_impossible_port_before_asking_the_engine(t
 
 def test_names_with_a_trailing_line_break_are_refused():
     from polyarch.core.errors import StackError
-    from polyarch.model.settings import parse_settings
+    from polyarch.model.settings_file import parse_settings
 
     with pytest.raises(StackError) as caught:
         parse_settings({"images": {"app": {"repository": "acme\n"}}, "workflows": {"registry": "ghcr.io/team\n"}},
@@ -591,7 +591,7 @@ def test_names_with_a_trailing_line_break_are_refused():
 def test_env_keys_that_init_would_write_must_be_variable_names():
     """A line break in a key would make init write a line of the attacker's choosing into .env."""
     from polyarch.core.errors import StackError
-    from polyarch.model.settings import parse_settings
+    from polyarch.model.settings_file import parse_settings
 
     data = {"project": {"secrets": ["API_TOKEN\nDEBUG=1"], "required": ["A B"]},
             "modes": {"dev": {"files": ["compose.yaml"], "overlay": {"key": "X=1", "value": "y", "files": ["o.yaml"]}}}}

@@ -20,7 +20,8 @@ from polyarch.planning.steps.build import Build
 from polyarch.planning.steps.bundle import LoadBundle, SaveBundle, VerifyBundleSignature
 from polyarch.planning.steps.images import Pull, PullVerified
 from polyarch.planning.steps.release import SignImage, Verify, VerifySignature
-from polyarch.model.settings import SigningSettings, WorkflowSettings, parse_settings
+from polyarch.model.settings import SigningSettings, WorkflowSettings
+from polyarch.model.settings_file import parse_settings
 from polyarch.planning.signing import OIDC_VAR, Signer, check_ready, public_key_for, signer_for
 from polyarch.planning.ci_workflows import render
 

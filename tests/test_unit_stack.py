@@ -15,7 +15,8 @@ from unit_helpers import require_compose
 
 from polyarch.core.errors import StackError
 from polyarch.model.project import find_project
-from polyarch.model.settings import Settings, parse_settings
+from polyarch.model.settings import Settings
+from polyarch.model.settings_file import parse_settings
 from polyarch.model.assembly import build_stack
 from polyarch.model.compose_builds import dockerfile_stages
 from polyarch.model.modes import mode_files

@@ -27,7 +27,7 @@ def check_cache(kind: str | None, driver: str | None = None, containerd_store: b
 
     `driver` is the builder that will run the build, when it is known.
     """
-    from polyarch.model.settings import CACHE_BACKENDS, hide_credentials, registry_problem
+    from polyarch.model.settings_rules import CACHE_BACKENDS, hide_credentials, registry_problem
 
     if kind not in (None, "", *CACHE_BACKENDS):
         # A registry ref prefix: it goes into buildx' cache-from/cache-to specs.

@@ -32,7 +32,7 @@ def known_tags(root: Path, values_file: Path | None) -> dict[str, str]:
 def known_tags_here(stack_path: str | None) -> dict[str, str]:
     """known_tags() of the project found from here, or of this folder's git when there is none."""
     from polyarch.model.project import find_project
-    from polyarch.model.settings import load_settings
+    from polyarch.model.settings_file import load_settings
 
     try:
         project = find_project(stack_path)

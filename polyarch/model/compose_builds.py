@@ -14,7 +14,7 @@ from polyarch.model.buildspec import BuildSpec, compose_literal, dockerfile_text
 from polyarch.core.errors import StackError
 from polyarch.core.imageref import ImageRefError
 from polyarch.core.imageref import parse as parse_ref
-from polyarch.model.settings import hide_credentials
+from polyarch.model.settings_rules import hide_credentials
 from polyarch.core.suggest import did_you_mean
 
 

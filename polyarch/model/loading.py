@@ -60,7 +60,8 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
     """
     from polyarch.model.envfile import read_env
     from polyarch.model.project import find_project, with_env_file
-    from polyarch.model.settings import SETTINGS_FILE, load_settings
+    from polyarch.model.settings import SETTINGS_FILE
+    from polyarch.model.settings_file import load_settings
 
     project = find_project(explicit, cwd)
     settings = load_settings(project.settings_file) if project.settings_file else Settings()

@@ -1,76 +1,22 @@
 """The schema of `polyarch.toml`: only what compose files cannot say.
 
-Every key is optional. Unknown keys are refused, with the nearest known key
-suggested, and wrong types are named with their path, before any task does
-anything. Pure: parses data, reads no files.
+Every key is optional; unknown keys and wrong types are refused (reading the
+file and naming each problem: polyarch.model.settings_file). Pure.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from polyarch.core.errors import StackError
-from polyarch.core.imageref import REPOSITORY, host_problem, port_problem
+from polyarch.core.imageref import REPOSITORY, port_problem
+from polyarch.model.settings_rules import (
+    AIRTIGHT_SOURCES, CACHE_BACKENDS, ENV_KEY, GITHUB_REPOSITORY, GITHUB_SOURCE, MODE_NAME, PROJECT_NAME,
+    WORKFLOW_FILE, registry_problem, valid_env_keys, valid_runner_label, valid_workflow_text, without_credentials
+)
 
 SETTINGS_FILE = "polyarch.toml"
-
-# Compose's rule for project names.
-PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-MODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# What a runner label may hold in a generated workflow (no spaces, quotes or line breaks).
-RUNNER_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-CACHE_BACKENDS = ("gha", "registry", "local", "none")
-AIRTIGHT_SOURCES = ("build", "registry")
-GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
-# A GitHub Actions variable or secret a build step may read.
-GITHUB_SOURCE = re.compile(r"^(?:vars|secrets)\.[A-Za-z_][A-Za-z0-9_]*$")
-WORKFLOW_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$")
-# A user:password@ part: everything up to the last '@' that does not start a digest.
-_CREDENTIALS = re.compile(r"^.*@(?!sha256:)", re.DOTALL)
-
-
-def hide_credentials(value: str) -> str:
-    """`value` with its user:password@ part (if any) shown as ***@, so that a message can quote it."""
-    return _CREDENTIALS.sub("***@", value, count=1)
-
-
-def credentials_in(value: str) -> tuple[str, str] | None:
-    """For `user:pw@host/ns`: ('***@host/ns', 'host'), to name it without the password; None without credentials."""
-    if not _CREDENTIALS.match(value):
-        return None
-    shown = hide_credentials(value)
-    return shown, shown.removeprefix("***@").split("/")[0]
-
-
-def registry_problem(value: str) -> str | None:
-    """Why `value` is not a registry reference HOST[:PORT][/NAMESPACE] (None when it is one)."""
-    host, _, namespace = value.partition("/")
-    problem = host_problem(host)
-    if problem is None and namespace and not REPOSITORY.fullmatch(namespace):
-        problem = f"the namespace '{namespace}' is not a repository path (lowercase letters, digits, '.', '_', '-', '/')"
-    return problem
-
-
-def unsafe_text(value: str) -> str | None:
-    """Why a value cannot go into a generated workflow as it is: a line break, a control character or `${{`."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        return "holds a line break or another control character"
-    if "${{" in value:
-        return "holds '${{', which GitHub Actions would evaluate as an expression"
-    return None
-
-
-def _env_keys(keys: list[str]) -> list[str]:
-    for key in keys:
-        if not ENV_KEY.fullmatch(key):
-            raise ValueError(f"{key!r} is not a valid variable name (letters, digits and '_', not starting with a digit)")
-    return keys
 
 
 class _Strict(BaseModel):
@@ -87,7 +33,7 @@ class Overlay(_Strict):
     @field_validator("key")
     @classmethod
     def _key(cls, key: str) -> str:
-        return _env_keys([key])[0]
+        return valid_env_keys([key])[0]
 
 
 class ModeSettings(_Strict):
@@ -111,12 +57,12 @@ class BuildArgSources(_Strict):
     @field_validator("env")
     @classmethod
     def _keys(cls, keys: list[str]) -> list[str]:
-        return _env_keys(keys)
+        return valid_env_keys(keys)
 
     @field_validator("literal")
     @classmethod
     def _literal(cls, args: dict[str, str | bool | int]) -> dict[str, str | bool | int]:
-        _env_keys(list(args))
+        valid_env_keys(list(args))
         for key, value in args.items():
             if isinstance(value, str) and any(ord(c) < 32 for c in value):
                 raise ValueError(f"the value of {key} holds a line break or another control character")
@@ -185,12 +131,12 @@ class ProjectSettings(_Strict):
     @classmethod
     def _keys(cls, keys: list[str]) -> list[str]:
         # init writes these keys into .env: a line break would add a line of its own.
-        return _env_keys(keys)
+        return valid_env_keys(keys)
 
     @field_validator("registry", "pull_registry")
     @classmethod
     def _registry(cls, value: str | None) -> str | None:
-        return _no_credentials(value)
+        return without_credentials(value)
 
     @field_validator("urls")
     @classmethod
@@ -258,7 +204,7 @@ class WorkflowSettings(_Strict):
     @field_validator("registry")
     @classmethod
     def _registry(cls, value: str | None) -> str | None:
-        value = _no_credentials(value)
+        value = without_credentials(value)
         if value is not None and (not value or value != value.lower() or "/" not in value or " " in value):
             raise ValueError(f"'{value}' must be a lowercase HOST/NAMESPACE, e.g. registry.example.com/team")
         problem = registry_problem(value) if value is not None else None
@@ -279,13 +225,13 @@ class WorkflowSettings(_Strict):
                 raise ValueError(exc.message) from None
             if not label.strip():
                 raise ValueError(f"the runner label for {platform} is empty")
-            _runner_label(label, f"the runner label for {platform}")
+            valid_runner_label(label, f"the runner label for {platform}")
         return runners
 
     @field_validator("emulation_runner")
     @classmethod
     def _emulation_runner(cls, label: str) -> str:
-        return _runner_label(label, "the runner label")
+        return valid_runner_label(label, "the runner label")
 
     @field_validator("python")
     @classmethod
@@ -298,7 +244,7 @@ class WorkflowSettings(_Strict):
     @classmethod
     def _patterns(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
-            _workflow_text(pattern, f"the pattern {pattern!r}")
+            valid_workflow_text(pattern, f"the pattern {pattern!r}")
         return patterns
 
     @field_validator("install")
@@ -306,7 +252,7 @@ class WorkflowSettings(_Strict):
     def _install(cls, command: str | None) -> str | None:
         if command is None:
             return None
-        return _workflow_text(command, "the install command", "; give one shell command line, such as 'pip install polyarch'")
+        return valid_workflow_text(command, "the install command", "; give one shell command line, such as 'pip install polyarch'")
 
     @field_validator("airtight_from")
     @classmethod
@@ -325,7 +271,7 @@ class WorkflowSettings(_Strict):
     @field_validator("env")
     @classmethod
     def _env(cls, env: dict[str, str]) -> dict[str, str]:
-        _env_keys(list(env))
+        valid_env_keys(list(env))
         for key, source in env.items():
             if key == "REGISTRY" or key.startswith(("GITHUB_", "RUNNER_", "ACTIONS_", "POLYARCH_")):
                 raise ValueError(f"{key} is a name GitHub Actions or the generated steps set themselves; use another name")
@@ -343,33 +289,11 @@ class WorkflowSettings(_Strict):
     @field_validator("cache")
     @classmethod
     def _cache(cls, cache: str) -> str:
-        _no_credentials(cache)
+        without_credentials(cache)
         if cache not in CACHE_BACKENDS and registry_problem(cache):
             raise ValueError(f"'{cache}' is neither a cache backend ({', '.join(CACHE_BACKENDS)}) "
                              "nor a registry ref prefix (HOST[:PORT]/NAME)")
         return cache
-
-
-def _workflow_text(value: str, what: str, advice: str = "") -> str:
-    problem = unsafe_text(value) or ("is empty" if not value.strip() else None)
-    if problem:
-        raise ValueError(f"{what} {problem}{advice}")
-    return value
-
-
-def _runner_label(label: str, what: str) -> str:
-    if not RUNNER_LABEL.fullmatch(label):
-        raise ValueError(f"{what} {label!r} may hold only letters, digits, '.', '_' and '-'")
-    return label
-
-
-def _no_credentials(value: str | None) -> str | None:
-    """A registry reference in polyarch.toml carries no user name or password (never echoed)."""
-    found = credentials_in(value or "")
-    if found is not None:
-        raise ValueError(f"'{found[0]}' carries a user name or password; remove the part before '@' and log in once with "
-                         f"`docker login {found[1]}` instead")
-    return value
 
 
 class SigningSettings(_Strict):
@@ -414,88 +338,3 @@ class Settings(_Strict):
             if not MODE_NAME.fullmatch(name):
                 raise ValueError(f"'{name}' is not a usable mode name")
         return modes
-
-
-def _known_keys(model: type[BaseModel]) -> list[str]:
-    return list(model.model_fields)
-
-
-def _unwrap(annotation: Any) -> Any:
-    """The model inside `X | None` or `dict[str, X]`, else the annotation."""
-    import typing
-
-    args = typing.get_args(annotation)
-    origin = typing.get_origin(annotation)
-    if origin is dict and len(args) == 2:
-        return _DictOf(args[1])
-    for arg in args:
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
-    return annotation
-
-
-class _DictOf:
-    """Marks a free-form table whose values are all of one model."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-def _describe(error: dict[str, Any]) -> str:
-    location = error["loc"]
-    dotted = ".".join(str(p) for p in location)
-    if error["type"] == "extra_forbidden":
-        parent = _parent_model(location[:-1])
-        known = _known_keys(parent) if parent else []
-        close = difflib.get_close_matches(str(location[-1]), known, n=1, cutoff=0.6)
-        hint = f"; did you mean '{close[0]}'?" if close else (f" (known keys: {', '.join(known)})" if known else "")
-        return f"{dotted} is not a known key{hint}"
-    message = error["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
-    return f"{dotted}: {message}"
-
-
-def _parent_model(location: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: Any = Settings
-    for part in location:
-        if isinstance(model, _DictOf):
-            model = _unwrap(model.value)
-            continue
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return None
-        field = model.model_fields.get(str(part))
-        if field is None:
-            return None
-        model = _unwrap(field.annotation)
-    if isinstance(model, _DictOf):
-        return None
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
-
-
-def parse_settings(data: dict[str, Any], source: Path) -> Settings:
-    """Validate the data of a polyarch.toml; every problem is listed in one error."""
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as exc:
-        problems = [_describe(e) for e in exc.errors()]
-        raise StackError(f"{source} has {len(problems)} problem{'s' if len(problems) > 1 else ''}:\n  "
-                         + "\n  ".join(problems),
-                         tip="Fix the keys named above in polyarch.toml (each line says what the key takes), then run the task again.") from None
-
-
-def load_settings(path: Path) -> Settings:
-    """Read and validate a polyarch.toml file."""
-    import tomllib
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise StackError(f"{path} is not UTF-8 text.", tip="Save it as UTF-8.") from None
-    except OSError as exc:
-        raise StackError(f"Cannot read {path}: {exc.strerror}.") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise StackError(f"{path} is not valid TOML: {exc}.") from None
-    return parse_settings(data, path)

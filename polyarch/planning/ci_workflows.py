@@ -22,7 +22,8 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarStri
 from polyarch.adapters.digests import DEFAULT_FOLDER as DIGEST_DIR
 from polyarch.core.errors import StackError
 from polyarch.core.platforms import arch_name, parse_platform
-from polyarch.model.settings import SigningSettings, WorkflowSettings, unsafe_text
+from polyarch.model.settings import SigningSettings, WorkflowSettings
+from polyarch.model.settings_rules import unsafe_text
 
 # GitHub's hosted runners that run a platform natively.
 NATIVE_RUNNERS = {"linux/amd64": "ubuntu-24.04", "linux/arm64": "ubuntu-24.04-arm"}

@@ -13,7 +13,7 @@ from polyarch.core.imageref import DEFAULT_TAG
 from polyarch.core.imageref import split as split_ref
 from polyarch.core.platforms import parse_platforms
 from polyarch.adapters.git import GitState, SourceInfo
-from polyarch.model.settings import credentials_in, registry_problem
+from polyarch.model.settings_rules import credentials_in, registry_problem
 
 # Registry values that mean "not configured yet".
 PLACEHOLDER_REGISTRIES = {"", "null", "none", "~", "your-registry", "registry.example.com", "example.com", "changeme"}
