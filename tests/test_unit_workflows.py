@@ -18,7 +18,8 @@ from unit_helpers import REPO, compose_cli, copy_repo_stack, edit_settings, fres
 
 from polyarch.model.settings import WorkflowSettings
 from polyarch.cli.tasks import namespace
-from polyarch.planning.ci_workflows import Target, render, runner_for
+from polyarch.planning.ci_workflows import Target, render
+from polyarch.planning.workflow_yaml import runner_for
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 LUMEN = REPO / "tests" / "fixtures" / "lumen"
@@ -334,7 +335,7 @@ def all_steps(doc: dict) -> list[dict]:
 
 def test_every_action_is_pinned_by_a_full_sha_with_its_version_beside_it(tmp_path):
     from polyarch.model.settings import SigningSettings
-    from polyarch.planning.ci_workflows import ACTIONS
+    from polyarch.planning.workflow_yaml import ACTIONS
 
     options = WorkflowSettings(airtight_from="registry")
     texts = [*render("acme", ("server",), THREE, options, signing=SigningSettings(keyless=True)).values(),
