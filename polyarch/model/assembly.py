@@ -6,7 +6,7 @@ service that runs what another service builds is that image too. Pure.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,81 +34,136 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
     """
     root = project.root
     where = project.describe()
-    try:
-        platforms = parse_platforms(settings.project.platforms, "project.platforms") if settings.project.platforms else DEFAULT_PLATFORMS
-    except PlatformError as exc:
-        raise StackError(f"{where}: {exc.message}") from None
+    platforms = _platforms(settings, where)
     roles = mode_roles(settings, files, where)
-    raw: dict[str, tuple[list[RawBuild], dict[str, str], list[str]]] = {}
-    for mode_name, config in configs.items():
-        raw[mode_name] = raw_builds(config, project_name, f"mode '{mode_name}' ({', '.join(_rel(f, root) for f in files[mode_name])})",
-                                     root / settings.project.env_file)
-
+    raw = {mode_name: raw_builds(config, project_name, f"mode '{mode_name}' ({', '.join(_rel(f, root) for f in files[mode_name])})",
+                                 root / settings.project.env_file)
+           for mode_name, config in configs.items()}
     identities = list(dict.fromkeys(b.identity() for builds, _, _ in raw.values() for b in builds))
     names = image_names(identities, root)
+    if set(configs) == set(files):  # a mode left unread may build the image polyarch.toml names
+        _refuse_unknown_images(settings, names, where)
+    by_local_name = _builds_by_local_name(raw, roles["prod"])
+    checked: set[tuple] = set()
+    modes = {}
+    for mode_name, (builds, image_only, services) in raw.items():
+        context = _ModeContext(settings, names, by_local_name,
+                               checked if checked_modes is None or mode_name in checked_modes else None)
+        modes[mode_name] = _mode(mode_name, files[mode_name], builds, image_only, services, context)
+    optional = _optional_images(project, settings, checked_modes)
+    return Stack(project, project_name, settings, platforms, modes, roles, optional, name_from)
 
-    for key in settings.images if set(configs) == set(files) else ():  # a mode left unread may build it
+
+@dataclass(frozen=True)
+class _ModeContext:
+    """What assembling one mode takes from the whole stack."""
+
+    settings: Settings
+    # The short image name of each (context, Dockerfile).
+    names: dict[tuple[Path, Path], str]
+    # Every mode's builds by local name, for image-only services that run one.
+    by_local_name: dict[str, RawBuild]
+    # Build keys whose context and Dockerfile were checked, shared by the modes; None: this mode checks none.
+    checked: set[tuple] | None
+
+
+def _platforms(settings: Settings, where: str) -> tuple[str, ...]:
+    try:
+        return parse_platforms(settings.project.platforms, "project.platforms") if settings.project.platforms else DEFAULT_PLATFORMS
+    except PlatformError as exc:
+        raise StackError(f"{where}: {exc.message}") from None
+
+
+def _refuse_unknown_images(settings: Settings, names: dict[tuple[Path, Path], str], where: str) -> None:
+    """Every images.KEY of polyarch.toml names an image the compose files build."""
+    for key in settings.images:
         if key not in names.values():
             raise StackError(f"{where}: images.{key} names no image the compose files build{did_you_mean(key, names.values())} "
                              f"(images: {', '.join(names.values()) or 'none'}).",
                              tip="An image is named after its build context's folder.")
 
-    # Order in which other modes are searched for the build behind an image-only service.
-    search_order = [m for m in (roles["prod"],) if m in configs] + [m for m in configs if m != roles["prod"]]
+
+def _builds_by_local_name(raw: dict[str, tuple[list[RawBuild], dict[str, str], list[str]]],
+                          prod: str | None) -> dict[str, RawBuild]:
+    """Every mode's builds by local name; the prod mode's come first when two modes build under one name."""
+    search_order = [m for m in (prod,) if m in raw] + [m for m in raw if m != prod]
     by_local_name: dict[str, RawBuild] = {}
     for mode_name in search_order:
         for b in raw[mode_name][0]:
             by_local_name.setdefault(comparable(b.local_name), b)
+    return by_local_name
 
-    checked: set[tuple] = set()
-    modes = {}
-    for mode_name, (builds, image_only, services) in raw.items():
-        mode_where = f"mode '{mode_name}'"
-        third_party: list[str] = []
-        own = {comparable(b.local_name): b for b in builds}
-        for service, ref in image_only.items():
-            key = comparable(ref)
-            source = own.get(key) or by_local_name.get(key)
-            if source is None:
-                check_ref(ref, f"{mode_where}: service '{service}' image")
-                third_party.append(ref)
-                continue
-            builds.append(replace(source, service=service, local_name=ref))
-        groups: dict[tuple, list[RawBuild]] = {}
-        for b in builds:
-            groups.setdefault(b.key(), []).append(b)
-        _refuse_shared_names(groups, mode_where)
-        images = []
-        used_names: set[str] = set()
-        for key, members in groups.items():
-            first = members[0]
-            if key not in checked and (checked_modes is None or mode_name in checked_modes):
-                check_dockerfile(first.context, first.dockerfile, first.target, f"{mode_where}: service '{first.service}'",
-                                 first.spec.dockerfile_inline)
-                checked.add(key)
-            name = names[first.identity()]
-            bake_name = name if name not in used_names else f"{name}-{image_slug(first.target or 'default')}"
-            n = 2
-            while bake_name in used_names:
-                bake_name = f"{name}-{n}"
-                n += 1
-            used_names.add(bake_name)
-            images.append(ImageBuild(
-                name=bake_name, context=first.context, dockerfile=first.dockerfile, target=first.target,
-                args=first.args, contexts=first.contexts,
-                services=tuple(m.service for m in members),
-                local_names=tuple(dict.fromkeys([m.local_name for m in members] + [t for m in members for t in m.spec.tags])),
-                repository=_repository(settings.images.get(name), bake_name),
-                spec=first.spec,
-            ))
-        images = _link_siblings(images, mode_where)
-        local = {comparable(n) for i in images for n in i.local_names}
-        for ref in third_party:
-            if comparable(ref) in local:
-                raise StackError(f"{mode_where}: {ref} is both built by the stack and used as a third-party image.")
-        modes[mode_name] = Mode(mode_name, files[mode_name], tuple(images),
-                                tuple(dict.fromkeys(third_party)), tuple(services))
 
+def _mode(name: str, files: tuple[Path, ...], builds: list[RawBuild], image_only: dict[str, str], services: list[str],
+          context: _ModeContext) -> Mode:
+    """One mode: its images (services whose builds are alike are one image) and its third-party images."""
+    where = f"mode '{name}'"
+    builds, third_party = _resolve_image_only(builds, image_only, context.by_local_name, where)
+    groups: dict[tuple, list[RawBuild]] = {}
+    for b in builds:
+        groups.setdefault(b.key(), []).append(b)
+    _refuse_shared_names(groups, where)
+    images = _link_siblings(_images(groups, context, where), where)
+    local = {comparable(n) for i in images for n in i.local_names}
+    for ref in third_party:
+        if comparable(ref) in local:
+            raise StackError(f"{where}: {ref} is both built by the stack and used as a third-party image.")
+    return Mode(name, files, tuple(images), tuple(dict.fromkeys(third_party)), tuple(services))
+
+
+def _resolve_image_only(builds: list[RawBuild], image_only: dict[str, str], by_local_name: dict[str, RawBuild],
+                        where: str) -> tuple[list[RawBuild], list[str]]:
+    """The mode's builds plus those its image-only services run (this mode's first); the other images are third-party."""
+    resolved = list(builds)
+    third_party: list[str] = []
+    own = {comparable(b.local_name): b for b in builds}
+    for service, ref in image_only.items():
+        key = comparable(ref)
+        source = own.get(key) or by_local_name.get(key)
+        if source is None:
+            check_ref(ref, f"{where}: service '{service}' image")
+            third_party.append(ref)
+            continue
+        resolved.append(replace(source, service=service, local_name=ref))
+    return resolved, third_party
+
+
+def _images(groups: dict[tuple, list[RawBuild]], context: _ModeContext, where: str) -> list[ImageBuild]:
+    """One image per group of alike builds, each with a bake name unique in the mode."""
+    images = []
+    used_names: set[str] = set()
+    for key, members in groups.items():
+        first = members[0]
+        if context.checked is not None and key not in context.checked:
+            check_dockerfile(first.context, first.dockerfile, first.target, f"{where}: service '{first.service}'",
+                             first.spec.dockerfile_inline)
+            context.checked.add(key)
+        name = context.names[first.identity()]
+        bake_name = _unused_name(name, first.target, used_names)
+        used_names.add(bake_name)
+        images.append(ImageBuild(
+            name=bake_name, context=first.context, dockerfile=first.dockerfile, target=first.target,
+            args=first.args, contexts=first.contexts,
+            services=tuple(m.service for m in members),
+            local_names=tuple(dict.fromkeys([m.local_name for m in members] + [t for m in members for t in m.spec.tags])),
+            repository=_repository(context.settings.images.get(name), bake_name),
+            spec=first.spec,
+        ))
+    return images
+
+
+def _unused_name(name: str, target: str | None, taken: set[str]) -> str:
+    """`name`, else `name-TARGET`, else `name-2`, `name-3`... (one context can build several targets)."""
+    bake_name = name if name not in taken else f"{name}-{image_slug(target or 'default')}"
+    n = 2
+    while bake_name in taken:
+        bake_name = f"{name}-{n}"
+        n += 1
+    return bake_name
+
+
+def _optional_images(project: Project, settings: Settings, checked_modes: set[str] | None) -> tuple[ImageBuild, ...]:
+    """polyarch.toml's [optional] images; checked unless the task builds nothing."""
     optional = []
     for key, spec in settings.optional.items():
         context = project.path(spec.context, f"optional.{key}.context")
@@ -116,7 +171,7 @@ def build_stack(project: Project, settings: Settings, configs: dict[str, dict[st
         if checked_modes is None or checked_modes:
             check_dockerfile(context, dockerfile, spec.target, f"optional.{key}")
         optional.append(ImageBuild(key, context, dockerfile, spec.target, (), (), (), (), _repository(spec, key)))
-    return Stack(project, project_name, settings, platforms, modes, roles, tuple(optional), name_from)
+    return tuple(optional)
 
 
 def _refuse_shared_names(groups: dict[tuple, list[RawBuild]], where: str) -> None:
