@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Callable
 
 from polyarch.adapters.bundle import MANIFEST_LIMIT, MANIFEST_NAME, BundleManifest, manifest_from_json
-from polyarch.core.errors import BundleError, typed_program
+from polyarch.core.errors import BundleError
 from polyarch.core.imageref import comparable
 from polyarch.core.imageref import split as split_ref
 from polyarch.core.platforms import platform_from_parts
+from polyarch.core.progname import prog
 
 _CHUNK = 1 << 20
 # docker load's own metadata files; each is refused above this size.
@@ -118,7 +119,7 @@ def scan_bundle(path: Path, on_bytes: Callable[[int], None] | None = None, sha25
                           tip="Copy or download the bundle again, completely.") from None
     except (OSError, zlib.error, tarfile.TarError) as exc:
         raise BundleError(f"{path} is not a readable gzip'd image archive ({exc}); nothing was loaded.",
-                          tip=f"Give the .tar.gz that `{typed_program()} package-airtight` wrote; copy it again if it came over a network.") from None
+                          tip=f"Give the .tar.gz that `{prog()} package-airtight` wrote; copy it again if it came over a network.") from None
     finally:
         if hasher is not None and not scanned:
             hasher.stop.set()  # refused (or interrupted): the checksum is not needed
@@ -241,7 +242,7 @@ def _images(path: Path, metadata: dict[str, bytes], blobs: dict[str, bytes]) -> 
     if "manifest.json" not in metadata and "index.json" not in metadata:
         raise BundleError(f"{path} holds neither manifest.json nor index.json, so it is not an image archive polyarch "
                           "can check (a `docker save` from Docker 1.10 or newer has them); nothing was loaded.",
-                          tip=f"Make the bundle with `{typed_program()} package-airtight`, or with `docker save` of a current Docker.")
+                          tip=f"Make the bundle with `{prog()} package-airtight`, or with `docker save` of a current Docker.")
     images: list[ArchivedImage] = []
     entries = _json(path, "manifest.json", metadata.get("manifest.json", b"[]"))
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -290,12 +291,12 @@ def check_contents(path: Path, contents: BundleContents, allowed: tuple[str, ...
         raise BundleError(
             f"{path.name} would name {len(foreign)} image(s) the stack does not run: {', '.join(n[:100] for n in foreign[:10])}; "
             "loading it would repoint those local names, so nothing was loaded.",
-            tip=f"A bundle may only hold the stack's own images; make it with `{typed_program()} package-airtight` for this project.")
+            tip=f"A bundle may only hold the stack's own images; make it with `{prog()} package-airtight` for this project.")
     held = {comparable(name) for name in contents.names()}
     missing = [ref for key, ref in wanted.items() if key not in held]
     if missing:
         raise BundleError(f"{path.name} lacks {len(missing)} image(s) the airtight mode runs: {', '.join(missing)}; nothing was loaded.",
-                          tip=f"Package the bundle again with `{typed_program()} package-airtight` from the same version of the project.")
+                          tip=f"Package the bundle again with `{prog()} package-airtight` from the same version of the project.")
     for key, ref in wanted.items():
         known = [image.platforms for image in contents.images if image.platforms and key in map(comparable, image.names)]
         if not known:
@@ -303,5 +304,5 @@ def check_contents(path: Path, contents: BundleContents, allowed: tuple[str, ...
         other = sorted({p for platforms in known if platform not in platforms for p in platforms})
         if other:
             raise BundleError(f"{path.name} holds {ref} for {', '.join(other)}, not for {platform}; nothing was loaded.",
-                              tip=f"Package the bundle for this host (`{typed_program()} package-airtight --platform {platform}`), "
+                              tip=f"Package the bundle for this host (`{prog()} package-airtight --platform {platform}`), "
                                   f"or pass --platform {other[0]} to load it anyway and run it under emulation.")

@@ -8,6 +8,7 @@ from pathlib import Path
 from polyarch.adapters.files import write_atomic
 from polyarch.core.errors import UsageError, VerificationError
 from polyarch.core.platforms import arch_name
+from polyarch.core.progname import prog
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 # publish-build's and publish-merge's default folder, and the generated workflows' one.
@@ -47,8 +48,6 @@ def read_digests(folder: Path, images: tuple[str, ...], platforms: tuple[str, ..
     Nothing is returned unless every image has a well-formed digest for every
     platform, so a merge never starts half-done.
     """
-    from polyarch.core.progname import prog
-
     if not folder.is_dir():
         raise UsageError(f"The digest folder {folder} does not exist.", tip=f"Run `{prog()} publish-build` for each platform first.")
     known = set(images)

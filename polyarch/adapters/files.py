@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from polyarch.core.errors import UsageError
+
 
 def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
     """Write `text` to a temporary file beside `path`, sync it, and rename it over `path`.
@@ -38,8 +40,6 @@ def writable_folder(folder: Path, flag: str, create: bool) -> Path:
     run passes False and only checks that the nearest existing parent is
     writable. Raises UsageError naming the flag.
     """
-    from polyarch.core.errors import UsageError
-
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{flag} {folder} is not a folder.", tip=f"Pass a folder to {flag}.")
     if create:

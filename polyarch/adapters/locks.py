@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from polyarch.core.errors import UsageError
+
 _held: dict[Path, int] = {}
 
 
@@ -52,8 +54,6 @@ def acquire(path: Path, holder: str, on_wait: Callable[[str], None]) -> None:
 
 def _open(path: Path) -> int:
     """The lock file, opened for writing; a clear error when the state folder cannot hold it."""
-    from polyarch.core.errors import UsageError
-
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

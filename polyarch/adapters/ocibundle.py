@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
 
 from polyarch.adapters.bundle import tar_header, tar_padding
+from polyarch.adapters.registry import Descriptor, RegistryHTTPError, RemoteImage, _why, open_blob, resolve_image
 from polyarch.core.errors import BundleError
-from polyarch.adapters.registry import Descriptor, RemoteImage, RegistryHTTPError, _why, open_blob, resolve_image
 from polyarch.core.imageref import split as split_ref
 
 _CHUNK = 1 << 20

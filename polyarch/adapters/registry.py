@@ -19,6 +19,7 @@ import base64
 import json
 import os
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -209,8 +210,6 @@ def _read_json(response, limit: int = _MANIFEST_LIMIT) -> bytes:
     between two bytes.
     """
     import http.client
-    import time
-
     deadline = time.monotonic() + timeout()
     parts: list[bytes] = []
     size = 0

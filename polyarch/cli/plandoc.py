@@ -8,8 +8,8 @@ from polyarch.planning.steps.build import Build
 from polyarch.planning.steps.compose import ComposeDown, ComposeRemove, ComposeUp
 
 if TYPE_CHECKING:
-    from polyarch.planning.plans import Plan
     from polyarch.model.stack import Mode, Stack
+    from polyarch.planning.plans import Plan
 
 SCHEMA = 1
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from polyarch.core.console import err, plain, redact
-from polyarch.planning.steps.build import Build
 from polyarch.planning.plans import Plan
+from polyarch.planning.steps.build import Build
 
 
 def show_plan(plan: Plan, dry_run: bool, verbose: bool = False) -> None:

@@ -14,8 +14,8 @@ from polyarch.core.platforms import HostPlatform, choose_host_platform
 from polyarch.core.progname import prog
 
 if TYPE_CHECKING:
-    from polyarch.execution.results import RunLog
     from polyarch.adapters.docker.engine import Engine
+    from polyarch.execution.results import RunLog
     from polyarch.model.loading import Scope
     from polyarch.model.stack import Stack
 

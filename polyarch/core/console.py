@@ -7,6 +7,7 @@ that `invoke --list` stays fast.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from contextlib import contextmanager
@@ -94,8 +95,6 @@ def emit(text: str) -> None:
 
 def emit_json(data: object) -> None:
     """Data as one JSON document on stdout, secret values replaced in the data and, as a last resort, in the text."""
-    import json
-
     _write_out(_secrets.mask_json_text(json.dumps(hidden(data), indent=2, sort_keys=False)))
 
 

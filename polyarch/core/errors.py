@@ -6,6 +6,8 @@ printed message; nothing else prints errors.
 
 from __future__ import annotations
 
+from polyarch.core.progname import prog
+
 
 class PolyarchError(Exception):
     """Base class: something the user can fix. `tip` says how."""
@@ -18,14 +20,7 @@ class PolyarchError(Exception):
     def __init__(self, message: str, tip: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.tip = tip or self.default_tip.format(prog=typed_program())
-
-
-def typed_program() -> str:
-    """`polyarch` or `invoke`, as typed (cli.prog, imported late: cli imports this module)."""
-    from polyarch.core.progname import prog
-
-    return prog()
+        self.tip = tip or self.default_tip.format(prog=prog())
 
 
 class PlatformError(PolyarchError):

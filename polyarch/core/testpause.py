@@ -10,6 +10,8 @@ Not for users: nothing but the tests sets it.
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 ENV = "POLYARCH_TEST_PAUSE_AT"
 MARKER_ENV = "POLYARCH_TEST_PAUSE_MARKER"
@@ -21,9 +23,6 @@ def pause(point: str) -> None:
     """Write the marker and wait here when the tests asked to stop at `point`."""
     if os.environ.get(ENV) != point:
         return
-    import time
-    from pathlib import Path
-
     Path(os.environ[MARKER_ENV]).write_text(f"{os.getpid()} {point}\n")
     deadline = time.monotonic() + _WAIT_SECONDS
     while time.monotonic() < deadline:

@@ -10,17 +10,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from polyarch.model.buildspec import dockerfile_text, from_refs
 from polyarch.core.errors import PlatformError, StackError
-from polyarch.core.platforms import parse_platforms
-from polyarch.model.project import Project
 from polyarch.core.imageref import REPOSITORY, comparable
-from polyarch.model.settings import ImageSettings, OptionalImage, Settings
+from polyarch.core.platforms import parse_platforms
 from polyarch.core.suggest import did_you_mean
-from polyarch.model.compose_builds import (
-    RawBuild, check_dockerfile, check_ref, dockerfile_stages, image_names, image_slug, raw_builds
-)
+from polyarch.model.buildspec import dockerfile_text, from_refs
+from polyarch.model.compose_builds import RawBuild, check_dockerfile, check_ref, dockerfile_stages, image_names, image_slug, raw_builds
 from polyarch.model.modes import mode_roles
+from polyarch.model.project import Project
+from polyarch.model.settings import ImageSettings, OptionalImage, Settings
 from polyarch.model.stack import DEFAULT_PLATFORMS, ImageBuild, Mode, Stack
 
 

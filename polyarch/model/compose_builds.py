@@ -10,12 +10,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from polyarch.model.buildspec import BuildSpec, compose_literal, dockerfile_text, read_spec
 from polyarch.core.errors import StackError
 from polyarch.core.imageref import ImageRefError
 from polyarch.core.imageref import parse as parse_ref
-from polyarch.model.settings_rules import hide_credentials
 from polyarch.core.suggest import did_you_mean
+from polyarch.model.buildspec import BuildSpec, compose_literal, dockerfile_text, read_spec
+from polyarch.model.settings_rules import hide_credentials
 
 
 def check_ref(ref: str, where: str) -> str:

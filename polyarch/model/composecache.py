@@ -20,6 +20,9 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
+from polyarch.adapters.docker.compose import compose_config_reader as engine_reader
+from polyarch.adapters.docker.errors import ComposeRefused
+from polyarch.adapters.files import write_atomic
 from polyarch.core.progname import prog
 from polyarch.model.compose_errors import ComposeProject, compose_config_error
 
@@ -122,8 +125,6 @@ def compose_config_reader(root: Path, env_file: Path | None, env_example: Path |
     what compose refuses in the files becomes a StackError (exit 2) naming the
     file and the fix. `env_example` is named in the tip for a missing variable.
     """
-    from polyarch.adapters.docker.compose import compose_config_reader as engine_reader
-    from polyarch.adapters.docker.errors import ComposeRefused
     read_config = engine_reader(env_file, all_profiles=all_profiles, interpolate=interpolate)
 
     def read(files: tuple[Path, ...], project: str | None) -> dict[str, Any]:
@@ -168,8 +169,6 @@ def cached_reader(root: Path, env_file: Path | None, env_example: Path | None = 
 
 def _store(entry: Path, config: dict[str, Any]) -> None:
     """Write one reading atomically, readable only by its owner; a cache that cannot be written is no error."""
-    from polyarch.adapters.files import write_atomic
-
     try:
         entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_atomic(entry, json.dumps(config), mode=0o600)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from polyarch.adapters.files import write_atomic
+from polyarch.core.errors import EnvFileError
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
 
@@ -45,8 +46,6 @@ def parse_env(text: str) -> dict[str, str]:
 
 def read_env(path: Path) -> dict[str, str]:
     """Values in an env file; an absent file reads as empty."""
-    from polyarch.core.errors import EnvFileError
-
     if not path.exists():
         return {}
     if not path.is_file():
@@ -133,8 +132,6 @@ def init_needs_writing(env_file: Path, result: InitResult) -> bool:
 
 def apply_init(env_file: Path, result: InitResult) -> InitResult:
     """Carry out a `preview_init` result: write the file, mode 0600, with fresh secrets for `result.filled`."""
-    from polyarch.core.errors import EnvFileError
-
     if result.created and env_file.exists():
         # Another run (a second init or dev waiting on the stack's lock) created it after this
         # plan was made: its secrets may be in use already, so keep them and fill only what is empty.
@@ -156,8 +153,6 @@ def apply_init(env_file: Path, result: InitResult) -> InitResult:
 
 
 def _read_text(path: Path) -> str:
-    from polyarch.core.errors import EnvFileError
-
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from polyarch.core.errors import StackError
-from polyarch.model.project import Project, compose_variable
-from polyarch.model.settings import Settings
+from polyarch.core.interpolate import resolve_builds
 from polyarch.model.assembly import build_stack
 from polyarch.model.compose_builds import well_formed
+from polyarch.model.envfile import read_env
 from polyarch.model.modes import check_paths, mode_files, mode_roles
+from polyarch.model.project import Project, compose_variable, find_project, with_env_file
+from polyarch.model.settings import SETTINGS_FILE, Settings
+from polyarch.model.settings_file import load_settings
 from polyarch.model.stack import DEFAULT_PLATFORMS, ROLES, ConfigReader, Stack
 
 READINGS = ("run", "publish", "committed")
@@ -58,11 +61,6 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
     answer is the same on every machine.
     `scope`: what the task needs (Scope); None needs every mode and checks every build.
     """
-    from polyarch.model.envfile import read_env
-    from polyarch.model.project import find_project, with_env_file
-    from polyarch.model.settings import SETTINGS_FILE
-    from polyarch.model.settings_file import load_settings
-
     project = find_project(explicit, cwd)
     settings = load_settings(project.settings_file) if project.settings_file else Settings()
     check_paths(project, settings)
@@ -141,8 +139,6 @@ def _read_modes(files: dict[str, tuple[Path, ...]], name: str | None, read_confi
 
 def _settings_only(project: Project, settings: Settings, env: dict[str, str], env_file: Path) -> Stack:
     """The stack as polyarch.toml and .env describe it, with no compose file read (no modes)."""
-    from polyarch.model.settings import SETTINGS_FILE
-
     if settings.project.name:
         return Stack(project, settings.project.name, settings, DEFAULT_PLATFORMS, {}, {r: None for r in ROLES},
                      name_from=f"project.name in {SETTINGS_FILE}")
@@ -184,10 +180,6 @@ def _resolved_stack(project: Project, settings: Settings, configs: dict[str, dic
 
     `withheld`: variables set only in .env that builds may not use (names may, from `name_variables`).
     """
-    from dataclasses import replace
-
-    from polyarch.core.interpolate import resolve_builds
-
     findings = {}
     for mode_name, config in configs.items():
         configs[mode_name], findings[mode_name] = resolve_builds(config, variables, name_variables)

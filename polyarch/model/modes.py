@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 from polyarch.core.errors import StackError
+from polyarch.core.suggest import did_you_mean
 from polyarch.model.project import COMPOSE_NAMES, Project
 from polyarch.model.settings import Settings
-from polyarch.core.suggest import did_you_mean
 from polyarch.model.stack import ROLES, ZERO_CONFIG_ROLES
 
 

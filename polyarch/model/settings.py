@@ -10,11 +10,12 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from polyarch.core.errors import PlatformError
 from polyarch.core.imageref import REPOSITORY, port_problem
-from polyarch.model.settings_rules import (
-    AIRTIGHT_SOURCES, CACHE_BACKENDS, ENV_KEY, GITHUB_REPOSITORY, GITHUB_SOURCE, MODE_NAME, PROJECT_NAME,
-    WORKFLOW_FILE, registry_problem, valid_env_keys, valid_runner_label, valid_workflow_text, without_credentials
-)
+from polyarch.core.platforms import parse_platform
+from polyarch.model.settings_rules import (AIRTIGHT_SOURCES, CACHE_BACKENDS, ENV_KEY, GITHUB_REPOSITORY, GITHUB_SOURCE, MODE_NAME,
+                                           PROJECT_NAME, WORKFLOW_FILE, registry_problem, valid_env_keys, valid_runner_label,
+                                           valid_workflow_text, without_credentials)
 
 SETTINGS_FILE = "polyarch.toml"
 
@@ -215,9 +216,6 @@ class WorkflowSettings(_Strict):
     @field_validator("runners")
     @classmethod
     def _runners(cls, runners: dict[str, str]) -> dict[str, str]:
-        from polyarch.core.errors import PlatformError
-        from polyarch.core.platforms import parse_platform
-
         for platform, label in runners.items():
             try:
                 parse_platform(platform, f"runners key '{platform}'")

@@ -6,6 +6,7 @@ An unknown key is refused with the nearest known key suggested.
 from __future__ import annotations
 
 import difflib
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,6 @@ def _known_keys(model: type[BaseModel]) -> list[str]:
 
 def _unwrap(annotation: Any) -> Any:
     """The model inside `X | None` or `dict[str, X]`, else the annotation."""
-    import typing
-
     args = typing.get_args(annotation)
     origin = typing.get_origin(annotation)
     if origin is dict and len(args) == 2:

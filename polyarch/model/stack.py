@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from polyarch.model.buildspec import BuildSpec
 from polyarch.core.errors import StackError
+from polyarch.core.suggest import did_you_mean
+from polyarch.model.buildspec import BuildSpec
+from polyarch.model.compose_builds import raw_builds
 from polyarch.model.project import Project
 from polyarch.model.settings import Settings
-from polyarch.core.suggest import did_you_mean
-from polyarch.model.compose_builds import raw_builds
 
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
 ROLES = ("dev", "prod", "airtight")

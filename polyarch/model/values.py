@@ -11,7 +11,6 @@ import io
 from pathlib import Path
 
 from polyarch.adapters.files import write_atomic
-
 from polyarch.core.errors import UsageError
 
 

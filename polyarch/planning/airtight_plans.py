@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from polyarch.planning.steps.bundle import BundleSignature, LoadBundle, SaveBundle, FetchBundle, VerifyBundleSignature
-from polyarch.planning.steps.images import CheckImages, KeepNames, Pull, RestoreNames, DropKeptNames
-from polyarch.planning.steps.compose import ComposeDown, ComposeUp
-from polyarch.planning.plans import Plan
+from polyarch.adapters.bundle import bundle_name
+from polyarch.core.platforms import arch_name
 from polyarch.model.stack import Mode, Stack
 from polyarch.planning.bake_targets import host_build
 from polyarch.planning.dev_plans import compose_for
+from polyarch.planning.plans import Plan
 from polyarch.planning.release_plans import published_ref, published_stages
+from polyarch.planning.signing import bundle_signature
+from polyarch.planning.steps.bundle import BundleSignature, FetchBundle, LoadBundle, SaveBundle, VerifyBundleSignature
+from polyarch.planning.steps.compose import ComposeDown, ComposeUp
+from polyarch.planning.steps.images import CheckImages, DropKeptNames, KeepNames, Pull, RestoreNames
 
 
 def airtight_refs(mode: Mode) -> tuple[str, ...]:
@@ -27,11 +30,6 @@ def airtight_package_plan(stack: Stack, platform: str, version: str, folder: Pat
     `version`, and every image is read from its registry into the bundle:
     nothing is built, pulled or exported by the engine.
     """
-    from polyarch.adapters.bundle import bundle_name
-    from polyarch.core.platforms import arch_name
-
-    from polyarch.planning.signing import bundle_signature
-
     mode = stack.role("airtight")
     bundle = folder / bundle_name(stack.name, version, arch_name(platform))
     signature = BundleSignature(key, bundle_signature(bundle)) if key is not None else None
@@ -65,8 +63,6 @@ def airtight_run_plan(stack: Stack, bundle: Path | None, platform: str, env_pres
     and a failed check puts them back. With `public_key`, the bundle's
     signature is checked first, before anything is loaded.
     """
-    from polyarch.planning.signing import bundle_signature
-
     mode = stack.role("airtight")
     names = airtight_refs(mode)
     steps: list = []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from polyarch.planning.steps.build import ArgSource, BakeTarget, Build
+from polyarch.model.buildspec import build_platforms
 from polyarch.model.stack import ImageBuild, Mode
+from polyarch.planning.fingerprint import ANNOTATION
+from polyarch.planning.steps.build import ArgSource, BakeTarget, Build
 
 
 def arg_sources(image: ImageBuild) -> tuple[ArgSource, ...]:
@@ -36,8 +38,6 @@ def image_target(image: ImageBuild, platforms: tuple[str, ...], tags: tuple[str,
 
 def task_platforms(image: ImageBuild, wanted: tuple[str, ...], host: bool) -> tuple[str, ...]:
     """The platforms a task builds one image for: a pinned service's own, and only those build.platforms allows."""
-    from polyarch.model.buildspec import build_platforms
-
     return build_platforms(image.services[0] if image.services else image.name, image.spec, wanted, host)
 
 
@@ -49,8 +49,6 @@ def host_build(mode: Mode, platform: str, no_cache: bool = False, images: tuple[
     its fingerprint, and an image whose local names already carry the same
     label is not built again when the plan runs, unless `always` (`rebuild`).
     """
-    from polyarch.planning.fingerprint import ANNOTATION
-
     chosen = mode.images if images is None else images
     fingerprints = {} if no_cache and not always else (fingerprints or {})
     # No provenance attestation on local builds: it differs on every build, so

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
+from polyarch import __version__
 from polyarch.adapters.digests import DEFAULT_FOLDER as DIGEST_DIR
 from polyarch.core.errors import StackError
 from polyarch.model.settings import SigningSettings, WorkflowSettings
@@ -334,8 +335,6 @@ def render(project: str, images: tuple[str, ...], platforms: tuple[str, ...], op
 
 def default_install(vendored: bool) -> str:
     """What installs polyarch on a runner when [workflows] install says nothing."""
-    from polyarch import __version__
-
     return "pip install ." if vendored else f"pip install polyarch=={__version__}"
 
 

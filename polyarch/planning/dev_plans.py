@@ -6,11 +6,13 @@ and values the task already worked out (platform, whether `.env` exists).
 
 from __future__ import annotations
 
-from polyarch.planning.steps.images import Pull, RemoveImages
-from polyarch.planning.steps.compose import Compose, ComposeDown, ComposeRemove, ComposeUp
-from polyarch.planning.plans import Plan
+from polyarch.core.errors import UsageError
+from polyarch.core.progname import prog
 from polyarch.model.stack import Mode, Stack
 from polyarch.planning.bake_targets import host_build
+from polyarch.planning.plans import Plan
+from polyarch.planning.steps.compose import Compose, ComposeDown, ComposeRemove, ComposeUp
+from polyarch.planning.steps.images import Pull, RemoveImages
 
 
 def compose_for(stack: Stack, mode: Mode | None, platform: str | None, env_present: bool) -> Compose:
@@ -27,9 +29,6 @@ def compose_for(stack: Stack, mode: Mode | None, platform: str | None, env_prese
 
 def build_plan(stack: Stack, mode: Mode, platform: str, no_cache: bool = False, services: tuple[str, ...] = ()) -> Plan:
     """`build`: images only (every one, or those the named services run)."""
-    from polyarch.core.progname import prog
-    from polyarch.core.errors import UsageError
-
     images = mode.images_for(services) if services else None
     if images == () or not mode.images:
         raise UsageError(f"{'The services ' + ', '.join(services) + ' run' if services else 'Mode ' + repr(mode.name) + ' has'} "

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import re
+import stat
 from pathlib import Path
 
 ANNOTATION = "dev.polyarch.inputs"

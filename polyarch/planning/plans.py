@@ -8,7 +8,7 @@ step. Nothing here touches docker or the network; the file system is read only b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Union
 
@@ -16,12 +16,8 @@ from polyarch.planning.steps.build import AddBuilderNode, Build, RemoveBuilder
 from polyarch.planning.steps.bundle import FetchBundle, LoadBundle, SaveBundle, VerifyBundleSignature
 from polyarch.planning.steps.compose import ComposeDown, ComposeRemove, ComposeUp
 from polyarch.planning.steps.files import FILE_STEPS, InitEnv, WriteFiles
-from polyarch.planning.steps.images import (
-    CheckImages, DropKeptNames, KeepNames, Pull, PullVerified, RemoveImages, RestoreNames, Tag
-)
-from polyarch.planning.steps.release import (
-    CopyByDigest, CreateManifest, RecordDigests, SignImage, UpdateValues, Verify, VerifySignature
-)
+from polyarch.planning.steps.images import CheckImages, DropKeptNames, KeepNames, Pull, PullVerified, RemoveImages, RestoreNames, Tag
+from polyarch.planning.steps.release import CopyByDigest, CreateManifest, RecordDigests, SignImage, UpdateValues, Verify, VerifySignature
 
 Step = Union[InitEnv, WriteFiles, PullVerified, SignImage, VerifySignature, VerifyBundleSignature, FetchBundle, DropKeptNames, KeepNames, RestoreNames, ComposeRemove, CopyByDigest, RecordDigests, RemoveBuilder, AddBuilderNode, SaveBundle, LoadBundle, Build, Tag, Pull, ComposeUp, ComposeDown, RemoveImages, CheckImages, Verify, CreateManifest, UpdateValues]
 
@@ -49,8 +45,6 @@ class Plan:
 
 def _plain(value: object) -> object:
     """Dataclasses, paths and tuples as JSON-ready values."""
-    from dataclasses import fields, is_dataclass
-
     if is_dataclass(value) and not isinstance(value, type):
         data = {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
         if isinstance(value, Build):

@@ -5,17 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from polyarch.planning.steps.build import ArgSource, Build
-from polyarch.planning.steps.release import (
-    CreateManifest, RecordDigests, CopyByDigest, UpdateValues, SignImage, Verify, VerifySignature
-)
-from polyarch.planning.steps.images import KeepNames, Pull, PullVerified, RestoreNames, Tag
-from polyarch.planning.steps.compose import ComposeDown, ComposeUp
-from polyarch.planning.plans import Plan
-from polyarch.planning.release_rules import oci_metadata
+from polyarch.core.platforms import arch_name
 from polyarch.model.stack import ImageBuild, Stack
 from polyarch.planning.bake_targets import arg_sources, image_target, task_platforms
 from polyarch.planning.dev_plans import compose_for
+from polyarch.planning.plans import Plan
+from polyarch.planning.release_rules import oci_metadata
+from polyarch.planning.steps.build import ArgSource, Build
+from polyarch.planning.steps.compose import ComposeDown, ComposeUp
+from polyarch.planning.steps.images import KeepNames, Pull, PullVerified, RestoreNames, Tag
+from polyarch.planning.steps.release import CopyByDigest, CreateManifest, RecordDigests, SignImage, UpdateValues, Verify, VerifySignature
 
 
 def cache_settings(kind: str | None, registry: str, image: ImageBuild, cache_root: Path,
@@ -26,8 +25,6 @@ def cache_settings(kind: str | None, registry: str, image: ImageBuild, cache_roo
     kept per image and platform, so parallel runners never overwrite each
     other's cache; deploy-build's one bake call shares one cache per image.
     """
-    from polyarch.core.platforms import arch_name
-
     suffix = f"-{arch_name(platform)}" if platform else ""
     if not kind or kind == "none":
         return (), (), "the builder's own cache"

@@ -6,13 +6,14 @@ Nothing here touches docker; git is read by the caller and passed in.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from polyarch.adapters.git import GitState, SourceInfo
 from polyarch.core.errors import UsageError
 from polyarch.core.imageref import DEFAULT_TAG
 from polyarch.core.imageref import split as split_ref
 from polyarch.core.platforms import parse_platforms
-from polyarch.adapters.git import GitState, SourceInfo
+from polyarch.model.compose_builds import check_dockerfile
 from polyarch.model.settings_rules import credentials_in, registry_problem
 
 # Registry values that mean "not configured yet".
@@ -172,8 +173,6 @@ def build_arg_sources(sources, values: dict | None, env: dict[str, str], where: 
 
 def _with_sources(stack, image, values: dict | None, env: dict[str, str]):
     """An image with its images.NAME.build_args added to compose's args, each added arg's source noted for the plan."""
-    from dataclasses import replace
-
     spec = stack.settings.images.get(image.name)
     if spec is None:
         return image
@@ -186,8 +185,6 @@ def _with_sources(stack, image, values: dict | None, env: dict[str, str]):
 def with_release_args(stack, role: str, values: dict | None, env: dict[str, str]):
     """The stack with the `role` mode's images built with their images.NAME.build_args too (an airtight
     bundle is a release as much as a published image)."""
-    from dataclasses import replace
-
     mode = stack.role(role)
     images = tuple(_with_sources(stack, image, values, env) for image in mode.images)
     return replace(stack, modes={**stack.modes, mode.name: replace(mode, images=images)})
@@ -202,10 +199,6 @@ def release_images(stack, values: dict | None, env: dict[str, str], building: bo
     not here, and what it would feed is skipped (and noted). Only when
     `building` must every variable the builds need be set.
     """
-    from dataclasses import replace
-
-    from polyarch.model.compose_builds import check_dockerfile
-
     mode = stack.role("prod")
     if building:
         mode.require_resolved()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from polyarch.planning.steps.build import AddBuilderNode, RemoveBuilder
 from polyarch.planning.plans import Plan
+from polyarch.planning.steps.build import AddBuilderNode, RemoveBuilder
 from polyarch.planning.steps.files import InitEnv, WriteFiles
 
 

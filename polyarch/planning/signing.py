@@ -6,11 +6,14 @@ Pure apart from looking whether the key files exist; cosign itself is run by
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from polyarch.core.errors import UsageError
-
+from polyarch.adapters import cosign
+from polyarch.adapters.bundle import expand_user_path
+from polyarch.core.errors import SignatureError, UsageError
 
 # Set by GitHub Actions in a job allowed to ask for an OIDC token (permissions: id-token: write).
 OIDC_VAR = "ACTIONS_ID_TOKEN_REQUEST_URL"
@@ -29,8 +32,6 @@ class Signer:
 
 def key_path(text: str, root: Path) -> Path:
     """A key path as written: `~/` expanded, relative paths from the project folder."""
-    from polyarch.adapters.bundle import expand_user_path
-
     path = expand_user_path(text)
     return path if path.is_absolute() else (root / path)
 
@@ -48,8 +49,6 @@ def signer_for(stack, sign: bool = True, env=None) -> Signer | None:
     `keyless` needs an OIDC identity, which a GitHub Actions job with
     `id-token: write` provides: there it wins; elsewhere a key does.
     """
-    import os
-
     settings = stack.settings.signing
     env = os.environ if env is None else env
     if not sign:
@@ -86,11 +85,6 @@ def check_ready(signer: Signer | None, dry_run: bool, env=None) -> None:
     must be installed for a real run; keyless needs the OIDC token GitHub Actions gives
     a job with `id-token: write`.
     """
-    import os
-
-    from polyarch.adapters import cosign
-    from polyarch.core.errors import SignatureError
-
     env = os.environ if env is None else env
     if signer is None:
         return
@@ -110,9 +104,6 @@ def check_ready(signer: Signer | None, dry_run: bool, env=None) -> None:
 
 def check_verifier(public_key: Path | None, dry_run: bool) -> None:
     """A check with a public key needs cosign: refuse before anything is pulled or loaded."""
-    from polyarch.adapters import cosign
-    from polyarch.core.errors import SignatureError
-
     if public_key is not None and not dry_run and cosign.binary() is None:
         raise SignatureError(f"Checking signatures with {public_key} needs cosign, which is not installed; nothing was pulled or loaded.",
                              tip=cosign.INSTALL_TIP)
@@ -120,6 +111,4 @@ def check_verifier(public_key: Path | None, dry_run: bool) -> None:
 
 def is_cosign_tag(tag: str) -> bool:
     """A tag cosign stores beside an image (its signature, attestation or SBOM): sha256-<digest>.sig and the like."""
-    import re
-
     return re.fullmatch(r"sha256-[0-9a-f]{64}\.(sig|att|sbom)", tag) is not None

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from polyarch.adapters.docker.args import BuildSpec
+from polyarch.adapters.docker.buildlog import failed_step
 from polyarch.adapters.docker.environment import environment
 from polyarch.adapters.docker.errors import command_output, converted, docker_errors, explain, registry_hiccup
 from polyarch.adapters.docker.models import BuilderInfo
@@ -23,8 +24,6 @@ def bake_error(exc: Exception, build: BuildSpec, streamed: bool) -> EngineError:
     With `streamed`, buildx' output is already on screen, so the message
     does not repeat it.
     """
-    from polyarch.adapters.docker.buildlog import failed_step
-
     text = command_output(exc)
     step = failed_step(text, tuple(t.name for t in build.targets))
     if step is None or step.line is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -123,8 +124,6 @@ def compose_config_reader(env_file: Path | None, all_profiles: bool = False,
     Without `interpolate` (`config --no-interpolate`) every `${VAR}` stays as
     written. `env_file` None: compose is given no env file.
     """
-    import shutil
-
     from python_on_whales import DockerClient
 
     if shutil.which("docker") is None:

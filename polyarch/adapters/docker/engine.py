@@ -8,6 +8,9 @@ is created, never at module import, to keep `polyarch --list` fast.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 from polyarch.adapters.docker.buildx import Buildx
 from polyarch.adapters.docker.compose import ComposeProjects
 from polyarch.adapters.docker.errors import NO_CLIENT_TIP, docker_errors, no_engine_tip
@@ -25,8 +28,6 @@ class Engine(Buildx, Imagetools, Images, ComposeProjects):
     """A Docker engine reached through python-on-whales."""
 
     def __init__(self, config_dir: str | None = None) -> None:
-        import shutil
-
         from python_on_whales import DockerClient
         from python_on_whales.exceptions import DockerException
 
@@ -79,9 +80,6 @@ def engine_arch() -> str | None:
     For dry runs: one docker command and no python-on-whales import, so a
     plan costs little more than reading the project.
     """
-    import shutil
-    import subprocess
-
     docker = shutil.which("docker")
     if docker is None:
         return None

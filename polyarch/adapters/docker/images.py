@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -163,8 +164,6 @@ class Images:
         python-on-whales can save to a file or yield newline-split chunks; for
         gigabytes we pipe its own docker command straight into the compressor.
         """
-        import subprocess
-
         command = [str(part) for part in self.docker.client_config.docker_cmd] + ["save", *refs]
         with tempfile.TemporaryFile() as errors:
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)

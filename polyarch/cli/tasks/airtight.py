@@ -39,10 +39,10 @@ if TYPE_CHECKING:
 def package_airtight(c, platform=None, version=None, output=None, registry=None, sign=True, dry_run=False, json=False,
                      stack=None, verbose=False):
     """Write an offline bundle of every image for one platform."""
+    from polyarch.model.loading import Scope
     from polyarch.planning.airtight_plans import airtight_package_plan
     from polyarch.planning.release_rules import check_tag
     from polyarch.planning.signing import Signer, check_ready, signer_for
-    from polyarch.model.loading import Scope
 
     # Without --registry it builds the images here, so their build contexts must be here.
     session = Session.open(stack, dry_run, json, verbose, reading="publish", scope=Scope(role="airtight", builds=registry is None))
@@ -169,8 +169,8 @@ def _refuse_mismatch(path, sha_file, got: str, want: str | None) -> None:
 
 def check_bundle_fits(manifest, stack, mode, path) -> None:
     """Refuse, before loading, a bundle of another stack or one that lacks an image the airtight mode runs."""
-    from polyarch.planning.airtight_plans import airtight_refs
     from polyarch.core.imageref import comparable
+    from polyarch.planning.airtight_plans import airtight_refs
 
     if manifest.stack != stack.name:
         raise BundleStackError(
@@ -199,8 +199,8 @@ def check_bundle_fits(manifest, stack, mode, path) -> None:
 def prod_airtight(c, bundle=None, platform=None, start=True, key=None, dry_run=False, json=False, stack=None):
     """Check and load an offline bundle, then run it."""
     from polyarch.adapters.bundle import expand_user_path
-    from polyarch.planning.airtight_plans import airtight_run_plan
     from polyarch.model.loading import Scope
+    from polyarch.planning.airtight_plans import airtight_run_plan
 
     # It builds nothing: the build contexts (the source tree) need not be here.
     session = Session.open(stack, dry_run, json, scope=Scope(role="airtight"))

@@ -49,8 +49,8 @@ def split_services(text: str | None) -> tuple[str, ...]:
 
 def host_fingerprints(images, platform: str) -> dict[str, str]:
     """The input fingerprint of each image as a host task builds it: the `dev.polyarch.inputs` label's value."""
-    from polyarch.planning.fingerprint import image_fingerprints
     from polyarch.planning.bake_targets import task_platforms
+    from polyarch.planning.fingerprint import image_fingerprints
 
     return image_fingerprints(images, lambda image: task_platforms(image, (platform,), host=True))
 
@@ -100,8 +100,8 @@ def warn_unread(stack: Stack) -> None:
 def init(c, force=False, dry_run=False, json=False, stack=None):
     """Create .env from .env.example and fill empty secrets."""
     from polyarch.model.envfile import InitResult, init_needs_writing, preview_init
-    from polyarch.planning.setup_plans import init_plan
     from polyarch.model.loading import Scope
+    from polyarch.planning.setup_plans import init_plan
 
     # No compose file is read: init is what makes them readable on a fresh clone.
     session = Session.open(stack, dry_run, json, scope=Scope(compose=False))

@@ -164,9 +164,9 @@ def builder(c, node=None, name=None, dry_run=False, stack=None):
 })
 def workflows(c, check=False, output=None, force=False, dry_run=False, json=False, stack=None):
     """Write the project's GitHub Actions release workflows (or --check them)."""
-    from polyarch.planning.setup_plans import workflows_plan
-    from polyarch.planning.release_rules import release_images
     from polyarch.planning.ci_workflows import render
+    from polyarch.planning.release_rules import release_images
+    from polyarch.planning.setup_plans import workflows_plan
 
     # Only what a fresh clone has: no .env, no untracked values file, nothing
     # from this shell; so every machine computes the same files.
@@ -195,8 +195,8 @@ def workflows(c, check=False, output=None, force=False, dry_run=False, json=Fals
 
 def workflow_target(s, top: Path, folder: str):
     """Where the workflows run: the guard's repository and the install command, found once for render."""
-    from polyarch.planning.release_rules import https_source
     from polyarch.planning.ci_workflows import Target, default_install
+    from polyarch.planning.release_rules import https_source
 
     options = s.settings.workflows
     repository = options.repository

@@ -42,13 +42,13 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     """Build all images multi-arch, push, verify the manifest lists."""
     from platformdirs import user_cache_path
 
-    from polyarch.planning.fingerprint import image_fingerprints
     from polyarch.adapters.git import git_state, source_info
-    from polyarch.planning.release_plans import deploy_plan
+    from polyarch.model.loading import Scope
     from polyarch.planning.bake_targets import task_platforms
+    from polyarch.planning.fingerprint import image_fingerprints
+    from polyarch.planning.release_plans import deploy_plan
     from polyarch.planning.release_rules import choose_platforms, choose_tag, release_images
     from polyarch.planning.signing import check_ready, signer_for
-    from polyarch.model.loading import Scope
 
     session = Session.open(stack, dry_run, json, verbose, reading="publish", scope=Scope(role="prod", builds=True))
     s = session.stack
@@ -168,9 +168,9 @@ def verify(c, ref, platforms=None, key=None, stack=None):
 })
 def prod(c, version=None, registry=None, platform=None, key=None, dry_run=False, json=False, stack=None):
     """Pull the published images for this host and run them."""
+    from polyarch.model.loading import Scope
     from polyarch.planning.release_plans import prod_plan
     from polyarch.planning.release_rules import check_tag
-    from polyarch.model.loading import Scope
 
     # It pulls: the build contexts (the source tree) need not be here.
     session = Session.open(stack, dry_run, json, scope=Scope(role="prod"))

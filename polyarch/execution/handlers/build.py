@@ -7,13 +7,17 @@ import time
 from contextlib import contextmanager
 from dataclasses import replace
 
+from polyarch.adapters.digests import is_digest, write_digest
 from polyarch.adapters.docker.engine import Engine
+from polyarch.adapters.registry import delete_manifest
 from polyarch.core import console
 from polyarch.core.errors import EngineError, PlatformError, VerificationError
 from polyarch.core.progname import prog
 from polyarch.core.testpause import pause
+from polyarch.execution.doctor import can_build, judge_builder
 from polyarch.execution.handlers.state import RunState
 from polyarch.execution.results import BuildResult, CopiedByDigest, DigestsRecorded, UnchangedTarget
+from polyarch.planning.fingerprint import ANNOTATION
 from polyarch.planning.steps.build import AddBuilderNode, Build, RemoveBuilder
 from polyarch.planning.steps.release import CopyByDigest, RecordDigests
 
@@ -40,8 +44,6 @@ def run_build(engine: Engine, item: Build, state: RunState) -> BuildResult:
 
 
 def record_digests(engine: Engine, item: RecordDigests, state: RunState) -> DigestsRecorded:
-    from polyarch.adapters.digests import is_digest, write_digest
-
     build = last_build(state)
     digests = {image: build.digest(image) or "" for image in item.images}
     bad = [f"{image} ('{digest}')" for image, digest in digests.items() if not is_digest(digest)]
@@ -58,8 +60,6 @@ def record_digests(engine: Engine, item: RecordDigests, state: RunState) -> Dige
 
 
 def copy_by_digest(engine: Engine, item: CopyByDigest, state: RunState) -> CopiedByDigest:
-    from polyarch.adapters.registry import delete_manifest
-
     digest = last_build(state).digest(item.image)
     if not digest:
         raise VerificationError(f"buildx reported no digest for {item.image}, so it was not copied to {item.destination}.")
@@ -134,8 +134,6 @@ def choose_builder(engine: Engine, build: Build) -> str | None:
     """The current builder (None) if it builds every platform at once, else the fallback, created once."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from polyarch.execution.doctor import can_build, judge_builder
-
     platforms = tuple(dict.fromkeys(p for t in build.targets for p in t.platforms))
     with ThreadPoolExecutor(max_workers=2) as pool:
         asked_info, asked_builder = pool.submit(engine.info), pool.submit(engine.builder)
@@ -168,8 +166,6 @@ def unchanged_targets(engine: Engine, build: Build) -> dict[str, UnchangedTarget
     """Targets whose tag already carries the same input fingerprint, with the list the registry holds."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from polyarch.planning.fingerprint import ANNOTATION
-
     if build.load:
         return unchanged_local_targets(engine, build)
     candidates = [t for t in build.targets if t.fingerprint and t.ref]
@@ -186,8 +182,6 @@ def unchanged_targets(engine: Engine, build: Build) -> dict[str, UnchangedTarget
 
 def unchanged_local_targets(engine: Engine, build: Build) -> dict[str, UnchangedTarget]:
     """Targets whose every local name is one image already labelled with the same input fingerprint."""
-    from polyarch.planning.fingerprint import ANNOTATION
-
     candidates = [t for t in build.targets if t.fingerprint and t.tags]
     held = engine.local_images(tuple(tag for t in candidates for tag in t.tags))
     skipped = {}

@@ -6,7 +6,12 @@ import errno
 import os
 import time
 
+from polyarch import __version__
+from polyarch.adapters import cosign
+from polyarch.adapters.bundle import (BundleManifest, PendingFiles, check_gzip_complete, checksum_line, compress_stream, manifest_member,
+                                      sha256_of)
 from polyarch.adapters.docker.engine import Engine
+from polyarch.adapters.ocibundle import HashingWriter, resolve_all, write_layout
 from polyarch.core import console
 from polyarch.core.errors import BundleError, EngineError
 from polyarch.core.progname import prog
@@ -19,9 +24,6 @@ from polyarch.planning.steps.bundle import FetchBundle, LoadBundle, SaveBundle
 def save_bundle(engine: Engine, item: SaveBundle, state: RunState | None = None) -> BundleWritten:
     """Write the bundle to a temporary name and rename it into place only when complete."""
     import gzip
-
-    from polyarch import __version__
-    from polyarch.adapters.bundle import BundleManifest, compress_stream, manifest_member
 
     manifest = BundleManifest(item.stack, item.version, item.platform,
                               engine.image_ids(item.refs), __version__)
@@ -54,8 +56,6 @@ def _write_bundle(item: SaveBundle | FetchBundle, write) -> str:
     on the way (else the file is read once more). Any failure leaves
     neither file behind.
     """
-    from polyarch.adapters.bundle import PendingFiles, checksum_line, sha256_of
-
     pending = PendingFiles(item.bundle, item.checksum)
     pending.discard()
     signature = item.signature
@@ -93,8 +93,6 @@ def _write_bundle(item: SaveBundle | FetchBundle, write) -> str:
 
 
 def _sign_bundle(path, key, signature) -> None:
-    from polyarch.adapters import cosign
-
     with console.status(f"signing the bundle with {key.name} (cosign sign-blob)"):
         cosign.sign_blob(path, key, signature)
 
@@ -102,10 +100,6 @@ def _sign_bundle(path, key, signature) -> None:
 def fetch_bundle(engine: Engine, item: FetchBundle, state: RunState | None = None) -> BundleWritten:
     """Resolve every image in its registry, then stream the blobs into the bundle; renamed into place only when complete."""
     import gzip
-
-    from polyarch import __version__
-    from polyarch.adapters.bundle import BundleManifest, manifest_member
-    from polyarch.adapters.ocibundle import HashingWriter, resolve_all, write_layout
 
     mirrors = engine.registry_mirrors()
     started = time.monotonic()
@@ -144,8 +138,6 @@ def load_bundle(engine: Engine, item: LoadBundle, state: RunState | None = None)
     on top of the load unless the CPU is the limit.
     """
     from concurrent.futures import ThreadPoolExecutor
-
-    from polyarch.adapters.bundle import check_gzip_complete, sha256_of
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         hashing = pool.submit(sha256_of, item.bundle) if item.sha256 else None

@@ -11,6 +11,7 @@ from polyarch.core import console
 from polyarch.core.errors import EngineError
 from polyarch.core.progname import prog
 from polyarch.execution.handlers.state import RunState
+from polyarch.execution.readiness import judge_ready, stopped_at_container
 from polyarch.execution.results import ComposeUpResult
 from polyarch.planning.steps.compose import ComposeDown, ComposeRemove, ComposeUp
 
@@ -104,8 +105,6 @@ def compose_up_and_wait(engine: Engine, item: ComposeUp) -> None:
     every job has exited 0, and fails naming a job that exited non-zero or a
     service that is unhealthy, with its last log lines.
     """
-    from polyarch.execution.readiness import judge_ready, stopped_at_container
-
     try:
         with compose_lines(f"starting {item.compose.project}") as on_line:
             engine.compose_up(item.compose, item.call(), on_line)

@@ -12,8 +12,7 @@ from polyarch.core.progname import prog
 from polyarch.core.testpause import pause
 from polyarch.execution.handlers.state import RunState
 from polyarch.execution.results import ImagesRemoved, NamesKept, PullResult, SignatureVerified
-from polyarch.planning.steps.images import (CheckImages, DropKeptNames, KeepNames, Pull, PullVerified, RemoveImages, RestoreNames,
-                                     Tag)
+from polyarch.planning.steps.images import CheckImages, DropKeptNames, KeepNames, Pull, PullVerified, RemoveImages, RestoreNames, Tag
 
 
 def tag(engine: Engine, item: Tag, state: RunState) -> None:

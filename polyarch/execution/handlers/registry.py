@@ -9,8 +9,8 @@ from polyarch.core.imageref import split as split_ref
 from polyarch.core.progname import prog
 from polyarch.execution.handlers.state import RunState
 from polyarch.execution.results import BuildResult, RunLog, VerifyResult
-from polyarch.planning.steps.release import CreateManifest, Verify
 from polyarch.planning.plans import Step
+from polyarch.planning.steps.release import CreateManifest, Verify
 
 
 def verify(engine: Engine, item: Verify, state: RunState) -> VerifyResult:

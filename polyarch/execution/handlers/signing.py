@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+from polyarch.adapters import cosign
 from polyarch.adapters.docker.engine import Engine
 from polyarch.core import console
 from polyarch.core.errors import SignatureError
+from polyarch.core.imageref import repository_of
 from polyarch.execution.handlers.state import RunState
 from polyarch.execution.results import ImageSigned, SignatureVerified, VerifyResult
-from polyarch.planning.steps.release import SignImage, VerifySignature
 from polyarch.planning.steps.bundle import VerifyBundleSignature
-from polyarch.core.imageref import repository_of
+from polyarch.planning.steps.release import SignImage, VerifySignature
 
 
 def sign_image(engine: Engine, item: SignImage, state: RunState) -> ImageSigned:
     """Sign by digest the list a Verify step of this run read (so the signature covers what was verified)."""
-    from polyarch.adapters import cosign
-
     verified = state.log.last(VerifyResult, lambda r: r.ref == item.ref)
     index = verified.index if verified is not None else engine.inspect_index(item.ref)
     pinned = f"{repository_of(item.ref)}@{index.digest}"
@@ -31,8 +30,6 @@ def verify_signature(engine: Engine, item: VerifySignature, state: RunState) -> 
 
 
 def verify_bundle_signature(engine: Engine, item: VerifyBundleSignature, state: RunState) -> None:
-    from polyarch.adapters import cosign
-
     if not item.signature.is_file():
         raise SignatureError(f"{item.bundle.name} has no signature beside it ({item.signature.name}), so it was not loaded.",
                              tip="Copy the bundle with its .sig (package-airtight writes it when [signing] key is set).")
@@ -59,8 +56,6 @@ HANDLERS = {
 
 def check_image_signature(ref: str, public_key, consequence: str) -> str:
     """The digest `ref`'s signature covers, or a SignatureError naming the image, the key and the consequence."""
-    from polyarch.adapters import cosign
-
     try:
         digest = cosign.verify_image(ref, public_key)
     except SignatureError as exc:

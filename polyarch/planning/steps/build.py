@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from polyarch.adapters.docker.args import DockerArgs
+from polyarch.model.buildspec import hcl_literal
+from polyarch.model.envfile import read_env
 
 
 @dataclass(frozen=True)
@@ -149,8 +151,6 @@ class Build:
 
     def definition_json(self) -> str:
         """The bake file's text: every string escaped so bake's template reading gives it back unchanged."""
-        from polyarch.model.buildspec import hcl_literal
-
         def literal(value: object) -> object:
             if isinstance(value, str):
                 return hcl_literal(value)
@@ -170,8 +170,6 @@ class Build:
 
     def secret_variables(self) -> tuple[tuple[str, str], ...]:
         """Values for the `env=` build secrets that the environment lacks, read (at run time) from the stack's .env as compose reads them."""
-        from polyarch.model.envfile import read_env
-
         wanted: dict[str, Path] = {}
         for target in self.targets:
             for secret in target.secrets:
@@ -207,8 +205,6 @@ class Build:
 
     def without(self, names: set[str]) -> "Build":
         """The same build minus some targets, keeping those a remaining target is built from."""
-        from dataclasses import replace
-
         kept = {t.name for t in self.targets if t.name not in names}
         by_name = {t.name: t for t in self.targets}
         pending = list(kept)
