@@ -1,17 +1,21 @@
 """Shared fixtures. Tests that use the `engine` fixture are marked `engine`.
 
 On CI (CI=true) or with POLYARCH_REQUIRE_ENGINE=1, a missing engine or
-registry fails those tests; elsewhere they skip and say why.
+registry fails those tests; elsewhere they skip and say why. Unit test
+modules (test_unit_*.py) get the recorded docker stand-in (docker_standin.py)
+in place of the docker CLI.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
+import docker_standin
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,6 +39,66 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.engine)
         if "browser" in fixtures:
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def standin_bin(tmp_path_factory) -> Path:
+    """A folder whose `docker` is the recorded stand-in (the real one is kept for recording)."""
+    if os.environ.get(docker_standin.RECORD) == "1" and (REPO / ".env").exists():
+        pytest.exit(f"move {REPO / '.env'} away while recording: recordings would hold its values", returncode=2)
+    folder = tmp_path_factory.mktemp("docker-standin")
+    script = folder / "docker"
+    script.write_text(f"#!{sys.executable} -S\nimport sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+                      "import docker_standin\nsys.exit(docker_standin.main())\n")
+    script.chmod(0o755)
+    return folder
+
+
+@pytest.fixture(scope="module", autouse=True)
+def unit_docker(request, standin_bin, tmp_path_factory):
+    """In unit test modules, `docker` is the stand-in: on PATH for processes, and answering in-process for subprocess.run."""
+    if not request.module.__name__.startswith("test_unit_"):
+        yield
+        return
+    fake = str(standin_bin / "docker")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(docker_standin.REAL_DOCKER, os.environ.get(docker_standin.REAL_DOCKER) or shutil.which("docker") or "")
+        patch.setenv(docker_standin.BASETEMP, str(tmp_path_factory.getbasetemp()))
+        patch.setenv(docker_standin.RECORDING, "1" if os.environ.get(docker_standin.RECORD) == "1" else "")
+        patch.setenv("PATH", f"{standin_bin}{os.pathsep}{os.environ.get('PATH', '')}")
+        patch.setattr(subprocess, "run", answering_run(subprocess.run, fake))
+        yield
+
+
+def answering_run(real_run, fake: str):
+    """subprocess.run, except that `docker` (by name or as the stand-in's path) is answered in this process."""
+
+    def run(args, *rest, **options):
+        if rest or options.get("shell") or not isinstance(args, (list, tuple)) or str(args[0]) not in ("docker", fake):
+            return real_run(args, *rest, **options)
+        return standin_run([str(a) for a in args], **options)
+
+    return run
+
+
+def standin_run(argv: list[str], cwd=None, env=None, text=False, universal_newlines=False, encoding=None, errors=None,
+                capture_output=False, stdout=None, stderr=None, check=False, timeout=None, input=None, **_ignored):
+    """What subprocess.run returns for `docker ARGV`, answered by the stand-in (a missing recording fails the test)."""
+    try:
+        code, out, err = docker_standin.answer(argv[1:], Path(cwd or os.getcwd()), os.environ if env is None else env)
+    except docker_standin.NoRecording as exc:
+        pytest.fail(str(exc), pytrace=False)
+    if text or universal_newlines or encoding or errors:
+        out, err = out.decode(encoding or "utf-8", errors or "strict"), err.decode(encoding or "utf-8", errors or "strict")
+    if not (capture_output or stdout == subprocess.PIPE):
+        sys.stdout.write(out) if isinstance(out, str) else sys.stdout.buffer.write(out)
+        out = None
+    if not (capture_output or stderr == subprocess.PIPE):
+        sys.stderr.write(err) if isinstance(err, str) else sys.stderr.buffer.write(err)
+        err = None
+    if check and code:
+        raise subprocess.CalledProcessError(code, argv, out, err)
+    return subprocess.CompletedProcess(argv, code, out, err)
 
 
 @pytest.fixture(scope="session")

@@ -1,25 +1,25 @@
 """Shared pieces for the fast unit tests (tests/test_unit_*.py).
 
-Nothing here talks to a Docker engine or the network. Reading a stack does
-run `docker compose config`, which needs only the docker CLI and its compose
-plugin: tests that load real compose files go through `require_compose()`
-(or the `compose_cli` fixture), which skips with the reason when the CLI is
-missing and fails instead on CI (CI=true). Test modules import what they need
-with `from unit_helpers import ...` (pytest puts tests/ on sys.path).
+Nothing here talks to a Docker engine or the network, and no docker CLI is
+needed: in unit test modules `docker compose config` is answered from
+recordings of Docker's own readings (tests/docker_standin.py, installed by
+tests/conftest.py). Tests that load real compose files use the `compose_cli`
+fixture (or `require_compose()`), which also keeps COMPOSE_* variables from
+steering compose. Test modules import what they need with
+`from unit_helpers import ...` (pytest puts tests/ on sys.path).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from docker_standin import BASETEMP as BASETEMP_VARIABLE
 
 REPO = Path(__file__).resolve().parent.parent
 # The file that describes the repo's sample stack (next to its compose files).
@@ -29,43 +29,23 @@ REPO_SETTINGS = REPO / "polyarch.toml"
 COMPOSE_ENV = ("COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_PROFILES", "COMPOSE_PATH_SEPARATOR", "POLYARCH_STACK")
 
 
-@functools.lru_cache(maxsize=1)
-def compose_cli_problem() -> str | None:
-    """Why `docker compose version` does not work here (None when it does). Asked once per test run."""
-    docker = shutil.which("docker")
-    if docker is None:
-        return "no `docker` command on PATH"
-    try:
-        result = subprocess.run([docker, "compose", "version"], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"`docker compose version` could not run: {exc}"
-    if result.returncode != 0:
-        detail = (result.stderr or result.stdout).strip().splitlines()
-        return f"`docker compose version` exited {result.returncode}" + (f": {detail[0]}" if detail else "")
-    return None
-
-
 def require_compose() -> None:
-    """Skip the calling test (fail it when CI=true) unless the docker CLI's compose plugin works."""
-    problem = compose_cli_problem()
-    if problem is None:
-        return
-    reason = f"reading compose files needs the docker CLI with its compose plugin: {problem}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (required here: CI=true)", pytrace=False)
-    pytest.skip(reason)
+    """Fail the calling test unless compose readings come from the recorded stand-in (unit test modules only)."""
+    if os.environ.get(BASETEMP_VARIABLE) is None:
+        pytest.fail("compose readings in unit tests come from tests/recorded/compose through the docker stand-in, "
+                    "which tests/conftest.py installs for test_unit_*.py modules only", pytrace=False)
 
 
 @pytest.fixture
 def compose_cli(monkeypatch):
-    """For tests that load real compose files: the CLI works, and no COMPOSE_* variable steers it."""
+    """For tests that load real compose files: readings come from recordings, and no COMPOSE_* variable steers them."""
     require_compose()
     for name in COMPOSE_ENV:
         monkeypatch.delenv(name, raising=False)
 
 
 def load_clean(where: Path | str):
-    """load_stack(where) without COMPOSE_* variables steering it; skips without the compose CLI.
+    """load_stack(where) without COMPOSE_* variables steering it.
 
     For module-scoped fixtures, which cannot use the `compose_cli` fixture.
     """
@@ -79,7 +59,7 @@ def load_clean(where: Path | str):
 
 
 def load_repo_stack():
-    """The repo's sample stack, read through `docker compose config` (skips without the CLI)."""
+    """The repo's sample stack, read through (recorded) `docker compose config`."""
     return load_clean(REPO)
 
 
