@@ -2,7 +2,7 @@
 
 On CI (CI=true) or with POLYARCH_REQUIRE_ENGINE=1, a missing engine or
 registry fails those tests; elsewhere they skip and say why. Unit test
-modules (test_unit_*.py) get the recorded docker stand-in (docker_standin.py)
+modules (test_unit_*.py) and process test modules (test_process_*.py) get the recorded docker stand-in (docker_standin.py)
 in place of the docker CLI.
 """
 
@@ -57,7 +57,7 @@ def standin_bin(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module", autouse=True)
 def unit_docker(request, standin_bin, tmp_path_factory):
     """In unit test modules, `docker` is the stand-in: on PATH for processes, and answering in-process for subprocess.run."""
-    if not request.module.__name__.startswith("test_unit_"):
+    if not request.module.__name__.startswith(("test_unit_", "test_process_")):
         yield
         return
     fake = str(standin_bin / "docker")

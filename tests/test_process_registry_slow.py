@@ -46,7 +46,7 @@ def trickling_registry(every: float = 0.5, headers_only: bool = False, longest: 
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
     try:
         yield server, seen
     finally:

@@ -9,6 +9,7 @@ tests/ whose name holds "Engine" (nested ones too), except subclasses of Engine.
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 import inspect
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def test_the_engine_has_exactly_the_protocol_s_methods_with_the_same_parameters(
         assert shape(real[name]) == shape(signature), name
 
 
+@lru_cache(maxsize=1)
 def doubles() -> dict[str, ast.ClassDef]:
     found = {}
     for path in sorted(TESTS.glob("test_*.py")) + [TESTS / "unit_helpers.py"]:

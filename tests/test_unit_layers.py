@@ -11,6 +11,7 @@ TYPE_CHECKING count too: hiding an arrow does not remove it.
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "polyarch"
@@ -45,6 +46,7 @@ def layer_of(module: str) -> int | None:
     return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else None
 
 
+@lru_cache(maxsize=1)
 def modules() -> dict[str, set[str]]:
     return {_module_name(p): imports_of(p) for p in sorted(PACKAGE.rglob("*.py"))}
 

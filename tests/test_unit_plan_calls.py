@@ -290,7 +290,6 @@ def test_prod_airtight_keeps_names_until_the_checks_pass_not_until_a_bundle_is_w
 
 
 def test_every_plan_that_builds_or_fetches_images_names_each_image_s_target_stage(fresh_console, capsys, tmp_path):
-    from polyarch.core import console
     from polyarch.planning import airtight_plans, dev_plans, release_plans
 
     stack = load_repo_stack()

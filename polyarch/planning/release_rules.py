@@ -6,7 +6,7 @@ Nothing here touches docker; git is read by the caller and passed in.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from polyarch.adapters.git import GitState, SourceInfo
 from polyarch.core.errors import UsageError

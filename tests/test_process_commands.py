@@ -1,0 +1,57 @@
+"""The installed commands as separate processes: `polyarch --version`/`--list`, bad command lines, and a project's own tasks.py under `invoke`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from test_unit_adoption import POLYARCH, compose_cli, lumen_copy  # noqa: F401  (fixtures)
+
+
+def test_polyarch_version_and_list():
+    result = subprocess.run([POLYARCH, "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("polyarch ")
+    listing = subprocess.run([POLYARCH, "--list"], capture_output=True, text=True).stdout
+    for name in ("dev", "deploy-build", "rebuild", "package-airtight", "prod-airtight", "logs"):
+        assert f"  {name} " in listing
+
+
+def test_a_projects_own_tasks_py_adds_tasks_next_to_polyarchs(compose_cli, lumen_copy):
+    (lumen_copy / "tasks.py").write_text(textwrap.dedent('''\
+        from invoke import task
+
+        from polyarch.cli.tasks import namespace
+
+        ns = namespace()
+
+
+        @task(help={"platforms": "Passed on to deploy-build."})
+        def deploy(c, platforms=None):
+            """Publish the images, then roll them out with Helm."""
+            from polyarch.cli.tasks.release import deploy_build
+
+            deploy_build(c, platforms=platforms, registry="127.0.0.1:5000/example", allow_dirty=True, dry_run=True)
+            print("helm would run now")
+
+
+        ns.add_task(deploy)
+    '''))
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("POLYARCH_STACK", None)
+    invoke = str(Path(sys.executable).parent / "invoke")
+    listing = subprocess.run([invoke, "--list"], cwd=lumen_copy, env=env, capture_output=True, text=True).stdout
+    assert "deploy " in listing and "deploy-build" in listing
+    result = subprocess.run([invoke, "deploy", "--platforms", "linux/arm64"], cwd=lumen_copy, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "helm would run now" in result.stdout
+    assert "127.0.0.1:5000/example/lumen-server" in result.stderr and "linux/arm64" in result.stderr
+
+
+@pytest.mark.parametrize("argv", [["dev", "--bogus"], ["nosuchtask"], ["--nope"]])
+def test_a_mistyped_command_line_is_bad_input(argv):
+    result = subprocess.run([POLYARCH, *argv], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "No idea what" in result.stderr and "polyarch --help TASK" in result.stderr
