@@ -9,8 +9,8 @@ tests/ whose name holds "Engine" (nested ones too), except subclasses of Engine.
 from __future__ import annotations
 
 import ast
-from functools import lru_cache
 import inspect
+from functools import lru_cache
 from pathlib import Path
 
 from polyarch.adapters.docker.api import EngineAPI
