@@ -41,8 +41,12 @@ def _is_module(dotted: str) -> bool:
     return (PACKAGE / relative).with_suffix(".py").exists() or (PACKAGE / relative / "__init__.py").exists()
 
 
+# Old import paths kept for projects' own tasks.py files, and the layer they belong to.
+ALIASES = {"polyarch.tasks": "polyarch.cli.tasks"}
+
+
 def layer_of(module: str) -> int | None:
-    parts = module.split(".")
+    parts = ALIASES.get(module, module).split(".")
     return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else None
 
 
@@ -132,3 +136,13 @@ def test_the_checks_catch_what_they_look_for():
     graph = {"polyarch.core.a": {"polyarch.cli.b"}, "polyarch.cli.b": {"polyarch.core.a"}}
     assert upward_imports(graph) == ["polyarch.core.a -> polyarch.cli.b"]
     assert cycles(graph) == [["polyarch.cli.b", "polyarch.core.a"]]
+
+
+def test_the_old_task_import_path_still_serves_a_projects_tasks_py():
+    from polyarch.cli.tasks import namespace
+    from polyarch.cli.tasks.release import deploy_build
+    from polyarch.tasks import namespace as old_namespace
+    from polyarch.tasks.release import deploy_build as old_deploy_build
+
+    assert old_namespace is namespace
+    assert old_deploy_build is deploy_build
