@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_unit_adoption import POLYARCH, compose_cli, lumen_copy  # noqa: F401  (fixtures)
+from test_unit_cli_program import POLYARCH, compose_cli, lumen_copy  # noqa: F401  (fixtures)
 
 
 def test_polyarch_version_and_list():
