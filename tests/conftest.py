@@ -65,6 +65,7 @@ def unit_docker(request, standin_bin, tmp_path_factory):
         patch.setenv(docker_standin.REAL_DOCKER, os.environ.get(docker_standin.REAL_DOCKER) or shutil.which("docker") or "")
         patch.setenv(docker_standin.BASETEMP, str(tmp_path_factory.getbasetemp()))
         patch.setenv(docker_standin.RECORDING, "1" if os.environ.get(docker_standin.RECORD) == "1" else "")
+        patch.setenv(docker_standin.STRICT, "1" if os.environ.get("CI", "").lower() == "true" else "")
         patch.setenv("PATH", f"{standin_bin}{os.pathsep}{os.environ.get('PATH', '')}")
         patch.setattr(subprocess, "run", answering_run(subprocess.run, fake))
         yield

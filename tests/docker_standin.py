@@ -12,7 +12,7 @@ as placeholders, so a recording made on one machine answers on another.
 POLYARCH_RECORD_COMPOSE=1 asks the real docker instead and writes what it
 says. A command without a recording is answered by the real docker where
 there is one (nothing is written) and fails saying how to record where there
-is none. `docker info` answers as with no engine: unit tests talk to none.
+is none, or on CI (CI=true), where every reading must have its recording. `docker info` answers as with no engine: unit tests talk to none.
 tests/test_engine_recordings.py asks the real docker again for every
 recording, so a recording cannot drift from what Docker says.
 """
@@ -35,6 +35,9 @@ RECORD = "POLYARCH_RECORD_COMPOSE"
 # Set by tests/conftest.py for the stand-in and the processes tests start
 # (not POLYARCH_*: tests clear those for the processes they start).
 RECORDING = "STANDIN_RECORD"
+# "1" on CI: a reading without a recording fails even where docker could answer,
+# so a new test cannot leave the unit suite needing docker unnoticed.
+STRICT = "STANDIN_STRICT"
 REAL_DOCKER = "STANDIN_REAL_DOCKER"
 BASETEMP = "STANDIN_BASETEMP"
 HOW_TO_RECORD = (f"record it where the docker CLI with its compose and buildx plugins is installed: "
@@ -217,9 +220,9 @@ def answer(argv: list[str], cwd: Path, env: Mapping[str, str]) -> tuple[int, byt
         return (saved["returncode"], places.show(saved["stdout"]).encode("utf-8", "surrogateescape"),
                 places.show(saved["stderr"]).encode("utf-8", "surrogateescape"))
     docker = env.get(REAL_DOCKER, "")
-    if not docker:
+    if not docker or (env.get(STRICT) == "1" and not recording):
         raise NoRecording(f"no recording of `docker {' '.join(inputs['command'])}` (in {inputs['cwd']}; "
-                          f"tests/recorded/compose/{entry.name}) and no docker CLI here to read it: {HOW_TO_RECORD}")
+                          f"tests/recorded/compose/{entry.name}) and {'strict replay on CI' if docker else 'no docker CLI here to read it'}: {HOW_TO_RECORD}")
     code, out, err = run_real(docker, argv, cwd, env)
     if recording:
         saved = {**inputs, "returncode": code, "stdout": places.hide(out.decode("utf-8", "surrogateescape")),

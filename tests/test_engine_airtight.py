@@ -382,7 +382,7 @@ def test_a_bundle_read_from_the_registry_checks_out_and_runs(engine, stack_file,
 
 def test_sigterm_stops_a_package_stuck_on_a_slow_registry_at_once(stack_file, tmp_path):
     """A registry that trickles its manifests (well within the timeouts) holds the run; SIGTERM ends it with 130."""
-    from test_unit_registry_slow import trickling_registry
+    from test_process_registry_slow import trickling_registry
 
     with trickling_registry(every=0.5) as (server, seen):
         env = dict(os.environ, NO_COLOR="1", POLYARCH_REGISTRY_TIMEOUT="600")

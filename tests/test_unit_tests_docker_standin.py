@@ -23,6 +23,14 @@ def test_a_reading_without_recording_or_docker_fails_saying_how_to_record(tmp_pa
         assert "POLYARCH_RECORD_COMPOSE=1" in proc.stderr.read() and proc.wait() == 1
 
 
+def test_on_ci_a_reading_without_recording_fails_even_where_docker_could_answer(tmp_path):
+    (tmp_path / "compose.yaml").write_text(f"services:\n  never-recorded-{os.getpid()}:\n    image: busybox\n")
+    # A docker that would answer, were it asked: strict replay must not ask it.
+    env = {**os.environ, docker_standin.REAL_DOCKER: "/bin/true", docker_standin.RECORDING: "", docker_standin.STRICT: "1"}
+    with pytest.raises(docker_standin.NoRecording, match="strict replay on CI: record it"):
+        docker_standin.answer(["compose", "config", "--format", "json"], tmp_path, env)
+
+
 def test_processes_tests_start_find_the_stand_in_on_path(tmp_path):
     (tmp_path / "compose.yaml").write_text("services:\n  x:\n    image: busybox\n")
     env = {**os.environ, docker_standin.REAL_DOCKER: "", docker_standin.RECORDING: ""}
