@@ -123,7 +123,8 @@ def _starting_files(argv: list[str], cwd: Path) -> tuple[list[Path], list[Path]]
     folders = [cwd / d for d in _option_values(argv, ("--project-directory",))]
     given = [cwd / f for f in _option_values(argv, ("-f", "--file"))]
     folder = folders[0] if folders else (given[0].parent if given else cwd)
-    unasked = [folder / ".env", cwd / ".env"] + ([] if given else [cwd / name for name in COMPOSE_DEFAULTS])
+    # compose reads .env from the project folder only (the first file's, or --project-directory)
+    unasked = [folder / ".env"] + ([] if given else [cwd / name for name in COMPOSE_DEFAULTS])
     return named, unasked
 
 
@@ -220,9 +221,13 @@ def answer(argv: list[str], cwd: Path, env: Mapping[str, str]) -> tuple[int, byt
         return (saved["returncode"], places.show(saved["stdout"]).encode("utf-8", "surrogateescape"),
                 places.show(saved["stderr"]).encode("utf-8", "surrogateescape"))
     docker = env.get(REAL_DOCKER, "")
-    if not docker or (env.get(STRICT) == "1" and not recording):
+    # Recordings are made without the repository's own .env (`./run dev` writes one): a reading of it has none.
+    own_env = "<REPO>/.env" in inputs["files"]
+    if not docker or (env.get(STRICT) == "1" and not recording and not own_env):
+        why = "strict replay on CI" if docker else "no docker CLI here to read it"
+        fix = (f"move {REPO / '.env'} away (recordings are made without it)" if own_env else HOW_TO_RECORD)
         raise NoRecording(f"no recording of `docker {' '.join(inputs['command'])}` (in {inputs['cwd']}; "
-                          f"tests/recorded/compose/{entry.name}) and {'strict replay on CI' if docker else 'no docker CLI here to read it'}: {HOW_TO_RECORD}")
+                          f"tests/recorded/compose/{entry.name}) and {why}: {fix}")
     code, out, err = run_real(docker, argv, cwd, env)
     if recording:
         saved = {**inputs, "returncode": code, "stdout": places.hide(out.decode("utf-8", "surrogateescape")),

@@ -70,7 +70,7 @@ def test_a_gzipped_tar_without_manifest_reads_as_none(tmp_path):
     (gzip.compress(b"plain text, no tar header in here " * 40), "not an image archive"),
     (gzip.compress(b"short"), "too short"),
     (b"", "too short to be an image bundle"),
-])
+], ids=["random-bytes", "gzipped-text", "gzipped-short", "empty"])
 def test_files_that_are_not_bundles_are_refused(tmp_path, content, message):
     path = tmp_path / "x.tar.gz"
     path.write_bytes(content)

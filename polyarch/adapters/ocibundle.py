@@ -17,6 +17,7 @@ stored, not compressed again; the small JSON members are compressed.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import queue
 import threading
@@ -80,8 +81,6 @@ def write_member(out: HashingWriter, name: str, data: bytes, level: int) -> None
 
 def _stream_blob(image: RemoteImage, blob: Descriptor) -> Iterator[bytes]:
     """The blob's bytes, checked against its digest and size as they arrive."""
-    import http.client
-
     digest = hashlib.sha256()
     seen = 0
     try:

@@ -16,6 +16,8 @@ auth); credentials kept in a helper cannot be read here.
 from __future__ import annotations
 
 import base64
+import hashlib
+import http.client
 import json
 import os
 import re
@@ -209,7 +211,6 @@ def _read_json(response, limit: int = _MANIFEST_LIMIT) -> bytes:
     bytes cannot hold the run: the socket's own timeout only bounds the wait
     between two bytes.
     """
-    import http.client
     deadline = time.monotonic() + timeout()
     parts: list[bytes] = []
     size = 0
@@ -297,8 +298,6 @@ def resolve_image(ref: str, platform: str, mirrors: tuple[str, ...] = ()) -> Rem
 
 def _check_digest(ref: str, data: bytes, wanted: str | None) -> str:
     """The sha256 digest of `data`; an error when it is not the one asked for."""
-    import hashlib
-
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     if wanted and digest != wanted:
         raise RegistryHTTPError(f"{ref}: the registry sent content whose digest is {digest}, not {wanted}")

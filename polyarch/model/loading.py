@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -108,8 +109,6 @@ def _read_modes(files: dict[str, tuple[Path, ...]], name: str | None, read_confi
     decides, read from the first mode's config (the first readable one, when the first
     is not needed); the others then use that name.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     order = list(files)
     configs: dict[str, dict[str, Any]] = {}
     unread: dict[str, StackError] = {}

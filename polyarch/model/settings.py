@@ -7,6 +7,7 @@ file and naming each problem: polyarch.model.settings_file). Pure.
 from __future__ import annotations
 
 import re
+import urllib.parse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -142,8 +143,6 @@ class ProjectSettings(_Strict):
     @field_validator("urls")
     @classmethod
     def _urls(cls, urls: dict[str, list[str]]) -> dict[str, list[str]]:
-        import urllib.parse
-
         for label, pair in urls.items():
             if len(pair) != 2:
                 raise ValueError(f"{label} must be [ENV_KEY, default URL]")

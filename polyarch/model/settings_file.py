@@ -6,6 +6,7 @@ An unknown key is refused with the nearest known key suggested.
 from __future__ import annotations
 
 import difflib
+import tomllib
 import typing
 from pathlib import Path
 from typing import Any
@@ -84,8 +85,6 @@ def parse_settings(data: dict[str, Any], source: Path) -> Settings:
 
 def load_settings(path: Path) -> Settings:
     """Read and validate a polyarch.toml file."""
-    import tomllib
-
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

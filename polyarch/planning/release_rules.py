@@ -5,6 +5,7 @@ Nothing here touches docker; git is read by the caller and passed in.
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import replace
 
@@ -283,8 +284,6 @@ def oci_metadata(source: SourceInfo, version: str, title: str) -> tuple[tuple[tu
 
     `created` is the commit's time, so two builds of one commit say the same.
     """
-    import datetime
-
     keys: dict[str, str] = {"org.opencontainers.image.title": title, "org.opencontainers.image.version": version}
     url = https_source(source.remote)
     if url:

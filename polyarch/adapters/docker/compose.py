@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -39,8 +40,6 @@ class ComposeProjects:
 
     def compose_state(self, compose: ComposeSpec) -> tuple[dict[str, str], list[ContainerState], dict[str, int]]:
         """Compose's config hash per service, the project's containers as compose labelled them, and each service's replicas."""
-        from concurrent.futures import ThreadPoolExecutor
-
         from python_on_whales.utils import run
 
         command = self._compose_command(compose)

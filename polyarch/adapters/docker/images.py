@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 import subprocess
 import tempfile
 from pathlib import Path
@@ -86,8 +87,6 @@ class Images:
         With the containerd image store an image whose last name moves away is
         gone, so the old images are kept alive under these backup names.
         """
-        import secrets
-
         token = secrets.token_hex(4)
         kept: dict[str, str | None] = {}
         for number, name in enumerate(names):

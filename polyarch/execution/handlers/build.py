@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -132,8 +133,6 @@ def bake_with_retry(engine: Engine, build: Build) -> dict:
 
 def choose_builder(engine: Engine, build: Build) -> str | None:
     """The current builder (None) if it builds every platform at once, else the fallback, created once."""
-    from concurrent.futures import ThreadPoolExecutor
-
     platforms = tuple(dict.fromkeys(p for t in build.targets for p in t.platforms))
     with ThreadPoolExecutor(max_workers=2) as pool:
         asked_info, asked_builder = pool.submit(engine.info), pool.submit(engine.builder)
@@ -164,8 +163,6 @@ def choose_builder(engine: Engine, build: Build) -> str | None:
 
 def unchanged_targets(engine: Engine, build: Build) -> dict[str, UnchangedTarget]:
     """Targets whose tag already carries the same input fingerprint, with the list the registry holds."""
-    from concurrent.futures import ThreadPoolExecutor
-
     if build.load:
         return unchanged_local_targets(engine, build)
     candidates = [t for t in build.targets if t.fingerprint and t.ref]

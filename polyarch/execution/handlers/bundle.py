@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import errno
+import gzip
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from polyarch import __version__
 from polyarch.adapters import cosign
@@ -23,8 +25,6 @@ from polyarch.planning.steps.bundle import FetchBundle, LoadBundle, SaveBundle
 
 def save_bundle(engine: Engine, item: SaveBundle, state: RunState | None = None) -> BundleWritten:
     """Write the bundle to a temporary name and rename it into place only when complete."""
-    import gzip
-
     manifest = BundleManifest(item.stack, item.version, item.platform,
                               engine.image_ids(item.refs), __version__)
     counted = {"raw": 0, "seconds": 0.0}
@@ -99,8 +99,6 @@ def _sign_bundle(path, key, signature) -> None:
 
 def fetch_bundle(engine: Engine, item: FetchBundle, state: RunState | None = None) -> BundleWritten:
     """Resolve every image in its registry, then stream the blobs into the bundle; renamed into place only when complete."""
-    import gzip
-
     mirrors = engine.registry_mirrors()
     started = time.monotonic()
     bundled, problems = resolve_all(item.images, item.platform, mirrors)
@@ -137,8 +135,6 @@ def load_bundle(engine: Engine, item: LoadBundle, state: RunState | None = None)
     second reader is served from the page cache) and the hash costs no time
     on top of the load unless the CPU is the limit.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=1) as pool:
         hashing = pool.submit(sha256_of, item.bundle) if item.sha256 else None
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from polyarch.adapters.docker.engine import Engine
@@ -110,8 +111,6 @@ def _check_image_ids(item: CheckImages, held: dict) -> None:
 
 
 def _check_runnable(engine: Engine, item: CheckImages, held: dict) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
     # An image that reports the platform runs there; only the others (a
     # multi-platform name reports just one of its platforms) are probed.
     unsure = [ref for ref in item.refs if held[ref].platform != item.platform]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from itertools import takewhile
+
 from polyarch.adapters.docker.engine import Engine
 from polyarch.core.errors import VerificationError
 from polyarch.core.imageref import repository_of
@@ -71,9 +74,6 @@ def read_indexes_ahead(engine: Engine, steps: tuple[Step, ...], log: RunLog) -> 
     the steps still judge them one by one, in order, so a failure is
     reported at its own step.
     """
-    from concurrent.futures import ThreadPoolExecutor
-    from itertools import takewhile
-
     refs = dict.fromkeys(s.ref for s in takewhile(lambda s: isinstance(s, Verify), steps))
     ahead: dict[str, object] = {}
     for ref in refs:
