@@ -20,6 +20,32 @@ def test_polyarch_version_and_list():
         assert f"  {name} " in listing
 
 
+def _closed_stdout_run(argv: list[str], cwd: Path | None = None) -> tuple[int, str]:
+    """Run ARGV with its stdout's reading end closed before it writes, as `| head -0` would."""
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("POLYARCH_STACK", None)
+    with subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as writer:
+        writer.stdout.close()
+        stderr = writer.stderr.read().decode()
+        return writer.wait(), stderr
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    code, stderr = _closed_stdout_run([POLYARCH, "--help", "deploy-build"])
+    assert code == 141, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_a_task_whose_reader_stops_early_ends_quietly_under_invoke_too(compose_cli, lumen_copy):
+    (lumen_copy / "tasks.py").write_text("from polyarch.cli.tasks import namespace\n\nns = namespace()\n")
+    invoke = str(Path(sys.executable).parent / "invoke")
+    # --json: the plan goes to stdout (messages go to stderr).
+    code, stderr = _closed_stdout_run([invoke, "deploy-build", "--dry-run", "--registry", "127.0.0.1:5000/example",
+                                       "--allow-dirty", "--platforms", "linux/arm64", "--json"], cwd=lumen_copy)
+    assert code == 141, stderr
+    assert "Traceback" not in stderr and "ERROR" not in stderr
+
+
 def test_a_projects_own_tasks_py_adds_tasks_next_to_polyarchs(compose_cli, lumen_copy):
     (lumen_copy / "tasks.py").write_text(textwrap.dedent('''\
         from invoke import task

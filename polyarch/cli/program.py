@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from polyarch import __version__
+from polyarch.cli.signals import reader_went_away
 from polyarch.core.progname import typed_as
 
 # Tasks whose bare words after the task name are service names.
@@ -103,8 +104,11 @@ def main(argv: list[str] | None = None) -> None:
     words = list(sys.argv[1:] if argv is None else argv)
     words = gather_services(words, _value_options(ns), set(ns.task_names))
     program = Program(name="polyarch", binary="polyarch", namespace=ns, version=__version__)
-    with typed_as("polyarch"):
-        program.run(["polyarch", *words])
+    try:
+        with typed_as("polyarch"):
+            program.run(["polyarch", *words])
+    except BrokenPipeError:
+        reader_went_away()
 
 
 if __name__ == "__main__":

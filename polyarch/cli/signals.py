@@ -1,9 +1,13 @@
-"""SIGINT and SIGTERM while a task runs: either one interrupts it once, and reaches the processes it started."""
+"""SIGINT and SIGTERM while a task runs: either one interrupts it once, and reaches the processes it started.
+
+Also a closed stdout (`polyarch ... | head`), which ends the run quietly.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Callable
@@ -63,3 +67,15 @@ def signals_as_interrupt() -> Callable[[], None]:
             signal.signal(number, handler)
 
     return undo
+
+
+# The status a shell reports for a command that SIGPIPE stopped (128 + 13).
+EXIT_BROKEN_PIPE = 141
+
+
+def reader_went_away() -> None:
+    """The reader of stdout closed it (`| head`): stop quietly with 141, as `ls | head` does."""
+    # Point stdout at /dev/null so the interpreter's final flush cannot raise a second time.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_BROKEN_PIPE)
