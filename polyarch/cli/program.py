@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from polyarch import __version__
-from polyarch.cli.signals import reader_went_away
+from polyarch.cli.signals import exit_if_reader_gone
 from polyarch.core.progname import typed_as
 
 # Tasks whose bare words after the task name are service names.
@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> None:
         with typed_as("polyarch"):
             program.run(["polyarch", *words])
     except BrokenPipeError:
-        reader_went_away()
+        exit_if_reader_gone()
+        raise
 
 
 if __name__ == "__main__":

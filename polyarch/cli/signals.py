@@ -6,6 +6,7 @@ Also a closed stdout (`polyarch ... | head`), which ends the run quietly.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import sys
 import threading
@@ -73,8 +74,25 @@ def signals_as_interrupt() -> Callable[[], None]:
 EXIT_BROKEN_PIPE = 141
 
 
-def reader_went_away() -> None:
-    """The reader of stdout closed it (`| head`): stop quietly with 141, as `ls | head` does."""
+def stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe or socket whose reading end is closed (poll flags an error or hang-up on it)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        events = poller.poll(0)
+    except (AttributeError, OSError, ValueError):  # no poll() on this system, or stdout is not a real file
+        return False
+    return any(mask & (select.POLLERR | select.POLLHUP) for _, mask in events)
+
+
+def exit_if_reader_gone() -> None:
+    """After a BrokenPipeError: if stdout's reader closed it (`| head`), stop quietly with 141, as `ls | head` does.
+
+    Otherwise return, and the caller re-raises: a broken pipe to a child
+    process or a socket is a real failure, not a reader that had enough.
+    """
+    if not stdout_reader_gone():
+        return
     # Point stdout at /dev/null so the interpreter's final flush cannot raise a second time.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())

@@ -16,7 +16,7 @@ from typing import Callable
 from invoke import Exit, Task, task
 
 from polyarch.adapters.locks import release_all
-from polyarch.cli.signals import reader_went_away, signals_as_interrupt
+from polyarch.cli.signals import exit_if_reader_gone, signals_as_interrupt
 from polyarch.core import console
 from polyarch.core.errors import Interrupted, PolyarchError
 
@@ -108,7 +108,8 @@ def polyarch_task(*args, **kwargs) -> Callable:
                 sys.stderr.flush()
                 os._exit(exc.exit_code)
             except BrokenPipeError:
-                reader_went_away()
+                exit_if_reader_gone()
+                raise
             except PolyarchError as exc:
                 if debugging():
                     raise
