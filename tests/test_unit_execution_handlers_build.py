@@ -23,7 +23,7 @@ class FlakyRegistryBake:
         self.failures = failures
         self.calls = 0
 
-    def bake(self, build, metadata=False, on_line=None):
+    def bake(self, build, metadata=False, on_line=None, env=()):
         from polyarch.core.errors import EngineError
 
         self.calls += 1

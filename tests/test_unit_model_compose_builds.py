@@ -252,16 +252,20 @@ def test_a_service_platform_outside_its_build_platforms_is_refused(tmp_path):
 
 
 def test_an_env_secret_is_read_from_the_environment_first_then_the_env_file(tmp_path, monkeypatch):
+    from polyarch.execution.handlers.build import secret_values
+
     root = tree(tmp_path)
     (root / ".env").write_text("API_KEY=from-env-file\nOTHER=not-asked\n")
     secrets = {"a": {"environment": "API_KEY"}, "b": {"environment": "SHELL_KEY"}}
     build = host_build(built(root, {"secrets": ["a", "b"]}, secrets=secrets), "linux/amd64")
     monkeypatch.delenv("API_KEY", raising=False)
     monkeypatch.setenv("SHELL_KEY", "from-shell")
-    # Only what the environment lacks is added, and only the variables a secret names.
-    assert build.secret_variables() == (("API_KEY", "from-env-file"),)
+    # The plan names the variables and the file; the run reads only what the environment lacks,
+    # and only the variables a secret names.
+    assert build.env_secrets() == (("API_KEY", root / ".env"), ("SHELL_KEY", root / ".env"))
+    assert secret_values(build) == (("API_KEY", "from-env-file"),)
     monkeypatch.setenv("API_KEY", "from-shell-too")
-    assert build.secret_variables() == ()
+    assert secret_values(build) == ()
 
 
 def test_an_image_name_with_an_impossible_registry_port_is_refused():

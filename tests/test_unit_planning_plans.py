@@ -46,7 +46,7 @@ class RecordingEngine:
     def _record(self, name: str, *args):
         self.calls.append((name, args))
 
-    def bake(self, build, metadata=False, on_line=None):
+    def bake(self, build, metadata=False, on_line=None, env=()):
         self._record("bake", build.call())
         return {t.name: {"containerimage.digest": DIGEST} for t in build.targets}
 

@@ -2,8 +2,7 @@
 
 A planner (pure, in `polyarch.planning.*_plans`) turns a stack, a mode and options into a
 `Plan`; `--dry-run` prints it; `polyarch.execution.runner` walks the same plan step by
-step. Nothing here touches docker or the network; the file system is read only by
-`Build.secret_variables`, when the engine asks for the build secrets' values.
+step. Nothing here touches docker, the network or the file system.
 """
 
 from __future__ import annotations

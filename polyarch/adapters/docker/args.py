@@ -72,8 +72,6 @@ class BuildSpec(Protocol):
 
     def call(self, bake_file: str = ...) -> DockerArgs: ...
 
-    def secret_variables(self) -> tuple[tuple[str, str], ...]: ...
-
 
 class ComposeSpec(Protocol):
     """What the compose methods read of a compose project (polyarch.planning.plans.Compose)."""

@@ -106,8 +106,9 @@ class Buildx:
         with docker_errors(f"add a {platform} node at {endpoint} to the builder {name}"):
             self.docker.buildx.create(endpoint, name=name, driver="docker-container", platforms=[platform], append=append)
 
-    def bake(self, build: BuildSpec, metadata: bool = False, on_line: Callable[[str], None] | None = None) -> dict:
-        """Run one bake call for the plan's targets. Returns buildx' metadata when asked.
+    def bake(self, build: BuildSpec, metadata: bool = False, on_line: Callable[[str], None] | None = None,
+             env: tuple[tuple[str, str], ...] = ()) -> dict:
+        """Run one bake call for the plan's targets, with `env` added to its environment. Returns buildx' metadata when asked.
 
         buildx' output is streamed to `on_line` as it comes, so a failing step's
         output is on screen; its tail also goes into the error.
@@ -117,7 +118,7 @@ class Buildx:
             bake_file.write_text(build.definition_json())
             metadata_file = Path(tmp) / "metadata.json"
             call = build.call(str(bake_file))
-            with converted(_bake_failure(build, streamed=on_line is not None)), environment(build.secret_variables()):
+            with converted(_bake_failure(build, streamed=on_line is not None)), environment(env):
                 for line in self.docker.buildx.bake(list(call.operands), **call.kwargs(),
                                                     metadata_file=str(metadata_file) if metadata else None, stream_logs=True):
                     if on_line:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 from polyarch.adapters.digests import is_digest, write_digest
 from polyarch.adapters.docker.engine import Engine
@@ -18,6 +20,7 @@ from polyarch.core.testpause import pause
 from polyarch.execution.doctor import can_build, judge_builder
 from polyarch.execution.handlers.state import RunState
 from polyarch.execution.results import BuildResult, CopiedByDigest, DigestsRecorded, UnchangedTarget
+from polyarch.model.envfile import read_env
 from polyarch.planning.fingerprint import ANNOTATION
 from polyarch.planning.steps.build import AddBuilderNode, Build, RemoveBuilder
 from polyarch.planning.steps.release import CopyByDigest, RecordDigests
@@ -115,13 +118,28 @@ def bake_lines(build: Build):
         yield on_line
 
 
+def secret_values(build: Build) -> tuple[tuple[str, str], ...]:
+    """Values for the build's `env=` secrets that the environment lacks, read from .env as compose reads it (each file once)."""
+    files: dict[Path, dict[str, str]] = {}
+    values = []
+    for name, env_file in build.env_secrets():
+        if name in os.environ:
+            continue
+        if env_file not in files:
+            files[env_file] = read_env(env_file)
+        if (value := files[env_file].get(name)) is not None:
+            values.append((name, value))
+    return tuple(values)
+
+
 def bake_with_retry(engine: Engine, build: Build) -> dict:
     """Bake; a push that failed on a registry 5xx is tried again, a little later each time (the build itself is cached)."""
     pushes = build.pushes
+    secrets = secret_values(build)
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         try:
             with bake_lines(build) as on_line:
-                return engine.bake(build, metadata=pushes, on_line=on_line)
+                return engine.bake(build, metadata=pushes, on_line=on_line, env=secrets)
         except EngineError as exc:
             if not (pushes and exc.transient) or attempt == PUSH_ATTEMPTS:
                 raise

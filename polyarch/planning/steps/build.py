@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from polyarch.adapters.docker.args import DockerArgs
 from polyarch.model.buildspec import hcl_literal
-from polyarch.model.envfile import read_env
 
 
 @dataclass(frozen=True)
@@ -168,20 +166,15 @@ class Build:
                                                ("push", self.push), ("cache", not self.no_cache)),
                           tuple(t.name for t in self.targets))
 
-    def secret_variables(self) -> tuple[tuple[str, str], ...]:
-        """Values for the `env=` build secrets that the environment lacks, read (at run time) from the stack's .env as compose reads them."""
+    def env_secrets(self) -> tuple[tuple[str, Path], ...]:
+        """The variables `env=` build secrets name, each with the .env file compose would read it from."""
         wanted: dict[str, Path] = {}
         for target in self.targets:
             for secret in target.secrets:
                 fields = dict(part.split("=", 1) for part in secret.split(",") if "=" in part)
-                if "env" in fields and fields["env"] not in os.environ and target.secret_env_file is not None:
+                if "env" in fields and target.secret_env_file is not None:
                     wanted[fields["env"]] = target.secret_env_file
-        values = []
-        for name, env_file in wanted.items():
-            value = read_env(env_file).get(name)
-            if value is not None:
-                values.append((name, value))
-        return tuple(values)
+        return tuple(wanted.items())
 
     def command(self, bake_file: str = "<bake.json>") -> list[str]:
         """The buildx command line this step runs."""
