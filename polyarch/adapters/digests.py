@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from polyarch.adapters.files import write_atomic
 from polyarch.core.errors import UsageError, VerificationError
+from polyarch.core.imageref import DIGEST
 from polyarch.core.platforms import arch_name
 from polyarch.core.progname import prog
 
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 # publish-build's and publish-merge's default folder, and the generated workflows' one.
 DEFAULT_FOLDER = "digests"
 
@@ -20,7 +19,7 @@ def digest_path(folder: Path, image: str, platform: str) -> Path:
 
 
 def is_digest(text: str) -> bool:
-    return bool(_DIGEST.match(text))
+    return bool(DIGEST.fullmatch(text))
 
 
 def write_digest(folder: Path, image: str, platform: str, digest: str) -> Path:
@@ -69,7 +68,7 @@ def read_digests(folder: Path, images: tuple[str, ...], platforms: tuple[str, ..
             # At most a digest's length is read, and a bad file's content is never echoed.
             with path.open("rb") as handle:
                 text = handle.read(200).decode(errors="replace").strip()
-            if not _DIGEST.match(text):
+            if not is_digest(text):
                 problems.append(f"{image} for {platform}: {path} does not hold a sha256:<64 hex> digest")
                 continue
             found.setdefault(image, {})[platform] = text

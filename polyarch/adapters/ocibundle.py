@@ -191,9 +191,13 @@ def write_blob(out: HashingWriter, image: RemoteImage, blob: Descriptor, level: 
     member.close()
 
 
-def full_name(ref: str) -> str:
-    """A local name as containerd stores it: polyarch-api -> docker.io/library/polyarch-api:latest."""
-    return split_ref(ref).full()
+def containerd_names(ref: str) -> tuple[str, str]:
+    """A local name as containerd's importer stores it, and its index short name (the tag; a digest-only name gives its hex).
+
+    polyarch-api -> (docker.io/library/polyarch-api:latest, latest).
+    """
+    parts = split_ref(ref)
+    return parts.full(), parts.tag or parts.digest.partition(":")[2] or "latest"
 
 
 def image_index(images: tuple[BundledImage, ...]) -> bytes:
@@ -201,9 +205,7 @@ def image_index(images: tuple[BundledImage, ...]) -> bytes:
     entries = []
     for bundled in images:
         for name in bundled.names:
-            parts = split_ref(name)
-            full = parts.full()
-            short = parts.tag or parts.digest.partition(":")[2] or "latest"  # the tag; a digest-only name gives its hex
+            full, short = containerd_names(name)
             entries.append({
                 "mediaType": bundled.image.manifest.media_type,
                 "digest": bundled.image.manifest.digest,

@@ -249,7 +249,7 @@ def _platform_of(entry: dict) -> str | None:
 
 def _descriptor(data: dict) -> Descriptor:
     digest = data.get("digest", "")
-    if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest) or not isinstance(data.get("size"), int):
+    if not imageref.DIGEST.fullmatch(digest) or not isinstance(data.get("size"), int):
         raise RegistryHTTPError(f"a manifest names a malformed blob ({digest[:80]!r})")
     return Descriptor(data.get("mediaType", ""), digest, data["size"])
 

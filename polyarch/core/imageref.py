@@ -69,11 +69,6 @@ class ImageRef:
         return f"{self.host}/{self.path}" if self.host else self.path
 
     @property
-    def on_docker_hub(self) -> bool:
-        """Whether the registry is Docker Hub (under any of its host names)."""
-        return self.domain in HUB_HOSTS
-
-    @property
     def reference(self) -> str:
         """What a registry's manifest URL asks for: the digest when there is one, else the tag (latest by default)."""
         return self.digest or self.tag or DEFAULT_TAG
@@ -138,23 +133,9 @@ def parse(ref: str) -> ImageRef:
     return parts
 
 
-def is_valid(ref: str) -> bool:
-    """Whether Docker would accept `ref` as an image name."""
-    try:
-        parse(ref)
-    except ImageRefError:
-        return False
-    return True
-
-
 def comparable(ref: str) -> str:
     """`ref` in the form that makes two names of one local image equal: redis, library/redis:latest -> redis:latest."""
     return split(ref).comparable()
-
-
-def same_image_name(a: str, b: str) -> bool:
-    """Whether two references name the same image by Docker's rules."""
-    return comparable(a) == comparable(b)
 
 
 def repository_of(ref: str) -> str:

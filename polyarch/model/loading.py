@@ -20,9 +20,6 @@ from polyarch.model.settings import SETTINGS_FILE, Settings
 from polyarch.model.settings_file import load_settings
 from polyarch.model.stack import DEFAULT_PLATFORMS, ROLES, ConfigReader, Stack
 
-READINGS = ("run", "publish", "committed")
-
-
 @dataclass(frozen=True)
 class Scope:
     """What of the stack one task needs.
