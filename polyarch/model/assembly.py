@@ -15,7 +15,7 @@ from polyarch.core.imageref import REPOSITORY, comparable
 from polyarch.core.platforms import parse_platforms
 from polyarch.core.suggest import did_you_mean
 from polyarch.model.buildspec import dockerfile_text, from_refs
-from polyarch.model.compose_builds import RawBuild, check_dockerfile, check_ref, dockerfile_stages, image_names, image_slug, raw_builds
+from polyarch.model.compose_builds import RawBuild, check_dockerfile, check_ref, dockerfile_stages, image_names, raw_builds, unused_name
 from polyarch.model.modes import mode_roles
 from polyarch.model.project import Project
 from polyarch.model.settings import ImageSettings, OptionalImage, Settings
@@ -137,7 +137,8 @@ def _images(groups: dict[tuple, list[RawBuild]], context: _ModeContext, where: s
                              first.spec.dockerfile_inline)
             context.checked.add(key)
         name = context.names[first.identity()]
-        bake_name = _unused_name(name, first.target, used_names)
+        # One context can build several targets: NAME, else NAME-TARGET, else NAME-2...
+        bake_name = unused_name(name, first.target or "default", used_names)
         used_names.add(bake_name)
         images.append(ImageBuild(
             name=bake_name, context=first.context, dockerfile=first.dockerfile, target=first.target,
@@ -148,16 +149,6 @@ def _images(groups: dict[tuple, list[RawBuild]], context: _ModeContext, where: s
             spec=first.spec,
         ))
     return images
-
-
-def _unused_name(name: str, target: str | None, taken: set[str]) -> str:
-    """`name`, else `name-TARGET`, else `name-2`, `name-3`... (one context can build several targets)."""
-    bake_name = name if name not in taken else f"{name}-{image_slug(target or 'default')}"
-    n = 2
-    while bake_name in taken:
-        bake_name = f"{name}-{n}"
-        n += 1
-    return bake_name
 
 
 def _optional_images(project: Project, settings: Settings, checked_modes: set[str] | None) -> tuple[ImageBuild, ...]:
@@ -206,8 +197,9 @@ def _link_siblings(images: list[ImageBuild], where: str) -> list[ImageBuild]:
                 contexts[key] = f"target:{other.name}"
         # A mode the task does not build may lack its Dockerfiles (a target machine without the source tree).
         readable = image.spec.dockerfile_inline is not None or image.dockerfile.is_file()
-        stages = set(dockerfile_stages(image.dockerfile, image.spec.dockerfile_inline)) if readable else set()
-        for ref in from_refs(dockerfile_text(image.dockerfile, image.spec.dockerfile_inline)) if readable else ():
+        text = dockerfile_text(image.dockerfile, image.spec.dockerfile_inline) if readable else ""
+        stages = set(dockerfile_stages(image.dockerfile, inline=text))
+        for ref in from_refs(text):
             if ref.lower() in stages or "$" in ref or ref in contexts:
                 continue
             other = by_local.get(comparable(ref))

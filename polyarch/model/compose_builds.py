@@ -128,16 +128,20 @@ def image_names(identities: list[tuple[Path, Path]], root: Path) -> dict[tuple[P
     for identity in identities:
         context, dockerfile = identity
         base = image_slug(context.name if context != root else root.name)
-        name = base
-        if name in taken:
-            name = f"{base}-{image_slug(dockerfile.name)}"
-        n = 2
-        while name in taken:
-            name = f"{base}-{n}"
-            n += 1
+        name = unused_name(base, dockerfile.name, taken)
         taken.add(name)
         names[identity] = name
     return names
+
+
+def unused_name(base: str, second_choice: str, taken: set[str]) -> str:
+    """`base`, else `base-SECOND_CHOICE` (as a slug), else `base-2`, `base-3`... whichever is not taken yet."""
+    name = base if base not in taken else f"{base}-{image_slug(second_choice)}"
+    n = 2
+    while name in taken:
+        name = f"{base}-{n}"
+        n += 1
+    return name
 
 
 def image_slug(text: str) -> str:

@@ -92,9 +92,8 @@ def load_stack(explicit: str | None = None, cwd: Path | None = None, read_config
     names = {} if reading == "committed" else {**env, **os.environ}
     allowed = set(settings.project.release_env)
     builds = {k: v for k, v in names.items() if k in os.environ or k in allowed}
-    withheld = {k for k in names if k not in builds}
-    return replace(_resolved_stack(project, settings, configs, files, name, builds, name_from, checked,
-                                   names, withheld), unread=unread)
+    return replace(_resolved_stack(project, settings, configs, files, name, builds, name_from, checked, names),
+                   unread=unread)
 
 
 def _read_modes(files: dict[str, tuple[Path, ...]], name: str | None, read_config: ConfigReader, needed: set[str],
@@ -136,12 +135,12 @@ def _read_modes(files: dict[str, tuple[Path, ...]], name: str | None, read_confi
 def _settings_only(project: Project, settings: Settings, env: dict[str, str], env_file: Path) -> Stack:
     """The stack as polyarch.toml and .env describe it, with no compose file read (no modes)."""
     if settings.project.name:
-        return Stack(project, settings.project.name, settings, DEFAULT_PLATFORMS, {}, {r: None for r in ROLES},
-                     name_from=f"project.name in {SETTINGS_FILE}")
-    # compose's rule without its files: COMPOSE_PROJECT_NAME, else the folder (a top-level `name:` is not seen).
-    name = compose_variable("COMPOSE_PROJECT_NAME", env) or re.sub(r"[^a-z0-9_-]", "", project.root.name.lower())
-    return Stack(project, name, settings, DEFAULT_PLATFORMS, {}, {r: None for r in ROLES},
-                 name_from=_name_source(name, project.root, env, env_file))
+        name, name_from = settings.project.name, f"project.name in {SETTINGS_FILE}"
+    else:
+        # compose's rule without its files: COMPOSE_PROJECT_NAME, else the folder (a top-level `name:` is not seen).
+        name = compose_variable("COMPOSE_PROJECT_NAME", env) or _folder_name(project.root)
+        name_from = _name_source(name, project.root, env, env_file)
+    return Stack(project, name, settings, DEFAULT_PLATFORMS, {}, {r: None for r in ROLES}, name_from=name_from)
 
 
 def active_profiles_only(config: dict[str, Any], active: set[str]) -> dict[str, Any]:
@@ -163,19 +162,25 @@ def _name_source(name: str, root: Path, env: dict[str, str], env_file: Path) -> 
         return "$COMPOSE_PROJECT_NAME"
     if env.get("COMPOSE_PROJECT_NAME"):
         return f"COMPOSE_PROJECT_NAME in {env_file.name}"
-    if name == re.sub(r"[^a-z0-9_-]", "", root.name.lower()):
+    if name == _folder_name(root):
         return f"the folder's name ({root.name})"
     return "the top-level name: of the compose file"
 
 
+def _folder_name(root: Path) -> str:
+    """The project name compose makes of a folder's name."""
+    return re.sub(r"[^a-z0-9_-]", "", root.name.lower())
+
+
 def _resolved_stack(project: Project, settings: Settings, configs: dict[str, dict[str, Any]],
-                    files: dict[str, tuple[Path, ...]], name: str, variables: dict[str, str], name_from: str = "",
-                    checked_modes: set[str] | None = None, name_variables: dict[str, str] | None = None,
-                    withheld: set[str] = frozenset()) -> Stack:
+                    files: dict[str, tuple[Path, ...]], name: str, variables: dict[str, str], name_from: str,
+                    checked_modes: set[str] | None, name_variables: dict[str, str]) -> Stack:
     """build_stack on configs read without interpolation, each mode noting the variables its builds lack.
 
-    `withheld`: variables set only in .env that builds may not use (names may, from `name_variables`).
+    Builds use `variables`; image names may also use `name_variables`. What only
+    the latter holds (set in .env, not released to builds) is withheld from builds.
     """
+    withheld = set(name_variables) - set(variables)
     findings = {}
     for mode_name, config in configs.items():
         configs[mode_name], findings[mode_name] = resolve_builds(config, variables, name_variables)
