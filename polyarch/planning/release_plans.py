@@ -246,6 +246,7 @@ def publish_merge_plan(images: tuple[ImageBuild, ...], registry: str, digests: d
     checks: list = []
     creates: list = []
     verifies: list = []
+    first_tags: list[str] = []
     for image in images:
         repo = f"{registry}/{image.repository}"
         sources = tuple(f"{repo}@{digests[image.name][p]}" for p in platforms)
@@ -258,8 +259,9 @@ def publish_merge_plan(images: tuple[ImageBuild, ...], registry: str, digests: d
             annotations = tuple((f"index:{key}", value) for key, value in labels)
         creates.append(CreateManifest(refs, sources, annotations))
         verifies += [Verify(ref, platforms) for ref in refs]
+        first_tags.append(refs[0])
     # Every tag of an image names one list; a signature is stored by digest, so one per image covers them all.
-    signs = sign_steps(tuple(f"{registry}/{i.repository}:{tags[0]}" for i in images), signer)
+    signs = sign_steps(tuple(first_tags), signer)
     title = f"merge {', '.join(platforms)} into {', '.join(tags)} for {', '.join(i.name for i in images)}"
     return Plan(title, tuple(checks + creates + verifies + signs),
                 ("every source digest is checked in the registry before any tag is created",

@@ -10,7 +10,7 @@ import re
 from dataclasses import replace
 
 from polyarch.adapters.git import GitState, SourceInfo
-from polyarch.core.errors import UsageError
+from polyarch.core.errors import StackError, UsageError
 from polyarch.core.imageref import DEFAULT_TAG
 from polyarch.core.imageref import split as split_ref
 from polyarch.core.platforms import parse_platforms
@@ -255,8 +255,6 @@ def check_repositories(images) -> None:
         by_repository.setdefault(image.repository, []).append(image.name)
     for repository, names in by_repository.items():
         if len(names) > 1:
-            from polyarch.core.errors import StackError
-
             raise StackError(f"The images {' and '.join(names)} would both be published to repository {repository}, "
                              "so each would push over the other's tags.",
                              tip=f"Unless polyarch.toml's images.NAME.repository names one for both, each is published under "

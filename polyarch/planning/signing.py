@@ -65,8 +65,6 @@ def signer_for(stack, sign: bool = True, env=None) -> Signer | None:
 def public_key_for(stack, flag: str | None) -> Path | None:
     """The public key that checks images and bundles: --key, else `[signing] public_key` (None: not checked)."""
     if flag:
-        from polyarch.adapters.bundle import expand_user_path
-
         return _existing(expand_user_path(flag).resolve(), "--key", "public key")
     if stack is not None and stack.settings.signing.public_key:
         return _existing(key_path(stack.settings.signing.public_key, stack.root), "[signing] public_key", "public key")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from polyarch.adapters.docker.args import DockerArgs
 from polyarch.model.buildspec import hcl_literal
+from polyarch.planning.fingerprint import ANNOTATION
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,6 @@ class BakeTarget:
         annotations = list(self.annotations)
         if self.fingerprint and self.ref:
             # A pushed list carries its inputs' fingerprint; a local build has it as a label (see host_build).
-            from polyarch.planning.fingerprint import ANNOTATION
-
             annotations.append(f"index:{ANNOTATION}={self.fingerprint}")
         if annotations:
             entry["annotations"] = annotations
