@@ -69,19 +69,28 @@ class RecordedImagetools(Engine):
     def __init__(self, manifest: dict, config: dict) -> None:
         super().__init__()
         self.answers = {"{{json .Manifest}}": manifest, "{{json .Image}}": config}
+        self.asked: list[str] = []
 
     def _run(self, args: list[str]) -> str:
+        self.asked.append(args[-1])
         return json.dumps(self.answers[args[-1]])
 
 
 def test_the_engine_reads_the_labels_of_a_one_platform_index_through_it():
-    index = RecordedImagetools(INDEX, CONFIG).inspect_index(f"r:5000/ns/server@{INDEX['digest']}")
+    index = RecordedImagetools(INDEX, CONFIG).inspect_index(f"r:5000/ns/server@{INDEX['digest']}", labels=True)
     assert (index.platforms, index.single, index.attested, index.one_image) == (("linux/amd64",), False, True, True)
     assert index.labels == {"org.opencontainers.image.title": "server"}
     assert index.digest == INDEX["digest"]
     # imagetools may key the config of an index by platform: the one image's config is taken.
-    keyed = RecordedImagetools(INDEX, {"linux/amd64": CONFIG}).inspect_index("r:5000/ns/server:x")
+    keyed = RecordedImagetools(INDEX, {"linux/amd64": CONFIG}).inspect_index("r:5000/ns/server:x", labels=True)
     assert keyed.labels == {"org.opencontainers.image.title": "server"}
+
+
+def test_a_one_platform_index_costs_one_call_unless_its_labels_are_asked_for():
+    imagetools = RecordedImagetools(INDEX, CONFIG)
+    index = imagetools.inspect_index("r:5000/ns/server:x")
+    assert (index.platforms, index.one_image, index.labels) == (("linux/amd64",), True, {})
+    assert imagetools.asked == ["{{json .Manifest}}"]
 
 
 def test_a_list_of_two_platforms_reads_no_config_and_has_no_labels():
@@ -96,7 +105,7 @@ class IndexEngine:
     def __init__(self, index: ImageIndex) -> None:
         self.index = index
 
-    def inspect_index(self, ref, missing_ok=False):
+    def inspect_index(self, ref, missing_ok=False, labels=False):
         return self.index
 
 

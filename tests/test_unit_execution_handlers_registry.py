@@ -36,7 +36,7 @@ class RecordingRegistry:
         self.tagged: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
-    def inspect_index(self, ref: str, missing_ok: bool = False) -> ImageIndex:
+    def inspect_index(self, ref: str, missing_ok: bool = False, labels: bool = False) -> ImageIndex:
         with self._lock:
             self.reads.append(ref)
         if self.barrier is not None:
@@ -118,13 +118,13 @@ def test_every_merge_source_must_carry_the_labels_publish_build_stamps():
 
 
 class LabelsEngine:
-    """Test double for the engine: the registry answers a single amd64 manifest with the given labels."""
+    """Test double for the engine: the registry answers a single amd64 manifest, with the given labels when asked for them."""
 
     def __init__(self, labels):
         self.labels = labels
 
-    def inspect_index(self, ref, missing_ok=False):
-        return ImageIndex(ref, ref.split("@")[1], ("linux/amd64",), {}, True, self.labels)
+    def inspect_index(self, ref, missing_ok=False, labels=False):
+        return ImageIndex(ref, ref.split("@")[1], ("linux/amd64",), {}, True, self.labels if labels else {})
 
 
 def test_a_digest_of_another_image_is_refused_naming_image_arch_and_digest():

@@ -94,7 +94,7 @@ def test_every_double_method_is_an_engine_method_taking_the_same_arguments():
 def test_the_check_catches_a_double_that_drops_or_renames_a_parameter():
     real = inspect.signature(Engine.inspect_index)
     dropped, renamed, fine = (ast.parse(f"def inspect_index(self, {params}):\n    pass\n").body[0]
-                              for params in ("ref", "ref, missing=False", "ref, missing_ok=False, extra=None"))
+                              for params in ("ref", "ref, missing=False", "ref, missing_ok=False, labels=False, extra=None"))
     assert incompatibility(dropped, real) == "parameter 2 should be 'missing_ok'"
     assert incompatibility(renamed, real) == "parameter 2 should be 'missing_ok'"
     assert incompatibility(fine, real) is None

@@ -76,7 +76,7 @@ class RecordingEngine:
         self._record("local_images", refs)
         return {ref: LocalImage("sha256:1", {}, "linux/arm64") for ref in refs}
 
-    def inspect_index(self, ref, missing_ok=False):
+    def inspect_index(self, ref, missing_ok=False, labels=False):
         self._record("inspect_index", ref)
         return ImageIndex(ref, DIGEST, ("linux/amd64", "linux/arm64"))
 

@@ -24,13 +24,14 @@ class Imagetools:
 
         return run(self.docker.client_config.docker_cmd + args)
 
-    def inspect_index(self, ref: str, missing_ok: bool = False) -> ImageIndex | None:
+    def inspect_index(self, ref: str, missing_ok: bool = False, labels: bool = False) -> ImageIndex | None:
         """Platforms of a tag in a registry, attestation entries left out.
 
         With `missing_ok`, a tag that does not exist gives None instead of an
-        error. One `imagetools inspect` call (two for one platform's image,
-        whose config labels are read too); python-on-whales' model drops the
-        list's own digest, so the JSON is read here.
+        error. One `imagetools inspect` call; a second reads the image config
+        of a bare manifest (the only place its platform is written) and, when
+        `labels` asks for them, of a one-platform index (its image's labels).
+        python-on-whales' model drops the list's own digest, so the JSON is read here.
         """
         try:
             with docker_errors(f"inspect {ref} in its registry", missing=ref):
@@ -39,9 +40,8 @@ class Imagetools:
             if missing_ok:
                 return None
             raise
-        one_image = single_manifest(manifest) or one_platform_index(manifest)
-        # One platform's image: its config holds the labels (and, for a bare manifest, the platform).
-        return image_index(ref, manifest, self._image_config(ref) if one_image else None)
+        read_config = single_manifest(manifest) or (labels and one_platform_index(manifest))
+        return image_index(ref, manifest, self._image_config(ref) if read_config else None)
 
     def _image_config(self, ref: str) -> dict:
         """The image config of a one-platform ref; for an index, imagetools follows it to its one image."""

@@ -152,7 +152,7 @@ def image_config(data: Any) -> dict[str, Any]:
 
 
 def image_index(ref: str, manifest: dict[str, Any], config: dict[str, Any] | None) -> ImageIndex:
-    """A tag's ImageIndex from its .Manifest and, for one platform's image, its image config (None for a list)."""
+    """A tag's ImageIndex from its .Manifest and, for one platform's image, its image config (None: not read)."""
     platforms = index_platforms(manifest)
     single = single_manifest(manifest)
     labels: dict[str, str] = {}

@@ -20,7 +20,7 @@ def verify(engine: Engine, item: Verify, state: RunState) -> VerifyResult:
     known = state.read_ahead.get(item.ref)
     if isinstance(known, Exception):
         raise known
-    index = verify_index(engine, item.ref, item.platforms, known)
+    index = verify_index(engine, item.ref, item.platforms, known, labels=bool(item.labels))
     if item.single and not (index.one_image and index.platforms == item.platforms):
         what = "a manifest list" if not index.one_image else f"a {', '.join(index.platforms)} image"
         raise VerificationError(
@@ -41,9 +41,9 @@ HANDLERS = {
 }
 
 
-def verify_index(engine: Engine, ref: str, platforms: tuple[str, ...], index=None):
-    """Fail unless the tag in the registry serves every platform asked for."""
-    index = index or engine.inspect_index(ref)
+def verify_index(engine: Engine, ref: str, platforms: tuple[str, ...], index=None, labels: bool = False):
+    """Fail unless the tag in the registry serves every platform asked for (reading its labels too when asked)."""
+    index = index or engine.inspect_index(ref, labels=labels)
     missing = [p for p in platforms if p not in index.platforms]
     if missing:
         raise VerificationError(
@@ -74,17 +74,20 @@ def read_indexes_ahead(engine: Engine, steps: tuple[Step, ...], log: RunLog) -> 
     the steps still judge them one by one, in order, so a failure is
     reported at its own step.
     """
-    refs = dict.fromkeys(s.ref for s in takewhile(lambda s: isinstance(s, Verify), steps))
+    run = list(takewhile(lambda s: isinstance(s, Verify), steps))
+    refs = dict.fromkeys(s.ref for s in run)
+    # Only a step that checks labels needs the image config read with the index.
+    with_labels = {s.ref for s in run if s.labels}
     ahead: dict[str, object] = {}
     for ref in refs:
-        known = index_read_this_run(log, ref)
+        known = index_read_this_run(log, ref) if ref not in with_labels else None
         if known is not None:
             ahead[ref] = known
     unread = [ref for ref in refs if ref not in ahead]
 
     def read(ref: str) -> object:
         try:
-            return engine.inspect_index(ref)
+            return engine.inspect_index(ref, labels=ref in with_labels)
         except Exception as exc:  # noqa: BLE001 - re-raised by the step that asks for this ref
             return exc
 
