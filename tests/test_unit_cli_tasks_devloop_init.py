@@ -12,7 +12,6 @@ import pytest
 from test_unit_cli_tasks_devloop import stack_copy  # noqa: F401  (fixtures)
 from unit_helpers import compose_cli, copy_repo_stack, fresh_console, run_invoke, write_files  # noqa: F401  (fixtures)
 
-from polyarch.core import console
 from polyarch.core.masking import Secrets
 from polyarch.model.envfile import read_env
 
@@ -130,16 +129,13 @@ OUTSIDE = [
 
 
 @pytest.mark.parametrize(("settings", "key"), OUTSIDE, ids=["env_file", "env_example", "values_file", "dockerfile", "symlink"])
-def test_a_path_outside_the_project_is_refused_before_init_writes(settings, key, tmp_path, monkeypatch, capsys):
-    from unit_helpers import fresh_console, run_invoke  # noqa: F401
-
+def test_a_path_outside_the_project_is_refused_before_init_writes(settings, key, tmp_path, monkeypatch, capsys, fresh_console):
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "victim.env").write_text("STOLEN=yes\n")
     project = _small_project(tmp_path / "acme", settings)
     (project / "linked.env").symlink_to(outside / "written.env")
     monkeypatch.chdir(project)
-    console.err.cache_clear()
     assert run_invoke("init") == 2
     err = capsys.readouterr().err
     assert key in err and ("outside the project" in err or "absolute path" in err) and "Traceback" not in err
