@@ -40,8 +40,7 @@ def test_other_errors_and_success_pass_through_unchanged():
         with docker_errors("read JSON"):
             raise ValueError("not JSON")
     with docker_errors("do nothing"):
-        done = True
-    assert done
+        pass
 
 
 def test_a_dead_builder_node_is_not_called_a_dead_engine():
