@@ -51,7 +51,6 @@ COMPOSE_DEFAULTS = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docke
 BIG = 1 << 16
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _WORD_GAP = re.compile(r"[\s'\"\[\]{},=:;]+")
-_STAMP = re.compile(r'time="[^"]*" ')
 
 
 class Places:

@@ -6,35 +6,53 @@ so these are not unit tests (`-k unit` leaves them out; the full suite runs them
 
 from __future__ import annotations
 
-import os
+import signal
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
+# Holds the stack lock as argv[1]; with argv[2] == "hold", keeps it until a line (or EOF) on stdin
+# (or a minute has passed, so that a broken lock fails the test instead of hanging it).
+LOCKING = textwrap.dedent("""
+    import select, sys, time
+    from pathlib import Path
+    from polyarch.adapters.locks import acquire, lock_path, release_all
+    path = lock_path(Path(sys.argv[3]), "demo")
+    acquire(path, sys.argv[1], lambda other: print("waiting for", other, flush=True))
+    print("got", sys.argv[1], time.monotonic(), flush=True)
+    if sys.argv[2] == "hold":
+        select.select([sys.stdin], [], [], 60)
+        print("releasing", time.monotonic(), flush=True)
+    release_all()
+""")
+
 
 def test_a_second_run_waits_for_the_stack_lock(tmp_path, monkeypatch):
     """Two real processes: the second says who holds the lock and goes on only once it is released."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    script = textwrap.dedent(f"""
-        import sys, time
-        from pathlib import Path
-        from polyarch.adapters.locks import acquire, lock_path, release_all
-        path = lock_path(Path({str(tmp_path)!r}), "demo")
-        acquire(path, sys.argv[1], lambda other: print("waiting for", other, flush=True))
-        print("got", sys.argv[1], time.monotonic(), flush=True)
-        time.sleep(float(sys.argv[2]))
-        release_all()
-    """)
-    env = dict(os.environ)
-    first = subprocess.Popen([sys.executable, "-c", script, "first", "1.5"], stdout=subprocess.PIPE, text=True, env=env)
-    assert first.stdout.readline().startswith("got first")
-    second = subprocess.run([sys.executable, "-c", script, "second", "0"], capture_output=True, text=True, env=env, timeout=30)
-    first.wait(timeout=30)
-    first.stdout.close()
-    lines = second.stdout.splitlines()
+    first = subprocess.Popen([sys.executable, "-c", LOCKING, "first", "hold", str(tmp_path)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    second = None
+    try:
+        assert first.stdout.readline().startswith("got first")
+        second = subprocess.Popen([sys.executable, "-c", LOCKING, "second", "go", str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        waiting = second.stdout.readline()
+        first_out, _ = first.communicate("\n", timeout=30)  # let the first go only now
+        second_out, _ = second.communicate(timeout=30)
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    lines = [waiting.rstrip("\n"), *second_out.splitlines()]
     assert lines[0] == "waiting for first" and lines[1].startswith("got second")
+    # The second took the lock after the first let it go (one monotonic clock for every process).
+    (released,) = [float(line.split()[1]) for line in first_out.splitlines() if line.startswith("releasing ")]
+    assert float(lines[1].split()[2]) >= released
 
 
 SLOW_TASK = textwrap.dedent("""
@@ -56,31 +74,26 @@ SLOW_TASK = textwrap.dedent("""
 """)
 
 
-def test_sigterm_during_a_task_runs_the_ctrl_c_clean_up(tmp_path):
-    """A task body that is killed with SIGTERM exits 130 through the same path as Ctrl-C."""
-    script = SLOW_TASK
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "started"
-    proc.terminate()
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130 and "cleaned up" in out and "Interrupted" in err
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def test_sigint_interrupts_a_task_that_inherited_it_as_ignored():
-    """A non-interactive shell starts `&` jobs with SIGINT ignored; `kill -INT` must still stop polyarch cleanly."""
-    import signal
-
+@pytest.mark.parametrize(("signum", "preexec_fn"), [
+    pytest.param(signal.SIGTERM, None, id="sigterm"),
+    # A non-interactive shell starts `&` jobs with SIGINT ignored; `kill -INT` must still stop polyarch cleanly.
+    pytest.param(signal.SIGINT, _ignore_sigint, id="sigint-inherited-as-ignored"),
+])
+def test_a_signal_during_a_task_runs_the_ctrl_c_clean_up(signum, preexec_fn):
+    """A task body stopped by SIGTERM, or by SIGINT it inherited as ignored, exits 130 through the same path as Ctrl-C."""
     proc = subprocess.Popen([sys.executable, "-c", SLOW_TASK], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+                            preexec_fn=preexec_fn)
     assert proc.stdout.readline().strip() == "started"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "cleaned up" in out and "Interrupted" in err
 
 
 def test_a_second_signal_does_not_cut_the_clean_up_short():
-    import signal
-
     proc = subprocess.Popen([sys.executable, "-c", SLOW_TASK], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "started"
     proc.terminate()
@@ -91,7 +104,7 @@ def test_a_second_signal_does_not_cut_the_clean_up_short():
     assert "still cleaning up" in err
 
 
-def test_sigterm_stops_the_child_processes_a_task_started(tmp_path):
+def test_sigterm_stops_the_child_processes_a_task_started():
     """SIGTERM reaches only polyarch; the children it started (docker, buildx, pigz) must stop too."""
     script = textwrap.dedent("""
         import subprocess, time

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from test_unit_adapters_docker_buildlog import BAKE_FAILURE
+from test_unit_adapters_docker_errors import failed
 
 
-class FailedBake(Exception):
-    """Test double for python-on-whales' DockerException of a bake, with buildx' text; a real failing build is in the engine tests."""
-
-    docker_command = ["docker", "buildx", "bake"]
-    return_code = 1
-    stdout = ""
-
-    def __init__(self, stderr: str) -> None:
-        super().__init__(stderr)
-        self.stderr = stderr
+def failed_bake(stderr: str):
+    """python-on-whales' DockerException of a bake, with buildx' text; a real failing build is in the engine tests."""
+    return failed(stderr, ("docker", "buildx", "bake"))
 
 
 def test_a_failed_bake_names_image_services_and_line_without_repeating_the_output(tmp_path):
@@ -23,7 +17,7 @@ def test_a_failed_bake_names_image_services_and_line_without_repeating_the_outpu
 
     targets = tuple(BakeTarget(name, tmp_path / name, tmp_path / name / "Dockerfile", None, ("linux/amd64",), (f"{name}:dev",),
                                services=services) for name, services in (("web", ("web",)), ("api", ("api", "worker"))))
-    error = bake_error(FailedBake(BAKE_FAILURE), Build(targets, load=True), streamed=True)
+    error = bake_error(failed_bake(BAKE_FAILURE), Build(targets, load=True), streamed=True)
     assert error.message.startswith("The api image (services api, worker) failed to build for linux/amd64 at ")
     assert error.message.endswith("api/Dockerfile:3: `RUN echo failing && exit 4` exited with code 4.")
     assert "1.097 failing" not in error.message and "doctor" not in error.tip
@@ -48,6 +42,6 @@ def test_a_base_image_the_build_cannot_reach_gets_a_network_tip_not_fix_that_lin
     from polyarch.planning.steps.build import BakeTarget, Build
 
     target = BakeTarget("web", tmp_path, tmp_path / "Dockerfile", None, ("linux/amd64",), ("web:dev",), services=("web",))
-    error = bake_error(FailedBake(UNREACHABLE_BASE), Build((target,), load=True), streamed=True)
+    error = bake_error(failed_bake(UNREACHABLE_BASE), Build((target,), load=True), streamed=True)
     assert "docker.io/docker/dockerfile:1.4" in error.message and "no such host" in error.message
     assert "Fix that line" not in error.tip and "network" in error.tip

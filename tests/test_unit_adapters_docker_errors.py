@@ -10,8 +10,9 @@ from polyarch.adapters.docker.errors import docker_errors
 from polyarch.core.errors import EngineError, MissingTagError
 
 
-def failed(stderr: str) -> DockerException:
-    return DockerException(["docker", "image", "pull", "r/x:1"], 1, b"", stderr.encode())
+def failed(stderr: str, command: tuple[str, ...] = ("docker", "image", "pull", "r/x:1")) -> DockerException:
+    """python-on-whales' own DockerException for COMMAND exiting 1 with STDERR (and no stdout)."""
+    return DockerException(list(command), 1, b"", stderr.encode())
 
 
 def test_a_docker_failure_says_what_polyarch_was_about_to_do_with_docker_s_words():
@@ -40,37 +41,19 @@ def test_other_errors_and_success_pass_through_unchanged():
         with docker_errors("read JSON"):
             raise ValueError("not JSON")
     with docker_errors("do nothing"):
-        done = True
-    assert done
+        pass
 
 
 def test_a_dead_builder_node_is_not_called_a_dead_engine():
     from polyarch.adapters.docker.errors import explain
 
-    class Failed(Exception):
-        docker_command = ["docker", "buildx", "bake", "--builder", "polyarch-native", "server"]
-        return_code = 1
-        stderr = "ERROR: error during connect: ssh://me@arm-box: connection refused"
-        stdout = ""
-
-    error = explain(Failed(), "build server")
+    error = explain(failed("ERROR: error during connect: ssh://me@arm-box: connection refused",
+                          ("docker", "buildx", "bake", "--builder", "polyarch-native", "server")), "build server")
     assert "A node of the buildx builder does not answer" in error.message and "--builder" in error.tip
 
-    Failed.docker_command = ["docker", "info"]
-    Failed.stderr = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
-    assert "The Docker engine does not answer" in explain(Failed(), "read info").message
-
-
-class Refused(Exception):
-    """Test double for python-on-whales' DockerException with the text docker printed."""
-
-    docker_command = ["docker", "image", "pull", "x"]
-    return_code = 1
-    stdout = ""
-
-    def __init__(self, stderr: str) -> None:
-        super().__init__(stderr)
-        self.stderr = stderr
+    dead_engine = failed("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
+                         ("docker", "info"))
+    assert "The Docker engine does not answer" in explain(dead_engine, "read info").message
 
 
 @pytest.mark.parametrize("stderr, names_doctor", [
@@ -83,4 +66,4 @@ class Refused(Exception):
 def test_doctor_is_suggested_only_for_engine_problems(stderr, names_doctor, fresh_console):
     from polyarch.adapters.docker.errors import explain
 
-    assert ("doctor" in explain(Refused(stderr), "pull x").tip) == names_doctor
+    assert ("doctor" in explain(failed(stderr, ("docker", "image", "pull", "x")), "pull x").tip) == names_doctor

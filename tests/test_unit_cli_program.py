@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from unit_helpers import require_compose
+from unit_helpers import compose_cli  # noqa: F401  (a fixture; test_process_commands.py imports it from here too)
 
 from polyarch.cli.program import gather_services, main
 from polyarch.core import console
@@ -39,12 +39,6 @@ VALUE_OPTIONS = {"logs": {"--tail", "--stack", "-s"}, "build": {"--platform", "-
 ])
 def test_bare_words_after_logs_and_build_become_services(argv, expected):
     assert gather_services(argv, VALUE_OPTIONS, TASKS) == expected
-
-
-@pytest.fixture(scope="module")
-def compose_cli():
-    """Real compose files are read through the docker CLI's compose plugin (no engine)."""
-    require_compose()
 
 
 def polyarch(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:

@@ -7,7 +7,7 @@ import json
 import pytest
 from test_unit_cli_tasks_devloop import stack_copy  # noqa: F401  (fixtures)
 from test_unit_core_interpolate import project  # noqa: F401  (fixtures)
-from unit_helpers import compose_cli, fresh_console, require_compose, run_invoke, write_files  # noqa: F401  (fixtures)
+from unit_helpers import compose_cli, fresh_console, run_invoke, write_files  # noqa: F401  (fixtures)
 
 
 @pytest.mark.parametrize("given", ["settings file", "folder"])
@@ -99,10 +99,8 @@ def test_a_broken_compose_file_is_bad_input_naming_the_file_and_line(stack_copy,
     assert "Traceback" not in captured.out + captured.err
 
 
-def test_a_lone_compose_file_is_a_project_with_one_mode(tmp_path, capsys, monkeypatch, fresh_console):
+def test_a_lone_compose_file_is_a_project_with_one_mode(tmp_path, capsys, monkeypatch, fresh_console, compose_cli):
     """--stack naming a compose file: one 'default' mode serves every task; no build target means the last stage."""
-    require_compose()
-    monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
     root = write_files(tmp_path / "tiny", {
         "compose.yaml": "services:\n  web:\n    build: ./web\n  cache:\n    image: redis:7.2.4\n",
         "web/Dockerfile": "FROM scratch\n",

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import stat
 from pathlib import Path
 
 import pytest
 from test_unit_cli_tasks_devloop import stack_copy  # noqa: F401  (fixtures)
-from unit_helpers import compose_cli, copy_repo_stack, fresh_console, run_invoke, write_files  # noqa: F401  (fixtures)
+from unit_helpers import compose_cli, copy_repo_stack, fresh_console, mode_of, run_invoke, write_files  # noqa: F401  (fixtures)
 
-from polyarch.core import console
 from polyarch.core.masking import Secrets
 from polyarch.model.envfile import read_env
 
 
 SECRETS = ("SECRET_KEY", "API_TOKEN", "WORKER_SHARED_SECRET")
-
-
-def _mode(path: Path) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
 
 
 def test_init_creates_private_env_without_printing_secrets(stack_copy, capsys):
@@ -30,7 +23,7 @@ def test_init_creates_private_env_without_printing_secrets(stack_copy, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert env.is_file()
-    assert _mode(env) == 0o600
+    assert mode_of(env) == 0o600
     values = read_env(env)
     secrets = [values[k] for k in SECRETS]
     assert all(re.fullmatch(r"[0-9a-f]{64}", s) for s in secrets)
@@ -63,7 +56,7 @@ def test_init_keeps_user_values_and_force_replaces_them(stack_copy, capsys):
     values = read_env(env)
     assert values["SECRET_KEY"] == "chosen-by-me"
     assert re.fullmatch(r"[0-9a-f]{64}", values["API_TOKEN"])
-    assert _mode(env) == 0o600
+    assert mode_of(env) == 0o600
     err = capsys.readouterr().err
     assert "kept" in err and "SECRET_KEY" in err
     assert values["API_TOKEN"] not in err
@@ -90,7 +83,7 @@ def test_init_dry_run_prints_the_plan_and_writes_nothing(stack_copy, capsys):
     (step,) = json.loads(captured.out)["plan"]["steps"]
     assert step["kind"] == "InitEnv" and step["create"] is False and step["kept"] == ["SECRET_KEY"]
     assert "SECRET_KEY" not in step["fill"] and step["fill"]
-    assert env.read_text() == "SECRET_KEY=chosen-by-me\n" and _mode(env) == 0o644
+    assert env.read_text() == "SECRET_KEY=chosen-by-me\n" and mode_of(env) == 0o644
     assert "chosen-by-me" not in captured.out + captured.err
 
 
@@ -130,16 +123,13 @@ OUTSIDE = [
 
 
 @pytest.mark.parametrize(("settings", "key"), OUTSIDE, ids=["env_file", "env_example", "values_file", "dockerfile", "symlink"])
-def test_a_path_outside_the_project_is_refused_before_init_writes(settings, key, tmp_path, monkeypatch, capsys):
-    from unit_helpers import fresh_console, run_invoke  # noqa: F401
-
+def test_a_path_outside_the_project_is_refused_before_init_writes(settings, key, tmp_path, monkeypatch, capsys, fresh_console):
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "victim.env").write_text("STOLEN=yes\n")
     project = _small_project(tmp_path / "acme", settings)
     (project / "linked.env").symlink_to(outside / "written.env")
     monkeypatch.chdir(project)
-    console.err.cache_clear()
     assert run_invoke("init") == 2
     err = capsys.readouterr().err
     assert key in err and ("outside the project" in err or "absolute path" in err) and "Traceback" not in err

@@ -10,8 +10,6 @@ from test_unit_planning_release_rules import adopted  # noqa: F401  (fixtures)
 from test_unit_planning_signing import signed_stack  # noqa: F401  (fixtures)
 from unit_helpers import compose_cli, fresh_console, run_invoke  # noqa: F401  (fixtures)
 
-from polyarch.core import console
-
 
 def test_deploy_build_dry_run_publishes_what_polyarch_toml_says(adopted, capsys, monkeypatch, fresh_console, compose_cli):
     monkeypatch.delenv("PLATFORMS", raising=False)
@@ -75,11 +73,8 @@ def test_deploy_build_without_the_password_is_refused_before_anything_is_built(s
     assert run_invoke("deploy-build", "--dry-run", "--tag", "t1", "--no-sign", "--stack", str(signed_stack)) == 0
 
 
-def test_verify_refuses_a_ref_with_an_impossible_port_before_asking_the_engine(tmp_path, monkeypatch, capsys):
-    from unit_helpers import run_invoke
-
+def test_verify_refuses_a_ref_with_an_impossible_port_before_asking_the_engine(tmp_path, monkeypatch, capsys, fresh_console):
     monkeypatch.chdir(tmp_path)
-    console.err.cache_clear()
     assert run_invoke("verify", "127.0.0.1:99999/acme/app:1", "--platforms", "linux/amd64") == 2
     assert "port 99999 is out of range" in capsys.readouterr().err
 

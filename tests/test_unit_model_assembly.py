@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from unit_helpers import require_compose
+from unit_helpers import compose_cli, load_clean  # noqa: F401  (compose_cli: a fixture)
 
 from polyarch.core.errors import StackError
 from polyarch.model.assembly import build_stack
@@ -179,19 +179,11 @@ def test_a_role_with_no_mode_is_an_error_only_when_used(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def compose_cli():
-    """Real compose files are read through the docker CLI's compose plugin (no engine)."""
-    require_compose()
-
-
-@pytest.fixture(scope="module")
-def lumen(compose_cli, tmp_path_factory):
+def lumen(tmp_path_factory):
     """The adoption fixture, copied so that its .env and git state are the test's own."""
-    from polyarch.model.loading import load_stack
-
     dest = tmp_path_factory.mktemp("adopt") / "lumen"
     shutil.copytree(LUMEN, dest)
-    return load_stack(str(dest))
+    return load_clean(dest)
 
 
 # What the fixture's Makefile runs, written out by hand from its targets.

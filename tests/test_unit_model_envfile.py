@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 
 import pytest
-from unit_helpers import REPO
+from unit_helpers import REPO, mode_of
 
 from polyarch.adapters import files as atomic
 from polyarch.core.errors import EnvFileError
@@ -19,10 +18,6 @@ from polyarch.model.envfile import (
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 SECRETS = ("SECRET_KEY", "API_TOKEN", "WORKER_SHARED_SECRET")
-
-
-def mode_of(path) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
 
 
 @pytest.mark.parametrize(

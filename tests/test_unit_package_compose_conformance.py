@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from unit_helpers import require_compose
+from unit_helpers import COMPOSE_ENV, compose_cli, require_compose  # noqa: F401  (compose_cli: a fixture)
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
@@ -107,10 +107,12 @@ def compared(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch, socket.socket(socket.AF_UNIX) as agent:
         agent.bind(str(root / "agent.sock"))
         patch.setenv("SSH_AUTH_SOCK", str(root / "agent.sock"))
+        for name in COMPOSE_ENV:  # what the compose_cli fixture does, for this module-scoped fixture
+            patch.delenv(name, raising=False)
         return root, corpus.compare(root)
 
 
-def test_the_test_files_use_every_carried_key(compared):
+def test_the_test_files_use_every_carried_key(compared, compose_cli):
     root, _ = compared
     config = json.loads(subprocess.run(["docker", "compose", "config", "--format", "json"], cwd=root, capture_output=True,
                                        text=True, check=True).stdout)
@@ -126,15 +128,13 @@ def test_polyarch_reads_the_build_key_as_docker_does(compared, key):
     assert mine == [], f"build.{key} disagrees: {mine}"
 
 
-def test_a_single_number_ulimit_agrees_with_compose(tmp_path):
-    require_compose()
+def test_a_single_number_ulimit_agrees_with_compose(tmp_path, compose_cli):
     verdict, problems = corpus.compare(project(tmp_path, COMPOSE_SINGLE_ULIMIT))
     assert (verdict, problems) == ("agree", [])
 
 
-def test_a_key_polyarch_read_wrongly_is_named_by_the_comparison(tmp_path, monkeypatch):
+def test_a_key_polyarch_read_wrongly_is_named_by_the_comparison(tmp_path, monkeypatch, compose_cli):
     """The comparison has teeth: a deliberately wrong reading of shm_size shows up under its bake key."""
-    require_compose()
     import polyarch.model.buildspec
 
     monkeypatch.setattr(polyarch.model.buildspec, "_size_text", lambda value: "1MiB")

@@ -194,15 +194,10 @@ def test_the_text_dry_run_names_each_build_arg_s_source_even_for_a_secret_one(lu
         assert f"{key} (.env)" in client
 
 
-def test_a_secret_that_breaks_compose_is_not_quoted_back(tmp_path):
+def test_a_secret_that_breaks_compose_is_not_quoted_back(tmp_path, compose_cli):
     """compose quotes a `.env` value with `${` in its error; polyarch passes the error on without the value."""
     import subprocess
     import sys
-    from pathlib import Path
-
-    from unit_helpers import require_compose
-
-    require_compose()
     (tmp_path / "compose.yaml").write_text("services:\n  a:\n    image: busybox:1.36.1\n    environment:\n      X: ${API_TOKEN}\n")
     (tmp_path / ".env").write_text("API_TOKEN=abc${oops-very-secret-value\n")
     env = dict(os.environ, NO_COLOR="1")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
+from unit_helpers import write_files
 
 from polyarch.cli.tasks import namespace
 from polyarch.core.errors import StackError
@@ -79,16 +80,9 @@ def matrix(text: str) -> dict[str, dict]:
     return {entry["platform"]: entry for entry in job["strategy"]["matrix"]["include"]}
 
 
-def write(files: dict[str, str], folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (folder / name).write_text(text)
-    return folder
-
-
 def test_a_three_platform_stack(tmp_path):
     files = render("acme", ("server", "frontend"), THREE, WorkflowSettings())
-    lint(write(files, tmp_path))
+    lint(write_files(tmp_path, files))
     for text in files.values():
         assert_real_tasks_and_flags(text)
         rows = matrix(text)
@@ -121,7 +115,7 @@ def test_a_project_in_a_subfolder_runs_there_and_uploads_from_there(tmp_path):
     options = WorkflowSettings(registry="registry.example.com/team", cache="none", airtight=False, branches=[])
     files = render("acme", ("server",), ("linux/amd64",), options, Target(folder="deploy/stack", install="pip install ."))
     assert list(files) == ["publish-images.yml"]
-    lint(write(files, tmp_path))
+    lint(write_files(tmp_path, files))
     doc = YAML(typ="safe").load(files["publish-images.yml"])
     assert doc["jobs"]["build"]["defaults"]["run"]["working-directory"] == "deploy/stack"
     uploads = [s["with"]["path"] for s in doc["jobs"]["build"]["steps"] if "upload-artifact" in s.get("uses", "")]
@@ -136,7 +130,7 @@ def test_settings_reach_run_steps_only_through_quoted_env_values(tmp_path):
     options = WorkflowSettings(registry="registry.example.com:5000/team", cache="registry.example.com:5000/team/cache",
                                install="pip install 'polyarch[test]' # pinned: no")
     files = render("acme", ("server",), ("linux/amd64", "linux/arm64"), options)
-    lint(write(files, tmp_path))
+    lint(write_files(tmp_path, files))
     doc = YAML(typ="safe").load(files["publish-images.yml"])
     assert list(doc) == ["name", "on", "permissions", "concurrency", "jobs"] and list(doc["jobs"]) == ["build", "merge", "summary"]
     steps = doc["jobs"]["build"]["steps"]
@@ -187,7 +181,7 @@ def test_every_action_is_pinned_by_a_full_sha_with_its_version_beside_it(tmp_pat
 def test_jobs_are_guarded_to_the_repository_do_not_fail_fast_and_get_least_privilege(tmp_path):
     options = WorkflowSettings(repository="acme-org/acme", free_disk=True)
     files = render("acme", ("server",), THREE, options, Target(repository="acme-org/acme", install="pip install ."))
-    lint(write(files, tmp_path))
+    lint(write_files(tmp_path, files))
     images = YAML(typ="safe").load(files["publish-images.yml"])
     assert images["permissions"] == {}
     jobs = images["jobs"]
@@ -210,7 +204,7 @@ def test_jobs_are_guarded_to_the_repository_do_not_fail_fast_and_get_least_privi
 def test_the_airtight_bundle_can_come_from_the_published_images(tmp_path):
     files = render("acme", ("server",), ("linux/amd64", "linux/arm64"), WorkflowSettings(airtight_from="registry"))
     assert list(files) == ["publish-images.yml"]
-    lint(write(files, tmp_path))
+    lint(write_files(tmp_path, files))
     assert_real_tasks_and_flags(files["publish-images.yml"])
     job = YAML(typ="safe").load(files["publish-images.yml"])["jobs"]["airtight"]
     assert job["needs"] == "merge" and job["if"] == "startsWith(github.ref, 'refs/tags/')"
@@ -223,7 +217,7 @@ def test_the_airtight_bundle_can_come_from_the_published_images(tmp_path):
 def test_github_variables_and_secrets_reach_only_the_building_steps(tmp_path):
     options = WorkflowSettings(env={"NEXT_PUBLIC_API_URL": "vars.API_URL", "SENTRY_TOKEN": "secrets.SENTRY_TOKEN"})
     files = render("acme", ("server",), ("linux/amd64",), options)
-    lint(write(files, tmp_path))
+    lint(write_files(tmp_path, files))
     images = YAML(typ="safe").load(files["publish-images.yml"])
     (build,) = [s for s in images["jobs"]["build"]["steps"] if s.get("name") == "build and push by digest"]
     assert build["env"]["NEXT_PUBLIC_API_URL"] == "${{ vars.API_URL }}"
@@ -237,7 +231,7 @@ def test_github_variables_and_secrets_reach_only_the_building_steps(tmp_path):
 def test_keyless_workflows_pass_actionlint_and_only_the_merge_job_may_ask_for_an_oidc_token(tmp_path):
     files = render("acme", ("server", "frontend"), ("linux/amd64", "linux/arm64"), WorkflowSettings(),
                    signing=SigningSettings(keyless=True))
-    lint(write(files, tmp_path))
+    lint(write_files(tmp_path, files))
     for text in files.values():
         assert_real_tasks_and_flags(text)
     doc = YAML(typ="safe").load(files["publish-images.yml"])
@@ -253,6 +247,6 @@ def test_keyless_workflows_pass_actionlint_and_only_the_merge_job_may_ask_for_an
 
 def test_ci_bundles_are_not_signed_with_a_key_the_repository_does_not_hold(tmp_path):
     files = render("acme", ("server",), ("linux/amd64",), WorkflowSettings(), signing=SigningSettings(key="keys/cosign.key"))
-    lint(write(files, tmp_path))
+    lint(write_files(tmp_path, files))
     assert "--no-sign" in files["publish-airtight.yml"]
     assert_real_tasks_and_flags(files["publish-airtight.yml"])

@@ -31,12 +31,14 @@ def test_on_ci_a_reading_without_recording_fails_even_where_docker_could_answer(
         docker_standin.answer(["compose", "config", "--format", "json"], tmp_path, env)
 
 
-def test_processes_tests_start_find_the_stand_in_on_path(tmp_path):
-    (tmp_path / "compose.yaml").write_text("services:\n  x:\n    image: busybox\n")
+def test_processes_tests_start_find_the_stand_in_on_path(standin_bin):
     env = {**os.environ, docker_standin.REAL_DOCKER: "", docker_standin.RECORDING: ""}
-    script = "import subprocess, sys; sys.exit(subprocess.Popen(['docker', 'info']).wait())"
+    # A real docker CLI without a daemon says the same: the child also says which docker it found.
+    script = ("import shutil, subprocess, sys; print(shutil.which('docker'), flush=True); "
+              "sys.exit(subprocess.Popen(['docker', 'info']).wait())")
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert done.returncode == 1 and "Cannot connect to the Docker daemon" in done.stderr
+    assert done.stdout.splitlines()[0] == str(standin_bin / "docker")
 
 
 def test_docker_info_answers_as_without_an_engine_and_other_commands_are_refused(tmp_path):

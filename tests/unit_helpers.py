@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,11 @@ def copy_repo_stack(dest: Path) -> Path:
         (dest / context / "Dockerfile").write_text(STUB_DOCKERFILE)
     (dest / "docker/common").mkdir(parents=True)
     return dest / "polyarch.toml"
+
+
+def mode_of(path: Path | str) -> int:
+    """A file's permission bits (0o600 for a private file)."""
+    return stat.S_IMODE(os.stat(path).st_mode)
 
 
 def run_invoke(*args: str) -> int:
