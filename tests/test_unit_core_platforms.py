@@ -12,6 +12,7 @@ from polyarch.core.platforms import (
     QEMU_NAMES,
     arch_name,
     choose_host_platform,
+    described_platform,
     normalize_platform,
     parse_platform,
     parse_platforms,
@@ -279,3 +280,16 @@ def test_choose_host_platform_defaults_to_this_machine(monkeypatch):
 ])
 def test_an_image_platform_gets_one_name_however_its_variant_is_written(parts, name):
     assert platform_from_parts(*parts) == name
+
+
+@pytest.mark.parametrize("described, name", [
+    ({"os": "linux", "architecture": "arm64", "variant": "v8"}, "linux/arm64"),
+    ({"os": "linux", "architecture": "arm", "variant": "v7"}, "linux/arm/v7"),
+    ({"os": "linux", "architecture": "amd64"}, "linux/amd64"),
+    # An attestation manifest's entry, and entries that name no platform at all.
+    ({"os": "unknown", "architecture": "unknown"}, None),
+    ({"os": "", "architecture": "amd64"}, None),
+    ({}, None),
+])
+def test_a_manifest_entry_or_image_config_names_its_platform_or_none(described, name):
+    assert described_platform(described) == name

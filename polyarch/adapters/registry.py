@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from polyarch.core import imageref
-from polyarch.core.platforms import platform_from_parts
+from polyarch.core.platforms import described_platform
 
 # Seconds to connect, and to wait for the next byte of an answer (POLYARCH_REGISTRY_TIMEOUT overrides).
 TIMEOUT = 30
@@ -240,13 +240,6 @@ def _document(data: bytes) -> dict:
     return document
 
 
-def _platform_of(entry: dict) -> str | None:
-    p = entry.get("platform") or {}
-    if not p.get("os") or p.get("os") == "unknown":
-        return None
-    return platform_from_parts(p["os"], p.get("architecture", "unknown"), p.get("variant"))
-
-
 def _descriptor(data: dict) -> Descriptor:
     digest = data.get("digest", "")
     if not imageref.DIGEST.fullmatch(digest) or not isinstance(data.get("size"), int):
@@ -268,9 +261,9 @@ def resolve_image(ref: str, platform: str, mirrors: tuple[str, ...] = ()) -> Rem
             wanted_digest = reference if reference.startswith("sha256:") else None
             if document.get("mediaType") in INDEX_TYPES or "manifests" in document:
                 _check_digest(ref, data, wanted_digest)
-                matches = [m for m in document.get("manifests") or [] if _platform_of(m) == platform]
+                matches = [m for m in document.get("manifests") or [] if described_platform(m.get("platform") or {}) == platform]
                 if not matches:
-                    offered = sorted({p for p in map(_platform_of, document.get("manifests") or []) if p})
+                    offered = sorted({p for p in (described_platform(m.get("platform") or {}) for m in document.get("manifests") or []) if p})
                     raise RegistryHTTPError(f"{ref} has no {platform} image (it has {', '.join(offered) or 'none'})", 404)
                 chosen = _descriptor(matches[0])
                 data = _read_json(request(f"{location}/manifests/{chosen.digest}", headers=accept))
@@ -283,7 +276,7 @@ def resolve_image(ref: str, platform: str, mirrors: tuple[str, ...] = ()) -> Rem
             # A single-platform image says its platform only in its config: read it (it is small).
             config_data = _read_json(request(f"{location}/blobs/{config.digest}"))
             _check_digest(ref, config_data, config.digest)
-            found = _platform_of({"platform": _document(config_data)})
+            found = described_platform(_document(config_data))
             if found != platform:
                 raise RegistryHTTPError(f"{ref} is a {found} image, not {platform}", 404)
             return RemoteImage(ref, location, manifest, data, config, layers, platform)

@@ -105,6 +105,14 @@ def platform_for_machine(machine: str) -> str:
     )
 
 
+def described_platform(described: dict) -> str | None:
+    """The platform a manifest entry's `platform` (or an image config) describes; None for an attestation's unknown/unknown."""
+    os_name = described.get("os")
+    if not os_name or os_name == "unknown":
+        return None
+    return platform_from_parts(os_name, described.get("architecture", "unknown"), described.get("variant"))
+
+
 def platform_from_parts(os_name: str, arch: str, variant: str | None = None) -> str:
     """The platform an image or manifest entry names: 'linux/arm64', or 'linux/arm/v7' with a variant.
 

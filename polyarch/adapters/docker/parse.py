@@ -10,7 +10,7 @@ import json
 from typing import Any, Iterable
 
 from polyarch.adapters.docker.models import ContainerState, EngineInfo, ImageIndex
-from polyarch.core.platforms import platform_from_parts
+from polyarch.core.platforms import described_platform, platform_from_parts
 
 ATTESTATION_MANIFEST = "attestation-manifest"
 
@@ -112,11 +112,8 @@ def index_platforms(manifest: dict[str, Any]) -> list[str]:
     """The platforms a manifest list's entries serve, attestation entries (unknown/unknown) left out."""
     platforms: list[str] = []
     for entry in manifest.get("manifests") or []:
-        p = entry.get("platform") or {}
-        if p.get("os") in (None, "unknown"):
-            continue
-        name = platform_from_parts(p["os"], p.get("architecture", "unknown"), p.get("variant"))
-        if name not in platforms:
+        name = described_platform(entry.get("platform") or {})
+        if name is not None and name not in platforms:
             platforms.append(name)
     return platforms
 
@@ -135,7 +132,7 @@ def one_platform_index(manifest: dict[str, Any]) -> bool:
     """
     entries = manifest.get("manifests") or []
     images = [e for e in entries if (e.get("annotations") or {}).get("vnd.docker.reference.type") != ATTESTATION_MANIFEST]
-    if len(images) != 1 or ((images[0].get("platform") or {}).get("os") in (None, "unknown")):
+    if len(images) != 1 or described_platform(images[0].get("platform") or {}) is None:
         return False
     return all((e.get("annotations") or {}).get("vnd.docker.reference.digest") == images[0].get("digest")
                for e in entries if e is not images[0])
