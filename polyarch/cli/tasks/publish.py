@@ -176,9 +176,10 @@ def workflows(c, check=False, output=None, force=False, dry_run=False, json=Fals
     top = repo_root(s.root) or s.root
     folder = s.root.resolve().relative_to(top.resolve()).as_posix() if s.root.resolve() != top.resolve() else ""
     target = Path(output).resolve() if output else top / ".github" / "workflows"
-    files = render(s.name, tuple(i.name for i in images), s.platforms, s.settings.workflows,
-                   workflow_target(s, top, folder), s.settings.signing)
-    for warning in workflow_warnings(s, top, notes):
+    vendored = vendors_polyarch(top)
+    where = workflow_target(s, top, folder, vendored)
+    files = render(s.name, tuple(i.name for i in images), s.platforms, s.settings.workflows, where, s.settings.signing)
+    for warning in workflow_warnings(s, where, vendored, notes):
         console.warn(warning)
     if check:
         check_workflows(s.name, target, files)
@@ -193,8 +194,8 @@ def workflows(c, check=False, output=None, force=False, dry_run=False, json=Fals
     console.done(f"release workflows for {', '.join(s.platforms)}; commit them with the change that made them")
 
 
-def workflow_target(s, top: Path, folder: str):
-    """Where the workflows run: the guard's repository and the install command, found once for render."""
+def workflow_target(s, top: Path, folder: str, vendored: bool):
+    """Where the workflows run: the guard's repository and the install command (`vendored`: the repository is polyarch)."""
     from polyarch.planning.ci_workflows import Target, default_install
     from polyarch.planning.release_rules import https_source
 
@@ -204,7 +205,7 @@ def workflow_target(s, top: Path, folder: str):
         url = https_source(source_info(top).remote) or ""
         if url.startswith("https://github.com/") and url.count("/") == 4:
             repository = url[len("https://github.com/"):]
-    return Target(folder=folder, repository=repository, install=options.install or default_install(vendors_polyarch(top)))
+    return Target(folder=folder, repository=repository, install=options.install or default_install(vendored))
 
 
 def vendors_polyarch(top: Path) -> bool:
@@ -218,19 +219,18 @@ def vendors_polyarch(top: Path) -> bool:
     return (data.get("project") or {}).get("name") == "polyarch"
 
 
-def workflow_warnings(s, top: Path, notes: tuple[str, ...]) -> list[str]:
+def workflow_warnings(s, where, vendored: bool, notes: tuple[str, ...]) -> list[str]:
     """What would stop or change the generated jobs on a runner: the install step, variables CI lacks."""
     from polyarch.planning.ci_workflows import install_warning
 
     options = s.settings.workflows
     mapped = set(options.env)
     warnings = []
-    target = workflow_target(s, top, "")
-    problem = install_warning(target.install, vendors_polyarch(top))
+    problem = install_warning(where.install, vendored)
     if problem:
         warnings.append(f"{problem}. Set [workflows] install, e.g. "
                         "install = 'pip install \"polyarch @ git+https://github.com/OWNER/polyarch@vX.Y.Z\"'.")
-    if target.repository is None:
+    if where.repository is None:
         warnings.append("no [workflows] repository and no GitHub origin remote: the jobs are not guarded, so forks run them too.")
     mode = s.role("prod")
     for service, variable, _message in mode.unresolved:
