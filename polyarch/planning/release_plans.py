@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from polyarch.core.platforms import arch_name
@@ -42,15 +42,16 @@ def cache_settings(kind: str | None, registry: str, image: ImageBuild, cache_roo
 
 
 def release_metadata(source, version: str, image: ImageBuild, where: tuple[str, ...]) -> dict[str, object]:
-    """Bake-target fields that stamp a published image with its commit: OCI labels, annotations, SOURCE_DATE_EPOCH.
+    """image_target fields that stamp a published image with its commit: OCI labels, annotations, SOURCE_DATE_EPOCH.
 
+    The labels come after the compose file's own (image_target adds them).
     `where` says which objects get the annotations ("index", "manifest"): a
     single-platform push by digest has no index of its own.
     """
     if source is None:
         return {}
     labels, annotations = oci_metadata(source, version, image.repository)
-    fields: dict[str, object] = {"labels": image.spec.labels + labels, "annotations": tuple(a for a in annotations if a.split(":", 1)[0] in where)}
+    fields: dict[str, object] = {"labels": labels, "annotations": tuple(a for a in annotations if a.split(":", 1)[0] in where)}
     if source.commit_time is not None:
         # BuildKit stamps files and the image config with this time, so
         # two builds of one commit are alike.
@@ -96,15 +97,15 @@ def deploy_plan(
         cache_from, cache_to, described = cache_settings(cache, registry, image, cache_root or Path("."))
         cache_notes.append(f"{image.name}: {described}")
         ref = published_ref(registry, image, tag)
-        target = image_target(
+        targets.append(image_target(
             image, task_platforms(image, platforms, host=False), (ref,),
             cache_from=cache_from,
             cache_to=cache_to,
             fingerprint=attest.fingerprint((fingerprints or {}).get(image.name)),
             ref=ref,
             **attest.target_fields(),
-        )
-        targets.append(replace(target, **release_metadata(source, tag, image, ("index", "manifest"))))
+            **release_metadata(source, tag, image, ("index", "manifest")),
+        ))
     # A builder that loads what it pushes into the engine (buildx' docker
     # driver) leaves the pushed tags as local names: only this run's go again.
     refs = tuple(t.ref for t in targets)
@@ -219,14 +220,14 @@ def publish_build_plan(stack: Stack, images: tuple[ImageBuild, ...], platform: s
             staging = f"{registry}/{stack.name}-staging/{image.repository}"
             tags, outputs = (f"{staging}:{arch}",), ("type=image,push=true,oci-mediatypes=true",)
             copies.append(CopyByDigest(image.name, staging, repository))
-        target = image_target(
+        targets.append(image_target(
             image, task_platforms(image, (platform,), host=False), tags,
             outputs=outputs,
             cache_from=cache_from,
             cache_to=cache_to,
             **attest.target_fields(),
-        )
-        targets.append(replace(target, **release_metadata(source, version, image, ("manifest",))))
+            **release_metadata(source, version, image, ("manifest",)),
+        ))
     steps: tuple = (Build(tuple(targets)), *copies, RecordDigests(folder, platform, tuple(i.name for i in images)))
     if copies:
         # The docker driver also keeps each staging tag as a local name: only this run's go again.
