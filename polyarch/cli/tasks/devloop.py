@@ -16,7 +16,7 @@ from polyarch.core.errors import PolyarchError, UsageError
 from polyarch.core.progname import prog
 
 if TYPE_CHECKING:
-    from polyarch.model.stack import Stack
+    from polyarch.model.stack import Mode, Stack
 
 
 def run_init(stack: Stack, force: bool = False) -> None:
@@ -78,15 +78,17 @@ def start_mode(session: Session, mode, platform: str | None, build: bool, no_cac
         print_urls(stack)
 
 
-def pick_mode(session: Session, mode: str | None, role: str):
-    return session.stack.mode(mode) if mode else session.stack.role(role)
-
-
 def open_for(stack_path, role: str | None, mode: str | None = None, builds: bool = False, *flags) -> Session:
     """A session that reads the mode the task runs (`mode`, else the role's) and checks its builds only when it builds."""
     from polyarch.model.loading import Scope
 
     return Session.open(stack_path, *flags, scope=Scope(role=role, mode=mode, builds=builds))
+
+
+def open_to_build(stack_path, role: str, mode: str | None, *flags) -> tuple[Session, Mode]:
+    """A session for a task that builds and runs one mode (`mode`, else the role's), checking its builds; and that mode."""
+    session = open_for(stack_path, role, mode, True, *flags)
+    return session, session.stack.mode(mode) if mode else session.stack.role(role)
 
 
 def warn_unread(stack: Stack) -> None:
@@ -118,8 +120,7 @@ def init(c, force=False, dry_run=False, json=False, stack=None):
                      "dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"], "verbose": HELP["verbose"]})
 def dev(c, platform=None, no_cache=False, fresh=False, mode=None, dry_run=False, json=False, stack=None, verbose=False):
     """Build the dev images for this host and start the stack."""
-    session = open_for(stack, "dev", mode, True, dry_run, json, verbose)
-    chosen_mode = pick_mode(session, mode, "dev")
+    session, chosen_mode = open_to_build(stack, "dev", mode, dry_run, json, verbose)
     runs_init = not session.stack.env_file.exists() and session.stack.env_example.is_file()
     if runs_init and not dry_run:
         console.info(f"No {session.stack.env_file.name} yet: running `{prog()} init` first.")
@@ -134,8 +135,7 @@ def build(c, services=None, platform=None, no_cache=False, mode=None, dry_run=Fa
     """Build the images for this host without starting them."""
     from polyarch.planning.dev_plans import build_plan
 
-    session = open_for(stack, "dev", mode, True, dry_run, json, verbose)
-    chosen_mode = pick_mode(session, mode, "dev")
+    session, chosen_mode = open_to_build(stack, "dev", mode, dry_run, json, verbose)
     chosen = session.host_platform(platform)
     plan = build_plan(session.stack, chosen_mode, chosen, no_cache, split_services(services))
     if session.carry_out(plan, chosen, chosen_mode) is not None:
@@ -150,8 +150,7 @@ def rebuild(c, services, platform=None, mode=None, dry_run=False, json=False, st
     """Stop, rebuild and start just some services."""
     from polyarch.planning.dev_plans import rebuild_plan
 
-    session = open_for(stack, "dev", mode, True, dry_run, json, verbose)
-    chosen_mode = pick_mode(session, mode, "dev")
+    session, chosen_mode = open_to_build(stack, "dev", mode, dry_run, json, verbose)
     names = split_services(services)
     if not names:
         raise UsageError(f"Name at least one service to rebuild, e.g. `{prog()} rebuild api`.")
@@ -169,8 +168,7 @@ def rebuild(c, services, platform=None, mode=None, dry_run=False, json=False, st
                      "dry_run": HELP["dry_run"], "json": HELP["json"], "stack": HELP["stack"], "verbose": HELP["verbose"]})
 def prod_build(c, platform=None, no_cache=False, fresh=False, mode=None, dry_run=False, json=False, stack=None, verbose=False):
     """Build the prod stages for this host and start them."""
-    session = open_for(stack, "prod", mode, True, dry_run, json, verbose)
-    chosen_mode = pick_mode(session, mode, "prod")
+    session, chosen_mode = open_to_build(stack, "prod", mode, dry_run, json, verbose)
     # Checked in a dry run too: a dry run that passes means the real run will not fail on input.
     require_env(session.stack)
     start_mode(session, chosen_mode, platform, build=True, no_cache=no_cache, fresh=fresh)
