@@ -25,9 +25,8 @@ class Findings:
 
     unset: list[str] = field(default_factory=list)
     required: list[tuple[str, str]] = field(default_factory=list)  # (variable, its message)
+    # Every variable read, set or not (resolve_builds: the build section's only).
     used: list[str] = field(default_factory=list)
-    # What the build section alone used (image names come after it).
-    build_used: list[str] = field(default_factory=list)
     # The image name used a variable that nothing set.
     image_missing: bool = False
 
@@ -161,11 +160,12 @@ def resolve_builds(config: dict[str, Any], variables: Mapping[str, str],
             # Printed as an interpolating `compose config` prints it (a literal `$` as `$$`), so
             # the build section is read the same way whichever reading produced it.
             spec["build"] = _escaped(build)
-        found.build_used = list(dict.fromkeys(found.used))
         if isinstance(spec.get("image"), str):
-            before = (len(found.unset), len(found.required))
-            spec["image"] = resolve(spec["image"], names, found)
-            found.image_missing = (len(found.unset), len(found.required)) != before
+            in_name = Findings()
+            spec["image"] = resolve(spec["image"], names, in_name)
+            found.unset += in_name.unset
+            found.required += in_name.required
+            found.image_missing = bool(in_name.unset or in_name.required)
         services[name] = spec
         findings[name] = found
     resolved = dict(config, services=services)

@@ -197,5 +197,5 @@ def _resolved_stack(project: Project, settings: Settings, configs: dict[str, dic
             mode,
             unresolved=tuple((s, v, m) for s, f in per_service.items() for v, m in dict.fromkeys(f.required)),
             unset=tuple((s, v) for s, f in per_service.items() for v in dict.fromkeys(f.unset)),
-            withheld=tuple((s, v) for s, f in per_service.items() for v in f.build_used if v in withheld))
+            withheld=tuple((s, v) for s, f in per_service.items() for v in dict.fromkeys(f.used) if v in withheld))
     return stack
