@@ -20,7 +20,7 @@ from polyarch.model.compose_builds import dockerfile_stages
 from polyarch.model.project import find_project
 from polyarch.model.settings import Settings
 from polyarch.planning.bake_targets import host_build
-from polyarch.planning.fingerprint import image_fingerprints
+from polyarch.model.fingerprint import image_fingerprints
 from polyarch.planning.release_plans import deploy_plan, publish_build_plan
 from polyarch.planning.steps.build import Build
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from polyarch.model.buildspec import build_platforms
 from polyarch.model.stack import ImageBuild, Mode
-from polyarch.planning.fingerprint import ANNOTATION
+from polyarch.model.fingerprint import ANNOTATION
 from polyarch.planning.steps.build import ArgSource, BakeTarget, Build
 
 

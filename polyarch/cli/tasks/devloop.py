@@ -50,7 +50,7 @@ def split_services(text: str | None) -> tuple[str, ...]:
 def host_fingerprints(images, platform: str) -> dict[str, str]:
     """The input fingerprint of each image as a host task builds it: the `dev.polyarch.inputs` label's value."""
     from polyarch.planning.bake_targets import task_platforms
-    from polyarch.planning.fingerprint import image_fingerprints
+    from polyarch.model.fingerprint import image_fingerprints
 
     return image_fingerprints(images, lambda image: task_platforms(image, (platform,), host=True))
 

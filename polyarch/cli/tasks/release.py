@@ -45,7 +45,7 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     from polyarch.adapters.git import git_state, source_info
     from polyarch.model.loading import Scope
     from polyarch.planning.bake_targets import task_platforms
-    from polyarch.planning.fingerprint import image_fingerprints
+    from polyarch.model.fingerprint import image_fingerprints
     from polyarch.planning.release_plans import deploy_plan
     from polyarch.planning.release_rules import choose_platforms, choose_tag, release_images
     from polyarch.planning.signing import check_ready, signer_for

@@ -21,7 +21,7 @@ from polyarch.execution.doctor import can_build, judge_builder
 from polyarch.execution.handlers.state import RunState
 from polyarch.execution.results import BuildResult, CopiedByDigest, DigestsRecorded, UnchangedTarget
 from polyarch.model.envfile import read_env
-from polyarch.planning.fingerprint import ANNOTATION
+from polyarch.model.fingerprint import ANNOTATION
 from polyarch.planning.steps.build import AddBuilderNode, Build, RemoveBuilder
 from polyarch.planning.steps.release import CopyByDigest, RecordDigests
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from polyarch.adapters.docker.args import DockerArgs
 from polyarch.model.buildspec import hcl_literal
-from polyarch.planning.fingerprint import ANNOTATION
+from polyarch.model.fingerprint import ANNOTATION
 
 
 @dataclass(frozen=True)

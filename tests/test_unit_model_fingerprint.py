@@ -1,4 +1,4 @@
-"""Input fingerprints (polyarch.planning.fingerprint): what changes them, and the noise that does not."""
+"""Input fingerprints (polyarch.model.fingerprint): what changes them, and the noise that does not."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from unit_helpers import (  # noqa: F401  (fixtures)
 )
 
 from polyarch.model.loading import load_stack
-from polyarch.planning.fingerprint import ANNOTATION, context_files, fingerprint
+from polyarch.model.fingerprint import ANNOTATION, context_files, fingerprint
 from polyarch.planning.release_rules import release_images
 
 
@@ -175,7 +175,7 @@ def test_deploy_build_fingerprints_cover_the_named_context(tmp_path, capsys, mon
     ("tmp", "src/tmp", False),
 ])
 def test_dockerignore_follows_dockers_rules(tmp_path, ignore, path, ignored):
-    from polyarch.planning.fingerprint import context_files
+    from polyarch.model.fingerprint import context_files
 
     (tmp_path / ".dockerignore").write_text(ignore + "\n")
     (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
@@ -185,7 +185,7 @@ def test_dockerignore_follows_dockers_rules(tmp_path, ignore, path, ignored):
 
 
 def test_editing_a_nested_file_that_a_top_level_pattern_does_not_cover_changes_the_fingerprint(tmp_path):
-    from polyarch.planning.fingerprint import fingerprint
+    from polyarch.model.fingerprint import fingerprint
 
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     (tmp_path / ".dockerignore").write_text("*.md\n")
@@ -215,7 +215,7 @@ def test_fingerprint_follows_inputs_and_ignores_noise(tmp_path):
 
 def test_odd_files_in_a_build_context_are_fingerprinted_as_docker_sends_them(tmp_path):
     """A dangling symlink, a FIFO and a link to /dev/zero: no traceback, no hang, no endless read."""
-    from polyarch.planning.fingerprint import context_files, fingerprint
+    from polyarch.model.fingerprint import context_files, fingerprint
 
     context = tmp_path / "ctx"
     context.mkdir()
