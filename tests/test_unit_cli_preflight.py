@@ -1,10 +1,14 @@
-"""Checks before anything is built (polyarch.cli.preflight): cache settings and the SBOM scanner."""
+"""Checks before anything is built (polyarch.cli.preflight): cache settings, the SBOM scanner, cosign's set-up."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from polyarch.cli.preflight import check_signing
 from polyarch.core.errors import UsageError
+from polyarch.model.signing import OIDC_VAR, Signer
 
 
 def test_gha_cache_outside_github_actions_is_refused_before_building():
@@ -56,3 +60,16 @@ def test_an_sbom_is_refused_before_building_when_no_registry_serves_the_scanner_
         check_sbom_scanner(EngineDouble(), "linux/amd64")
     assert asked == [(SBOM_SCANNER, "linux/amd64", ("http://127.0.0.1:5000",))]
     assert "sbom = false" in caught.value.tip
+
+
+def test_signing_needs_the_password_in_the_environment_before_anything_is_built():
+    with pytest.raises(UsageError, match="COSIGN_PASSWORD is not") as caught:
+        check_signing(Signer(key=Path("k.key")), dry_run=True, env={})
+    assert caught.value.exit_code == 2
+    check_signing(Signer(key=Path("k.key")), dry_run=True, env={"COSIGN_PASSWORD": ""})  # a key made without one
+
+
+def test_keyless_outside_github_actions_is_refused():
+    with pytest.raises(UsageError, match="OIDC identity"):
+        check_signing(Signer(keyless=True), dry_run=True, env={})
+    check_signing(Signer(keyless=True), dry_run=True, env={OIDC_VAR: "https://token"})

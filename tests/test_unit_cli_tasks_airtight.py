@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_unit_cli_tasks_devloop_modes import run, target_machine
 from test_unit_model_loading import project  # noqa: F401  (fixtures)
-from test_unit_planning_signing import signed_stack  # noqa: F401  (fixtures)
+from test_unit_model_signing import signed_stack  # noqa: F401  (fixtures)
 from unit_helpers import compose_cli, fresh_console, run_invoke  # noqa: F401  (fixtures)
 
 from polyarch.adapters.bundle import BundleManifest

@@ -7,7 +7,7 @@ import json
 from test_unit_cli_tasks_devloop_modes import run, target_machine
 from test_unit_package_wording import run_polyarch
 from test_unit_planning_release_rules import adopted  # noqa: F401  (fixtures)
-from test_unit_planning_signing import signed_stack  # noqa: F401  (fixtures)
+from test_unit_model_signing import signed_stack  # noqa: F401  (fixtures)
 from unit_helpers import compose_cli, fresh_console, run_invoke  # noqa: F401  (fixtures)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from test_unit_planning_release_rules import stack  # noqa: F401  (fixtures)
-from test_unit_planning_signing import signed_stack  # noqa: F401  (fixtures)
+from test_unit_model_signing import signed_stack  # noqa: F401  (fixtures)
 from unit_helpers import REPO, compose_cli, load_clean, load_repo_stack  # noqa: F401  (fixtures)
 
 from polyarch.planning.airtight_plans import airtight_package_plan, airtight_run_plan

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 from test_unit_planning_release_rules import adopted, stack, values_of  # noqa: F401  (fixtures)
-from test_unit_planning_signing import signed_stack  # noqa: F401  (fixtures)
+from test_unit_model_signing import signed_stack  # noqa: F401  (fixtures)
 from unit_helpers import compose_cli, load_clean, load_repo_stack, write_files  # noqa: F401  (fixtures)
 
 from polyarch.planning.release_plans import (
     Attestations, cache_settings, deploy_plan, prod_plan, publish_build_plan, publish_merge_plan, published_ref
 )
 from polyarch.planning.release_rules import release_images
-from polyarch.planning.signing import Signer
+from polyarch.model.signing import Signer
 from polyarch.planning.steps.build import Build
 from polyarch.planning.steps.compose import ComposeDown, ComposeUp
 from polyarch.planning.steps.images import KeepNames, Pull, PullVerified, RestoreNames, Tag

@@ -390,3 +390,16 @@ def test_a_missing_tag_lists_the_known_tags_first():
     assert instead == "b2"
     assert missing_tag_message("r/x:1", [], {})[1] is None
     assert "could not be read" in missing_tag_message("r/x:1", None, {})[0]
+
+
+@pytest.mark.parametrize(("tag", "cosign_s"), [
+    ("sha256-" + "ab" * 32 + ".sig", True),
+    ("sha256-" + "ab" * 32 + ".att", True),
+    ("s1", False),
+    ("sha-abc1234", False),
+    ("sha256-abc.sig", False),
+])
+def test_the_tags_cosign_stores_beside_an_image_are_told_apart_from_versions(tag, cosign_s):
+    from polyarch.planning.release_rules import is_cosign_tag
+
+    assert is_cosign_tag(tag) is cosign_s

@@ -1,10 +1,16 @@
-"""Checks that refuse a build before anything is built: the cache backend, BuildKit's SBOM scanner."""
+"""Checks that refuse a task before anything is built, pushed or loaded: the cache backend, BuildKit's SBOM scanner, cosign."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from polyarch.core.errors import UsageError
+from polyarch.adapters import cosign
+from polyarch.core.errors import SignatureError, UsageError
+
+if TYPE_CHECKING:  # the model is not loaded for `--list`, which imports this module
+    from polyarch.model.signing import Signer
 
 # The image BuildKit runs to make an SBOM (its default generator).
 SBOM_SCANNER = "docker/buildkit-syft-scanner:stable-1"
@@ -55,3 +61,36 @@ def check_sbom_scanner(engine, platform: str) -> None:
             f"An SBOM needs BuildKit's scanner image {SBOM_SCANNER}, and neither its registry nor the engine's mirrors "
             f"serve it here ({exc}); nothing was built.",
             tip="Build without --sbom ([attestations] sbom = false), or put the scanner image into the registry mirror.") from None
+
+
+def check_signing(signer: Signer | None, dry_run: bool, env=None) -> None:
+    """Refuse, before anything is built or pushed, a signing set-up that would fail at the end.
+
+    The password must be in the environment (a dry run checks that too); cosign itself
+    must be installed for a real run; keyless needs the OIDC token GitHub Actions gives
+    a job with `id-token: write`.
+    """
+    from polyarch.model.signing import OIDC_VAR
+
+    env = os.environ if env is None else env
+    if signer is None:
+        return
+    if signer.key is not None and cosign.PASSWORD_VAR not in env:
+        raise UsageError(f"[signing] key is set, and {cosign.PASSWORD_VAR} is not, so cosign could not open {signer.key}; "
+                         "nothing was built.",
+                         tip=f"Export {cosign.PASSWORD_VAR} with the key's password (empty for a key made without one), "
+                             "or pass --no-sign.")
+    if signer.keyless and not env.get(OIDC_VAR):
+        raise UsageError("[signing] keyless = true needs an OIDC identity, which only a GitHub Actions job with "
+                         "`permissions: id-token: write` provides here; nothing was built.",
+                         tip="Sign locally with a key pair ([signing] key), or pass --no-sign.")
+    if not dry_run and cosign.binary() is None:
+        raise SignatureError("Signing is configured ([signing] in polyarch.toml), and cosign is not installed; nothing was built.",
+                             tip=cosign.INSTALL_TIP)
+
+
+def check_verifier(public_key: Path | None, dry_run: bool) -> None:
+    """A check with a public key needs cosign: refuse before anything is pulled or loaded."""
+    if public_key is not None and not dry_run and cosign.binary() is None:
+        raise SignatureError(f"Checking signatures with {public_key} needs cosign, which is not installed; nothing was pulled or loaded.",
+                             tip=cosign.INSTALL_TIP)

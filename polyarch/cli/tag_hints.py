@@ -53,7 +53,7 @@ def missing_tag(exc: MissingTagError, known: dict[str, str], use: Callable[[str]
     except RegistryHTTPError:
         tags = None
     if tags is not None:
-        from polyarch.planning.signing import is_cosign_tag
+        from polyarch.planning.release_rules import is_cosign_tag
 
         tags = [t for t in tags if not is_cosign_tag(t)]  # signatures stored beside the images are no versions
     message, instead = missing_tag_message(exc.ref, tags, known)

@@ -11,10 +11,14 @@ from polyarch.planning.bake_targets import host_build
 from polyarch.planning.dev_plans import compose_for
 from polyarch.planning.plans import Plan
 from polyarch.planning.release_plans import published_ref, published_stages
-from polyarch.planning.signing import bundle_signature
 from polyarch.planning.steps.bundle import BundleSignature, FetchBundle, LoadBundle, SaveBundle, VerifyBundleSignature
 from polyarch.planning.steps.compose import ComposeDown, ComposeUp
 from polyarch.planning.steps.images import CheckImages, DropKeptNames, KeepNames, Pull, RestoreNames
+
+
+def bundle_signature(bundle: Path) -> Path:
+    """Where a bundle's signature lives: beside it, `<bundle>.sig`."""
+    return bundle.with_name(bundle.name + ".sig")
 
 
 def airtight_refs(mode: Mode) -> tuple[str, ...]:

@@ -87,7 +87,7 @@ def deploy_plan(
     With `fingerprints` (image -> input hash), an image whose tag already
     carries its fingerprint is skipped when the plan runs. `ref_keys` are
     (values key, image name) pairs: the pushed ref is written into that key.
-    `attest` picks BuildKit's attestations; with `signer` (polyarch.planning.signing)
+    `attest` picks BuildKit's attestations; with `signer` (polyarch.model.signing)
     each verified list is signed by digest.
     """
     attest = attest or Attestations()

@@ -313,3 +313,8 @@ def missing_tag_message(ref: str, tags: list[str] | None, known: dict[str, str],
     shown = [f"{t} ({known[t]})" if t in known else t for t in ordered[:limit]]
     more = f" and {len(ordered) - limit} more" if len(ordered) > limit else ""
     return f"{ref} is not in its registry: {repository} has no tag '{tag}'. Its tags: {', '.join(shown)}{more}.", ordered[0]
+
+
+def is_cosign_tag(tag: str) -> bool:
+    """A tag cosign stores beside an image (its signature, attestation or SBOM): sha256-<digest>.sig and the like."""
+    return re.fullmatch(r"sha256-[0-9a-f]{64}\.(sig|att|sbom)", tag) is not None

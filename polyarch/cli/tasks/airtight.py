@@ -39,10 +39,11 @@ if TYPE_CHECKING:
 def package_airtight(c, platform=None, version=None, output=None, registry=None, sign=True, dry_run=False, json=False,
                      stack=None, verbose=False):
     """Write an offline bundle of every image for one platform."""
+    from polyarch.cli.preflight import check_signing
     from polyarch.model.loading import Scope
+    from polyarch.model.signing import Signer, signer_for
     from polyarch.planning.airtight_plans import airtight_package_plan
     from polyarch.planning.release_rules import check_tag
-    from polyarch.planning.signing import Signer, check_ready, signer_for
 
     # Without --registry it builds the images here, so their build contexts must be here.
     session = Session.open(stack, dry_run, json, verbose, reading="publish", scope=Scope(role="airtight", builds=registry is None))
@@ -57,7 +58,7 @@ def package_airtight(c, platform=None, version=None, output=None, registry=None,
     signer = signer_for(s, sign)
     # A bundle is signed with the key only: keyless signing is for images published from CI.
     signer = Signer(key=signer.key) if signer is not None and signer.key is not None else None
-    check_ready(signer, dry_run)
+    check_signing(signer, dry_run)
     chosen = session.host_platform(platform or os.environ.get("PLATFORM") or None)
     wanted = (version or os.environ.get("VERSION") or git_state(s.root).short_sha or "dev").strip()
     check_tag(wanted)
@@ -212,7 +213,8 @@ def prod_airtight(c, bundle=None, platform=None, start=True, key=None, dry_run=F
     given = bundle or os.environ.get("AIRTIGHT_BUNDLE") or None
     path = expand_user_path(given).resolve() if given else None
     insist = parse_platform(platform, "--platform") if platform else None
-    from polyarch.planning.signing import check_verifier, public_key_for
+    from polyarch.cli.preflight import check_verifier
+    from polyarch.model.signing import public_key_for
 
     public_key = public_key_for(s, key)
     if key and path is None:

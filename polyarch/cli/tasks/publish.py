@@ -11,7 +11,7 @@ from polyarch.adapters.digests import DEFAULT_FOLDER as DIGEST_DIR
 from polyarch.adapters.digests import read_digests
 from polyarch.adapters.files import writable_folder
 from polyarch.adapters.git import current_ref, git_state, repo_root, source_info
-from polyarch.cli.preflight import check_cache, check_sbom_scanner
+from polyarch.cli.preflight import check_cache, check_sbom_scanner, check_signing
 from polyarch.cli.release_inputs import attestations_for, read_inputs, registry_for
 from polyarch.cli.session import Session
 from polyarch.cli.taskdecorator import ATTESTATION_HELP, HELP, polyarch_task
@@ -94,14 +94,14 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
 def publish_merge(c, registry=None, digest_dir=DIGEST_DIR, ref=None, sha=None, platforms=None, sign=True, dry_run=False,
                   stack=None):
     """Merge per-platform digests into tagged manifest lists."""
+    from polyarch.model.signing import signer_for
     from polyarch.planning.release_plans import publish_merge_plan
     from polyarch.planning.release_rules import release_images, release_tags
-    from polyarch.planning.signing import check_ready, signer_for
 
     session = Session.open(stack, dry_run, reading="publish")
     s = session.stack
     signer = signer_for(s, sign)
-    check_ready(signer, dry_run)
+    check_signing(signer, dry_run)
     # Names only: the merge builds nothing, so a build variable it lacks does not matter here.
     images, _refs, _notes = release_images(s, *read_inputs(s), building=False)
     wanted = parse_platforms(platforms, "--platforms") if platforms else s.platforms

@@ -7,7 +7,7 @@ import time
 
 from invoke import Collection
 
-from polyarch.cli.preflight import check_cache, check_sbom_scanner
+from polyarch.cli.preflight import check_cache, check_sbom_scanner, check_signing, check_verifier
 from polyarch.cli.release_inputs import attestations_for, pull_registry_for, read_inputs, registry_for
 from polyarch.cli.session import Session, stack_if_any
 from polyarch.cli.stack_start import print_urls, require_env
@@ -43,18 +43,18 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     from platformdirs import user_cache_path
 
     from polyarch.adapters.git import git_state, source_info
-    from polyarch.model.loading import Scope
-    from polyarch.planning.bake_targets import task_platforms
     from polyarch.model.fingerprint import image_fingerprints
+    from polyarch.model.loading import Scope
+    from polyarch.model.signing import signer_for
+    from polyarch.planning.bake_targets import task_platforms
     from polyarch.planning.release_plans import deploy_plan
     from polyarch.planning.release_rules import choose_platforms, choose_tag, release_images
-    from polyarch.planning.signing import check_ready, signer_for
 
     session = Session.open(stack, dry_run, json, verbose, reading="publish", scope=Scope(role="prod", builds=True))
     s = session.stack
     check_cache(cache)
     signer = signer_for(s, sign)
-    check_ready(signer, dry_run)
+    check_signing(signer, dry_run)
     attest = attestations_for(s, provenance, sbom)
     chosen, source = choose_platforms(platforms, os.environ.get("PLATFORMS"), s.platforms)
     values, env = read_inputs(s)
@@ -111,7 +111,7 @@ def verify(c, ref, platforms=None, key=None, stack=None):
     except PolyarchError as exc:
         raise UsageError(exc.message, tip="Give the tag as HOST[:PORT]/REPOSITORY:TAG, "
                                           f"e.g. `{prog()} verify 127.0.0.1:5000/polyarch/server:abc1234`.") from None
-    from polyarch.planning.signing import check_verifier, public_key_for
+    from polyarch.model.signing import public_key_for
 
     if platforms and key:
         wanted = parse_platforms(platforms, "--platforms")
@@ -180,7 +180,7 @@ def prod(c, version=None, registry=None, platform=None, key=None, dry_run=False,
     wanted_version = check_tag(version or os.environ.get("VERSION") or "latest")
     target_registry = pull_registry_for(s, registry)
     chosen = session.host_platform(platform)
-    from polyarch.planning.signing import check_verifier, public_key_for
+    from polyarch.model.signing import public_key_for
 
     public_key = public_key_for(s, key)
     check_verifier(public_key, dry_run)

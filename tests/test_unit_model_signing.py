@@ -1,4 +1,4 @@
-"""Choosing how to sign (polyarch.planning.signing): keys, keyless only in GitHub Actions, cosign's own tags."""
+"""Choosing how to sign (polyarch.model.signing): keys from the project folder or --key, keyless only in GitHub Actions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from unit_helpers import compose_cli, copy_repo_stack, edit_settings, load_clean  # noqa: F401  (fixtures)
 
 from polyarch.core.errors import UsageError
-from polyarch.planning.signing import OIDC_VAR, Signer, check_ready, public_key_for, signer_for
+from polyarch.model.signing import OIDC_VAR, Signer, public_key_for, signer_for
 
 
 @pytest.fixture
@@ -41,29 +41,3 @@ def test_keyless_wins_only_where_github_actions_gives_an_oidc_token(signed_stack
     stack = load_clean(signed_stack)
     assert signer_for(stack, env={OIDC_VAR: "https://token"}) == Signer(keyless=True)
     assert signer_for(stack, env={}).key is not None
-
-
-def test_signing_needs_the_password_in_the_environment_before_anything_is_built():
-    with pytest.raises(UsageError, match="COSIGN_PASSWORD is not") as caught:
-        check_ready(Signer(key=Path("k.key")), dry_run=True, env={})
-    assert caught.value.exit_code == 2
-    check_ready(Signer(key=Path("k.key")), dry_run=True, env={"COSIGN_PASSWORD": ""})  # a key made without one
-
-
-def test_keyless_outside_github_actions_is_refused():
-    with pytest.raises(UsageError, match="OIDC identity"):
-        check_ready(Signer(keyless=True), dry_run=True, env={})
-    check_ready(Signer(keyless=True), dry_run=True, env={OIDC_VAR: "https://token"})
-
-
-@pytest.mark.parametrize(("tag", "cosign_s"), [
-    ("sha256-" + "ab" * 32 + ".sig", True),
-    ("sha256-" + "ab" * 32 + ".att", True),
-    ("s1", False),
-    ("sha-abc1234", False),
-    ("sha256-abc.sig", False),
-])
-def test_the_tags_cosign_stores_beside_an_image_are_told_apart_from_versions(tag, cosign_s):
-    from polyarch.planning.signing import is_cosign_tag
-
-    assert is_cosign_tag(tag) is cosign_s
