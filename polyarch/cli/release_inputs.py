@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from polyarch.core import console
@@ -76,3 +77,10 @@ def attestations_for(stack: Stack, provenance: bool, sbom: bool):
 
     wanted = stack.settings.attestations
     return Attestations(provenance=provenance and wanted.provenance, sbom=sbom or wanted.sbom)
+
+
+def local_cache_root(stack: Stack) -> Path:
+    """Where `--cache local` keeps a stack's BuildKit cache: a folder in the user's cache dir."""
+    from platformdirs import user_cache_path
+
+    return user_cache_path("polyarch") / "buildx" / stack.name

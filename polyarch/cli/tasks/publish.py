@@ -12,7 +12,7 @@ from polyarch.adapters.digests import read_digests
 from polyarch.adapters.files import writable_folder
 from polyarch.adapters.git import current_ref, git_state, repo_root, source_info
 from polyarch.cli.preflight import check_cache, check_sbom_scanner, check_signing
-from polyarch.cli.release_inputs import attestations_for, read_inputs, registry_for
+from polyarch.cli.release_inputs import attestations_for, local_cache_root, read_inputs, registry_for
 from polyarch.cli.session import Session
 from polyarch.cli.taskdecorator import ATTESTATION_HELP, HELP, polyarch_task
 from polyarch.core import console
@@ -37,8 +37,6 @@ from polyarch.core.progname import prog
 def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, cache=None, provenance=True, sbom=False,
                   dry_run=False, json=False, stack=None, verbose=False):
     """Build one platform, push by digest, record the digests."""
-    from platformdirs import user_cache_path
-
     from polyarch.planning.release_plans import publish_build_plan
     from polyarch.planning.release_rules import release_images, release_tags
 
@@ -71,7 +69,7 @@ def publish_build(c, platform, registry=None, digest_dir=DIGEST_DIR, ref=None, c
         check_cache(cache, driver, session.engine().info().containerd_store)
     folder = writable_folder(Path(digest_dir).resolve(), "--digest-dir", create=not dry_run)
     plan = publish_build_plan(session.stack, images, chosen, target, folder, push_by_digest, cache,
-                              user_cache_path("polyarch") / "buildx" / session.stack.name, source, version, attest)
+                              local_cache_root(session.stack), source, version, attest)
     results = session.carry_out(plan, chosen)
     if results is None:
         return

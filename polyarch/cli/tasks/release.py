@@ -8,7 +8,7 @@ import time
 from invoke import Collection
 
 from polyarch.cli.preflight import check_cache, check_sbom_scanner, check_signing, check_verifier
-from polyarch.cli.release_inputs import attestations_for, pull_registry_for, read_inputs, registry_for
+from polyarch.cli.release_inputs import attestations_for, local_cache_root, pull_registry_for, read_inputs, registry_for
 from polyarch.cli.session import Session, stack_if_any
 from polyarch.cli.stack_start import print_urls, require_env
 from polyarch.cli.tag_hints import known_tags, known_tags_here, missing_tag
@@ -40,8 +40,6 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
                  verify=True, provenance=True, sbom=False, sign=True, dry_run=False, json=False, stack=None,
                  verbose=False):
     """Build all images multi-arch, push, verify the manifest lists."""
-    from platformdirs import user_cache_path
-
     from polyarch.adapters.git import git_state, source_info
     from polyarch.model.fingerprint import image_fingerprints
     from polyarch.model.loading import Scope
@@ -64,7 +62,7 @@ def deploy_build(c, platforms=None, registry=None, tag=None, allow_dirty=False, 
     release_tag = choose_tag(tag, git_state(s.root, ignore=(s.values_file,) if s.values_file else ()), allow_dirty)
     # Nothing to write the tag into when the values file is not here (release_images noted it).
     values_file = s.values_file if s.values_file is not None and s.values_file.is_file() else None
-    cache_root = user_cache_path("polyarch") / "buildx" / s.name
+    cache_root = local_cache_root(s)
     notes = [f"platforms from {source}: {', '.join(chosen)}", *image_notes]
     if builder:
         notes.append(f"builder: '{builder}' (--builder)")
