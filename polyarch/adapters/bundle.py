@@ -26,7 +26,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable
 
+from polyarch import __version__
 from polyarch.core.errors import BundleError
+from polyarch.core.progname import prog
+from polyarch.core.testpause import pause
 
 MANIFEST_NAME = "polyarch-bundle.json"
 FORMAT_VERSION = 1
@@ -97,8 +100,6 @@ def read_manifest(path: Path) -> BundleManifest | None:
     except (OSError, EOFError, zlib.error) as exc:
         if isinstance(exc, BundleError):
             raise
-        from polyarch.core.progname import prog
-
         raise BundleError(
             f"{path} is not a gzip'd image bundle ({exc}).",
             tip=f"Give the .tar.gz that `{prog()} package-airtight` wrote; download it again if it came over a network.",
@@ -124,8 +125,6 @@ def manifest_from_json(path: Path, data: bytes) -> BundleManifest:
     if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
         raise BundleError(f"{path} has a malformed {MANIFEST_NAME} (format {str(fmt)[:20]!r} is not a version number).")
     if fmt > FORMAT_VERSION:
-        from polyarch import __version__
-
         writer = fields.get("polyarch_version")
         raise BundleError(
             f"{path} is in bundle format {fmt}"
@@ -266,8 +265,6 @@ class PendingFiles:
         """Rename both into place: checksum first, so a bundle never appears without it."""
         try:
             os.replace(self.tmp_checksum, self.checksum)
-            from polyarch.core.testpause import pause
-
             pause("publish")
             os.replace(self.tmp_bundle, self.bundle)
         except BaseException:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from polyarch.adapters.cosign import INSTALL_TIP
 from polyarch.core.errors import PlatformError, PolyarchError
 from polyarch.core.platforms import QEMU_NAMES, choose_host_platform
 from polyarch.core.progname import prog
@@ -140,7 +141,5 @@ def judge_cosign(version: str | None, configured: bool) -> Check | None:
     if not configured:
         return None
     if version is None:
-        from polyarch.adapters.cosign import INSTALL_TIP
-
         return Check("cosign", False, "missing, and [signing] in polyarch.toml needs it", INSTALL_TIP)
     return Check("cosign", True, f"{version} (signs and checks without a transparency log when a key pair is used)")

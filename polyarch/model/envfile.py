@@ -14,6 +14,7 @@ from pathlib import Path
 
 from polyarch.adapters.files import write_atomic
 from polyarch.core.errors import EnvFileError
+from polyarch.core.progname import prog
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
 
@@ -49,8 +50,6 @@ def read_env(path: Path) -> dict[str, str]:
     if not path.exists():
         return {}
     if not path.is_file():
-        from polyarch.core.progname import prog
-
         raise EnvFileError(f"{path} is not a file.", tip=f"Remove or rename it; `{prog()} init` then creates the env file.")
     try:
         return parse_env(path.read_text(encoding="utf-8"))

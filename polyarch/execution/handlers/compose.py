@@ -14,6 +14,7 @@ from polyarch.execution.handlers.state import RunState
 from polyarch.execution.readiness import judge_ready, stopped_at_container
 from polyarch.execution.results import ComposeUpResult
 from polyarch.planning.steps.compose import ComposeDown, ComposeRemove, ComposeUp
+from polyarch.planning.uptodate import judge
 
 # How long services may take to become running/healthy once compose's own wait stopped at a finished job.
 READY_TIMEOUT = 300
@@ -25,8 +26,6 @@ _COMPOSE_EVENT = re.compile(r"^\s*(Container|Network|Volume)\s+(\S+)\s+([A-Z][a-
 
 def compose_up(engine: Engine, item: ComposeUp, state: RunState) -> ComposeUpResult:
     if item.skip_if_current and not item.services:
-        from polyarch.planning.uptodate import judge
-
         hashes, containers, replicas = engine.compose_state(item.compose)
         names = tuple(sorted({c.image_name for c in containers}))
         verdict = judge(hashes, containers, {n: image.id for n, image in engine.local_images(names).items()}, replicas)
