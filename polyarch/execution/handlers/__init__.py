@@ -1,8 +1,9 @@
 """One handler per step kind, in a table keyed by the step's type.
 
 A handler is called as `handler(engine, step, state)` and returns the step's
-result (a type from `polyarch.execution.results`), or None when the step
-produces nothing a later step or the task reads.
+result (a type from `polyarch.execution.results`: what the step found or
+did, which the run log keeps for tasks and later steps to query by type),
+or None when the step has nothing to report beyond having run.
 """
 
 from __future__ import annotations
